@@ -1,0 +1,23 @@
+// The bench-controller subcommands. Each takes the arguments after its name and returns the
+// process exit code of SPEC section 7 (0 ok, 2 invalid usage or config, ...).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bench::controller {
+
+// Exit codes, SPEC section 7.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRunFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitSloFailed = 3;
+inline constexpr int kExitAborted = 4;
+inline constexpr int kExitCancelled = 5;
+inline constexpr int kExitDenied = 6;
+
+// `validate --config F [--set key.path=value ...] [--endpoint URL] [--model M]`: parses and
+// validates the config, prints the resolved config and plan (stdout) or the errors (stderr).
+int RunValidateCommand(const std::vector<std::string>& args);
+
+}  // namespace bench::controller

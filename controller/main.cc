@@ -1,0 +1,42 @@
+// bench-controller: the llm-d-bench CLI. Dispatches to one subcommand (controller/commands.h).
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: bench-controller <command> [options]\n"
+    "\n"
+    "Benchmarks OpenAI-compatible LLM inference endpoints (vLLM, SGLang, llm-d gateways).\n"
+    "\n"
+    "commands:\n"
+    "  validate --config F [--set key.path=value ...] [--endpoint URL] [--model M]\n"
+    "             check a config and print the resolved plan without sending traffic\n"
+    "\n"
+    "coming next: run, serve, submit, status, list, cancel, fetch, report, compare.\n"
+    "exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 aborted,\n"
+    "            5 cancelled, 6 denied.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using bench::controller::kExitUsage;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  const std::string_view command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return bench::controller::kExitOk;
+  }
+  if (command == "validate") return bench::controller::RunValidateCommand(args);
+  std::fprintf(stderr, "bench-controller: unknown command '%.*s'\n\n%s",
+               static_cast<int>(command.size()), command.data(), kUsage);
+  return kExitUsage;
+}
