@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Sets up the machine (scripts/setup.sh), builds and runs the whole test suite with ctest.
+#   scripts/test.sh            GCC build (-Werror) + ctest
+#   scripts/test.sh --all      also ASan+UBSan build + ctest, and clang libFuzzer build with a
+#                              short run of every fuzz target (CI=true implies --all)
+# Build trees: build/ (gcc), build-asan/, build-fuzz/. ccache makes rebuilds take seconds.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+all=false
+[ "${CI:-}" = "true" ] && all=true
+for arg in "$@"; do
+  case "$arg" in
+    --all) all=true ;;
+    --quick) all=false ;;
+    *) echo "usage: scripts/test.sh [--all|--quick]" >&2; exit 2 ;;
+  esac
+done
+
+bash scripts/setup.sh
+
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1 CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+jobs=2
+
+build() {  # build <dir> <cmake args...>
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DBENCH_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+run_ctest() {  # run_ctest <dir> <label> [ctest args...]
+  local dir=$1 label=$2
+  shift 2
+  echo "== ctest ($label)"
+  (cd "$dir" && ctest --no-tests=error --output-on-failure -j"$jobs" "$@")
+}
+
+start=$(date +%s)
+echo "== build (gcc, RelWithDebInfo)"
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_ctest build gcc
+
+if $all; then
+  echo "== build (gcc, ASan+UBSan)"
+  build build-asan -DCMAKE_BUILD_TYPE=Debug -DBENCH_SANITIZE=ON -DBENCH_BUILD_PERF=OFF
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_ctest build-asan asan+ubsan -E '^lint\.'
+
+  echo "== build (clang, libFuzzer)"
+  build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DBENCH_FUZZ=ON -DBENCH_BUILD_PERF=OFF
+  for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
+    name=$(basename "$fuzzer" _fuzz)
+    scratch=$(mktemp -d)
+    echo "== fuzz $name (20 s)"
+    rc=0
+    "$fuzzer" -max_total_time=20 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$name" >"$scratch/log" 2>&1 || rc=$?
+    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$scratch/log" || true
+    if [ "$rc" -ne 0 ]; then
+      tail -40 "$scratch/log"
+      echo "fuzz $name failed (exit $rc); reproducer in $scratch"
+      exit 1
+    fi
+    rm -rf "$scratch"
+  done
+fi
+echo "== all tests passed in $(( $(date +%s) - start )) s"
