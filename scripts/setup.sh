@@ -16,7 +16,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libnghttp2-dev libuv1-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev libssl-dev zlib1g-dev libzstd-dev nlohmann-json3-dev libsimdjson-dev
-  node-llhttp
+  libhttp-parser-dev
   # peers and tools used by tests and benchmarks
   nodejs npm nginx libnginx-mod-http-echo nghttp2-client nghttp2-server curl openssl
   procps

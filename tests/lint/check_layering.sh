@@ -45,6 +45,7 @@ forbid '^sim/' '.*\.pb\.h|grpcpp/|google/protobuf/' "bench-sim does not speak gR
 forbid '.' 'yaml-cpp/' "yaml-cpp belongs to common/config_yaml.cc" '^common/config_yaml\.cc$'
 forbid '.' 'uv\.h' "libuv belongs to worker/engine/" '^(worker/engine/|tests/fuzz/)'
 forbid '.' 'nghttp2/' "nghttp2 belongs to worker/engine/" '^(worker/engine/|tests/fuzz/)'
+forbid '.' 'http_parser\.h' "http-parser belongs to worker/engine/" '^(worker/engine/|tests/fuzz/)'
 forbid '.' 'prometheus/' "prometheus-cpp lives in one exporter file per binary" \
   '^(controller|sim|worker)/[a-z_]*metrics_exporter\.(cc|h)$'
 
