@@ -20,4 +20,8 @@ inline constexpr int kExitDenied = 6;
 // validates the config, prints the resolved config and plan (stdout) or the errors (stderr).
 int RunValidateCommand(const std::vector<std::string>& args);
 
+// `run --config F | --endpoint URL --model M ...`: the whole benchmark in this process
+// (controller/run_command.cc).
+int RunRunCommand(const std::vector<std::string>& args);
+
 }  // namespace bench::controller

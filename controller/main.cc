@@ -14,10 +14,12 @@ constexpr char kUsage[] =
     "Benchmarks OpenAI-compatible LLM inference endpoints (vLLM, SGLang, llm-d gateways).\n"
     "\n"
     "commands:\n"
+    "  run --config F [--set key.path=value ...] | --endpoint URL --model M --rate R ...\n"
+    "             run a whole benchmark in this process; prints the summary, writes results/\n"
     "  validate --config F [--set key.path=value ...] [--endpoint URL] [--model M]\n"
     "             check a config and print the resolved plan without sending traffic\n"
     "\n"
-    "coming next: run, serve, submit, status, list, cancel, fetch, report, compare.\n"
+    "coming next: serve, submit, status, list, cancel, fetch, report, compare.\n"
     "exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 aborted,\n"
     "            5 cancelled, 6 denied.\n";
 
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
     return bench::controller::kExitOk;
   }
   if (command == "validate") return bench::controller::RunValidateCommand(args);
+  if (command == "run") return bench::controller::RunRunCommand(args);
   std::fprintf(stderr, "bench-controller: unknown command '%.*s'\n\n%s",
                static_cast<int>(command.size()), command.data(), kUsage);
   return kExitUsage;

@@ -49,8 +49,10 @@ if $all; then
     run_ctest build-asan asan+ubsan -E '^lint\.'
 
   echo "== build (clang, libFuzzer)"
-  build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_CXX_COMPILER=clang++ -DBENCH_FUZZ=ON -DBENCH_BUILD_PERF=OFF
+  cmake -S . -B build-fuzz -G Ninja -DBENCH_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DBENCH_FUZZ=ON \
+    -DBENCH_BUILD_PERF=OFF >/dev/null
+  cmake --build build-fuzz -j"$jobs" --target fuzzers
   for fuzzer in build-fuzz/tests/fuzz/*_fuzz; do
     name=$(basename "$fuzzer" _fuzz)
     scratch=$(mktemp -d)

@@ -30,7 +30,8 @@ forbid() {
 forbid '^common/' 'worker/|controller/|sim/' "common/ is the leaf layer"
 forbid '^worker/' 'controller/|sim/' "worker/ never includes controller/ or sim/"
 forbid '^worker/engine/' 'worker/[a-z_]+\.h' "the engine must not include the worker above it"
-forbid '^controller/' 'worker/|sim/' "controller/ never includes worker/ or sim/"
+forbid '^controller/' 'worker/|sim/' "controller/ never includes worker/ or sim/ (the embedded engine of \`run\` is reached through controller/local_engine.* only)" '^controller/local_engine\.cc$'
+forbid '^controller/local_engine\.cc$' 'worker/[a-z_]+\.h' "controller/local_engine.cc may use worker/engine/ only"
 forbid '^sim/' 'controller/|worker/[a-z_]+\.h' "sim/ may use worker/engine/ pieces only"
 
 # 2. Generated protobuf/gRPC types stay in edge files.
@@ -42,7 +43,7 @@ forbid '^worker/' '.*\.pb\.h|grpcpp/|google/protobuf/' \
 forbid '^sim/' '.*\.pb\.h|grpcpp/|google/protobuf/' "bench-sim does not speak gRPC"
 
 # 3. One owner per third-party library.
-forbid '.' 'yaml-cpp/' "yaml-cpp belongs to common/config_yaml.cc" '^common/config_yaml\.cc$'
+forbid '.' 'yaml-cpp/' "yaml-cpp belongs to common/config_yaml.cc and sim/sim_config_yaml.cc" '^(common/config_yaml|sim/sim_config_yaml)\.cc$'
 forbid '.' 'uv\.h' "libuv belongs to worker/engine/" '^(worker/engine/|tests/fuzz/)'
 forbid '.' 'nghttp2/' "nghttp2 belongs to worker/engine/" '^(worker/engine/|tests/fuzz/)'
 forbid '.' 'http_parser\.h' "http-parser belongs to worker/engine/" '^(worker/engine/|tests/fuzz/)'

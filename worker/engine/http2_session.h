@@ -70,6 +70,7 @@ class Http2ClientSession {
   bool WantsWrite() const;
   // The server's SETTINGS_MAX_CONCURRENT_STREAMS (or the assumed value before its SETTINGS).
   uint32_t PeerMaxConcurrentStreams() const;
+  bool peer_settings_received() const { return peer_settings_received_; }
   // Streams opened and not yet closed.
   size_t open_streams() const { return streams_.size(); }
   // False after a GOAWAY either way: the connection takes no new streams.

@@ -1,0 +1,297 @@
+// The benchmark config model (SPEC section 2): plain typed structs with every default filled in,
+// plus the small helpers that need no YAML: enum names, endpoint -> API, ${env:NAME} references
+// and the one redaction rule for secrets. Parsing and printing live in config_yaml.h.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace bench {
+
+// ---- benchmark ----------------------------------------------------------------------------
+
+struct BenchmarkSection {
+  std::string name;  // Required; [A-Za-z0-9._-]+ (it names the results directory).
+  absl::Duration duration = absl::Seconds(60);   // Measurement window.
+  absl::Duration warmup = absl::ZeroDuration();  // Load applied before, excluded from stats.
+  uint64_t seed = 1;
+  int64_t max_requests = 0;  // Stop after this many measured requests; 0 = no limit.
+
+  bool operator==(const BenchmarkSection&) const = default;
+};
+
+// ---- target -------------------------------------------------------------------------------
+
+enum class Protocol { kAuto, kHttp1, kH2c, kH2 };
+// Which OpenAI API the endpoint's path selects.
+enum class Api { kChatCompletions, kCompletions };
+
+struct Header {
+  std::string name;
+  std::string value;  // May hold ${env:NAME} references, kept verbatim (expanded when sent).
+
+  bool operator==(const Header&) const = default;
+};
+
+struct TlsConfig {
+  bool insecure_skip_verify = false;
+  std::string ca_file;  // Empty: the system trust store.
+
+  bool operator==(const TlsConfig&) const = default;
+};
+
+struct TargetConfig {
+  std::string endpoint;  // http(s)://host[:port]/...(/chat/completions|/completions); may be
+                         // empty in a parsed config (run then needs --endpoint).
+  std::string model;     // Empty likewise (run then needs --model).
+  Protocol protocol = Protocol::kAuto;
+  std::vector<Header> headers;                  // In config order; names unique case-insensitively.
+  absl::Duration timeout = absl::Seconds(600);  // Per request.
+  TlsConfig tls;
+  std::string extra_body = "{}";  // Compact JSON object merged into every request body.
+
+  bool operator==(const TargetConfig&) const = default;
+};
+
+// ---- load ---------------------------------------------------------------------------------
+
+enum class LoadType { kConstant, kPoisson, kGamma, kRamp, kBurst, kConcurrency, kStages, kTrace };
+
+struct RampConfig {
+  double from = 0;  // requests/s at the start of the measurement window
+  double to = 0;    // requests/s at its end (linear in between)
+
+  bool operator==(const RampConfig&) const = default;
+};
+
+struct BurstConfig {
+  int64_t size = 0;  // Requests released at once.
+  absl::Duration every = absl::ZeroDuration();
+
+  bool operator==(const BurstConfig&) const = default;
+};
+
+struct StageConfig {
+  double rate = 0;  // requests/s
+  absl::Duration duration = absl::ZeroDuration();
+
+  bool operator==(const StageConfig&) const = default;
+};
+
+struct LoadConfig {
+  LoadType type = LoadType::kConstant;
+  double rate = 0;  // requests/s for constant, poisson and gamma; 0 for the other types.
+  // Closed loop (type concurrency): the requests kept in flight. Open loop: a cap on requests in
+  // flight, 0 = no cap.
+  int64_t concurrency = 0;
+  double burstiness = 1.0;  // Gamma shape k; 1 = Poisson.
+  RampConfig ramp;
+  BurstConfig burst;
+  std::vector<StageConfig> stages;
+  std::string trace;  // JSONL file path (type trace).
+
+  bool operator==(const LoadConfig&) const = default;
+};
+
+// The default in-flight count of a closed loop when the config names none (the seed's
+// `load.type: shareGPT` shorthand, a config without `load`).
+inline constexpr int64_t kDefaultClosedLoopConcurrency = 10;
+
+// ---- prompts ------------------------------------------------------------------------------
+
+enum class PromptsType { kSynthetic, kFile, kShareGpt };
+
+// Token counts drawn from a normal distribution, clipped to [min, max].
+struct LengthDistribution {
+  double mean = 0;
+  double stddev = 0;
+  int64_t min = 1;
+  int64_t max = 0;
+
+  bool operator==(const LengthDistribution&) const = default;
+};
+
+struct PromptsConfig {
+  PromptsType type = PromptsType::kSynthetic;
+  LengthDistribution input_length{500, 100, 1, 8192};
+  LengthDistribution output_length{200, 50, 1, 4096};  // Sent as max_tokens.
+  std::string dataset;                                 // Required for file and shareGPT.
+  double prefix_ratio = 0;    // Share of each prompt that is a shared prefix, [0, 1].
+  int64_t prefix_groups = 1;  // Distinct shared prefixes, >= 1.
+
+  bool operator==(const PromptsConfig&) const = default;
+};
+
+// ---- metrics ------------------------------------------------------------------------------
+
+struct PrometheusQuery {
+  std::string name;   // [A-Za-z_][A-Za-z0-9_]*, unique.
+  std::string query;  // PromQL.
+
+  bool operator==(const PrometheusQuery&) const = default;
+};
+
+struct PrometheusConfig {
+  std::string endpoint;  // Empty: no Prometheus queries.
+  absl::Duration step = absl::Seconds(5);
+  std::vector<PrometheusQuery> queries;
+
+  bool operator==(const PrometheusConfig&) const = default;
+};
+
+// The names metrics.collect accepts (SPEC section 3), in the order the docs list them.
+const std::vector<std::string>& KnownMetricNames();
+
+struct MetricsConfig {
+  std::vector<std::string> collect = {"ttft",        "itl",         "tpot",
+                                      "e2e_latency", "throughput",  "tokens_per_second",
+                                      "errors",      "queue_depth", "cache_hit_ratio"};
+  std::vector<double> percentiles = {50, 90, 95, 99, 99.9};
+  absl::Duration interval = absl::Seconds(1);  // Time-series bucket.
+  bool raw = false;                            // Also write requests.jsonl.
+  PrometheusConfig prometheus;
+
+  bool operator==(const MetricsConfig&) const = default;
+};
+
+// ---- slo ----------------------------------------------------------------------------------
+
+// The latency metrics an SLO may bound.
+const std::vector<std::string>& SloMetricNames();
+
+// `slo.<metric>.p<percentile>: <max>`, e.g. slo.ttft.p99: 500ms.
+struct SloThreshold {
+  std::string metric;     // One of SloMetricNames().
+  double percentile = 0;  // In (0, 100).
+  absl::Duration max = absl::ZeroDuration();
+
+  bool operator==(const SloThreshold&) const = default;
+};
+
+struct SloConfig {
+  std::vector<SloThreshold> thresholds;  // Grouped by metric in SloMetricNames() order.
+  std::optional<double> max_error_rate;  // errorRate.max, [0, 1]; unset = no bound.
+  bool abort_on_fail = false;
+
+  bool operator==(const SloConfig&) const = default;
+};
+
+// ---- cluster, output ----------------------------------------------------------------------
+
+enum class WorkerLossPolicy { kRebalance, kFail };
+
+struct ClusterConfig {
+  int64_t workers = 0;  // Wait for at least this many workers; 0 = all connected.
+  WorkerLossPolicy on_worker_loss = WorkerLossPolicy::kRebalance;
+
+  bool operator==(const ClusterConfig&) const = default;
+};
+
+enum class OutputFormat { kJson, kHtml, kPng, kPdf, kLlmd, kCsv, kMd };
+
+struct OutputConfig {
+  std::string dir = "results";
+  std::vector<OutputFormat> formats = {OutputFormat::kJson, OutputFormat::kHtml,
+                                       OutputFormat::kPng};
+
+  bool operator==(const OutputConfig&) const = default;
+};
+
+// ---- the whole config ---------------------------------------------------------------------
+
+struct BenchmarkConfig {
+  BenchmarkSection benchmark;
+  TargetConfig target;
+  LoadConfig load;
+  PromptsConfig prompts;
+  MetricsConfig metrics;
+  SloConfig slo;
+  ClusterConfig cluster;
+  OutputConfig output;
+
+  bool operator==(const BenchmarkConfig&) const = default;
+};
+
+// ---- enum names (as written in YAML) ------------------------------------------------------
+
+std::string_view ProtocolName(Protocol protocol);
+std::string_view LoadTypeName(LoadType type);
+std::string_view PromptsTypeName(PromptsType type);
+std::string_view WorkerLossPolicyName(WorkerLossPolicy policy);
+std::string_view OutputFormatName(OutputFormat format);
+std::string_view ApiName(Api api);  // "chat completions" or "completions"
+
+// True for the open-loop types, whose arrivals follow a schedule rather than completions.
+bool IsOpenLoop(LoadType type);
+
+// ---- endpoint -----------------------------------------------------------------------------
+
+// The parts of a target endpoint URL.
+struct EndpointUrl {
+  bool tls = false;  // https://
+  std::string host;  // Without brackets for IPv6 literals.
+  int port = 0;      // Explicit or the scheme's default.
+  std::string path;  // Starts with '/'; includes the query string if any.
+  Api api = Api::kChatCompletions;
+};
+
+// Parses and checks an endpoint: http:// or https://, a host, an optional port, and a path
+// ending in /chat/completions (chat API) or /completions (completions API), optionally followed
+// by a query string. InvalidArgument with a message that does not start with the field name,
+// e.g. "must start with http:// or https://".
+absl::StatusOr<EndpointUrl> ParseEndpoint(std::string_view endpoint);
+
+// ---- ${env:NAME} references ---------------------------------------------------------------
+
+// One `${env:NAME}` in a string.
+struct EnvReference {
+  size_t offset = 0;  // Of the '$'.
+  size_t length = 0;  // Of the whole reference.
+  std::string name;
+
+  bool operator==(const EnvReference&) const = default;
+};
+
+// Finds every `${env:NAME}` in `text`. Any other `${` (`${API_KEY}`, `${env:}`, `${env:1X}`, an
+// unterminated `${env:X`) is InvalidArgument naming the bad reference and the fix. A `$` not
+// followed by `{` is plain text.
+absl::StatusOr<std::vector<EnvReference>> FindEnvReferences(std::string_view text);
+
+// Replaces each reference with lookup(NAME); NotFound when lookup returns nullopt (the message
+// names the variable, never a value). For the code that sends requests.
+absl::StatusOr<std::string> ExpandEnvReferences(
+    std::string_view text,
+    const std::function<std::optional<std::string>(std::string_view name)>& lookup);
+
+// ---- secrets (SPEC section 8) -------------------------------------------------------------
+
+// The text printed instead of a secret.
+inline constexpr std::string_view kRedacted = "<redacted>";
+
+// Authorization, Proxy-Authorization, Cookie, X-Api-Key, Api-Key, and any name containing
+// "token", "secret" or "key" (case-insensitive).
+bool IsSensitiveHeader(std::string_view name);
+
+// The value to show for a header: `value` itself unless the header is sensitive and the value is
+// more than an optional scheme word (Bearer, Basic, Token) followed by ${env:NAME} references,
+// which are references, not secrets; otherwise kRedacted.
+std::string RedactHeaderValue(std::string_view name, std::string_view value);
+
+// `config` with every header value passed through RedactHeaderValue: what may be printed,
+// logged or written to results/config.yaml. Idempotent.
+BenchmarkConfig RedactSecrets(BenchmarkConfig config);
+
+// OK when the config can be run as is: the target endpoint and model are set. Otherwise
+// FailedPrecondition naming the missing fields and the flags that supply them.
+absl::Status CheckRunnable(const BenchmarkConfig& config);
+
+}  // namespace bench

@@ -1,0 +1,74 @@
+// What a validated config will do, worked out without sending anything: durations, expected
+// request counts (analytically, from the load shape), requested rates, and the API the endpoint
+// selects. `bench-controller validate` prints it; `run` can show it before starting.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/config.h"
+
+namespace bench {
+
+struct StagePlan {
+  double rate = 0;                              // requests/s
+  absl::Duration start = absl::ZeroDuration();  // From the start of the measurement window.
+  absl::Duration duration = absl::ZeroDuration();
+  double expected_requests = 0;
+};
+
+struct Plan {
+  std::string name;
+  std::string endpoint;    // Empty when the config has none yet.
+  std::optional<Api> api;  // From the endpoint's path; unset without an endpoint.
+  std::string model;
+  Protocol protocol = Protocol::kAuto;
+  LoadType type = LoadType::kConstant;
+
+  absl::Duration warmup = absl::ZeroDuration();
+  absl::Duration measurement = absl::ZeroDuration();
+  absl::Duration total = absl::ZeroDuration();  // warmup + measurement
+
+  bool closed_loop = false;
+  // Closed loop: requests kept in flight. Open loop: the cap on requests in flight (0 = none).
+  int64_t in_flight = 0;
+
+  // Expected requests (mean; Poisson and gamma vary around it). Unset when the load shape does
+  // not fix it in advance (closed loop without maxRequests, trace).
+  std::optional<double> warmup_requests;
+  std::optional<double> measured_requests;  // After the maxRequests cap.
+  int64_t max_requests = 0;                 // benchmark.maxRequests; 0 = no limit.
+  bool capped = false;                      // maxRequests is below the count the shape would send.
+  // When the cap ends the measurement early (open-loop shapes only).
+  std::optional<absl::Duration> cap_reached_after;
+
+  // Requested rates over the measurement window, requests/s (open loop only). For bursts the
+  // peak is the requests released within the busiest second.
+  double mean_rate = 0;
+  double peak_rate = 0;
+  std::string shape;              // The load shape in words.
+  std::vector<StagePlan> stages;  // type stages
+
+  // type trace: the number of non-empty lines of the trace file, when it could be read here.
+  std::optional<int64_t> trace_requests;
+  std::string trace_note;  // Why trace_requests is unset.
+};
+
+struct PlanOptions {
+  // Count the lines of load.trace (a regular file only). Off in fuzzing and where the file
+  // lives on another machine.
+  bool read_trace_file = true;
+};
+
+// `config` must have passed ParseConfig.
+Plan MakePlan(const BenchmarkConfig& config, const PlanOptions& options = {});
+
+// The plan as readable lines (no trailing newline), e.g.
+//   load:      constant, 50 requests/s evenly spaced (open loop), at most 100 in flight
+//   requests:  about 15000 measured, about 1500 in warmup
+std::string RenderPlan(const Plan& plan);
+
+}  // namespace bench

@@ -1,0 +1,94 @@
+// What a benchmark measures, as mergeable pieces: per-metric latency histograms, outcome
+// counters and token counts (a StatsShard), and per-interval series points. Engine threads
+// record into their own shards; workers ship deltas; the controller merges them exactly.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "common/histogram.h"
+
+namespace bench {
+
+// The per-request latency metrics of SPEC section 3. Histograms hold microseconds.
+enum class LatencyMetric : int {
+  kTtft = 0,         // first output chunk - sent
+  kItl,              // every gap between consecutive output chunks
+  kTpot,             // (last chunk - first chunk) / (N - 1), N > 1
+  kNtpot,            // e2e_latency / N
+  kE2eLatency,       // end - sent
+  kScheduleLag,      // sent - intended
+  kE2eFromIntended,  // end - intended (free of coordinated omission)
+};
+inline constexpr int kLatencyMetricCount = 7;
+// "ttft", "itl", "tpot", "ntpot", "e2e_latency", "schedule_lag", "e2e_from_intended".
+std::string_view LatencyMetricName(LatencyMetric metric);
+// The inverse; false for an unknown name.
+bool LatencyMetricFromName(std::string_view name, LatencyMetric* metric);
+
+// How a request ended (SPEC section 3 error categories, plus success and incomplete).
+enum class Outcome : int {
+  kSuccess = 0,
+  kHttp4xx,
+  kHttp5xx,
+  kTimeout,
+  kConnect,
+  kTls,
+  kReset,
+  kRstStream,
+  kGoaway,
+  kProtocol,
+  kTruncatedStream,
+  kInvalidResponse,
+  kIncomplete,  // still running when the drain ended: never a success, not an error either
+};
+std::string_view OutcomeName(Outcome outcome);
+// The key errors are counted under: "http_5xx:503", "rst_stream:2", "timeout", ...
+std::string ErrorKey(Outcome outcome, int http_status, uint32_t h2_error_code);
+
+// Aggregates over a set of requests. A value type; merge with Merge(). Not thread-safe.
+struct StatsShard {
+  StatsShard();
+
+  std::array<Histogram, kLatencyMetricCount> latency;
+  uint64_t requests_sent = 0;  // requests whose outcome is counted below
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t incomplete = 0;
+  uint64_t input_tokens = 0;                  // usage.prompt_tokens, else the generator's count
+  uint64_t output_tokens = 0;                 // usage.completion_tokens, else the chunk count
+  uint64_t cached_tokens = 0;                 // usage.prompt_tokens_details.cached_tokens
+  uint64_t input_tokens_with_cache_info = 0;  // prompt tokens of responses that reported cache
+  uint64_t slo_met = 0;                       // successes that met every SLO (goodput)
+  uint64_t usage_missing = 0;                 // successes without usage: N came from chunk counts
+  std::map<std::string, uint64_t> errors;     // ErrorKey -> count; ordered for stable output
+
+  Histogram& histogram(LatencyMetric metric) { return latency[static_cast<int>(metric)]; }
+  const Histogram& histogram(LatencyMetric metric) const {
+    return latency[static_cast<int>(metric)];
+  }
+  // Adds `other` bucket for bucket and counter for counter: exact.
+  absl::Status Merge(const StatsShard& other);
+  void Reset();
+  bool operator==(const StatsShard& other) const;
+};
+
+// One bucket of the per-interval time series (metrics.interval).
+struct IntervalPoint {
+  int64_t start_ns = 0;    // since the run's start
+  uint64_t started = 0;    // requests sent in the interval
+  uint64_t completed = 0;  // requests that ended in the interval (any outcome)
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t output_tokens = 0;              // tokens of requests that ended in the interval
+  uint64_t output_chunks = 0;              // output chunks that arrived in the interval
+  uint32_t in_flight = 0;                  // at the end of the interval
+  uint32_t client_queue = 0;               // at the end of the interval
+  void Merge(const IntervalPoint& other);  // sums; gauges add across threads
+};
+
+}  // namespace bench

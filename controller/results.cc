@@ -1,0 +1,180 @@
+#include "controller/results.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/config_yaml.h"
+#include "common/histogram_codec.h"
+#include "common/run_stats.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace bench::controller {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr double kNsPerSecond = 1e9;
+// Enough for many runs started in the same second; beyond it something is wrong.
+constexpr int kMaxDirectorySuffix = 1000;
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
+
+absl::Status PathError(int error, const char* what, const std::string& path) {
+  return absl::ErrnoToStatus(error,
+                             absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(error)));
+}
+
+// Writes `text` to `path` via `path`.tmp and rename, so a reader never sees half a file.
+absl::Status WriteFile(const std::string& path, std::string_view text) {
+  const std::string temporary = path + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PathError(errno, "create", temporary);
+  size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      return PathError(error, "write", temporary);
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    const int error = errno;
+    ::unlink(temporary.c_str());
+    return PathError(error, "write", temporary);
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temporary.c_str());
+    return PathError(error, "rename to", path);
+  }
+  return absl::OkStatus();
+}
+
+// Creates a fresh directory `base`, or `base`-2, -3, ... if it exists; returns the one made.
+absl::StatusOr<std::string> MakeFreshDirectory(const std::string& base) {
+  for (int suffix = 1; suffix <= kMaxDirectorySuffix; ++suffix) {
+    const std::string path = suffix == 1 ? base : absl::StrCat(base, "-", suffix);
+    if (::mkdir(path.c_str(), 0755) == 0) return path;
+    if (errno != EEXIST) return PathError(errno, "create directory", path);
+  }
+  return absl::AlreadyExistsError(absl::StrCat("cannot create directory ", base, ": it and ",
+                                               kMaxDirectorySuffix - 1,
+                                               " suffixed variants exist"));
+}
+
+Json HistogramJson(const Histogram& histogram) {
+  return Json{{"unit", "us"},
+              {"count", histogram.TotalCount()},
+              {"clamped", histogram.clamped_count()},
+              {"hdr_v2_compressed_base64", EncodeCompressedBase64(histogram)}};
+}
+
+Json ShardHistogramsJson(const StatsShard& shard) {
+  Json json = Json::object();
+  for (int i = 0; i < kLatencyMetricCount; ++i) {
+    const auto metric = static_cast<LatencyMetric>(i);
+    json[std::string(LatencyMetricName(metric))] = HistogramJson(shard.histogram(metric));
+  }
+  return json;
+}
+
+}  // namespace
+
+std::string MetricsToJson(const RunResult& result) {
+  Json json;
+  json["schema_version"] = 1;
+  const double interval_s = Seconds(result.interval_ns);
+  json["interval_s"] = interval_s;
+  json["warmup_s"] = Seconds(result.warmup_ns);
+  json["window_s"] = Seconds(result.window_ns);
+  json["measured_window_s"] = Seconds(result.measured_window_ns);
+
+  const int64_t window_begin_ns = result.warmup_ns;
+  const int64_t window_end_ns = result.warmup_ns + result.measured_window_ns;
+  auto per_s = [interval_s](uint64_t count) -> Json {
+    if (interval_s <= 0) return nullptr;
+    return std::round(static_cast<double>(count) / interval_s * 1000) / 1000;
+  };
+  Json series = Json::array();
+  for (const IntervalPoint& point : result.series) {
+    Json row;
+    row["time_s"] = Seconds(point.start_ns);
+    row["in_window"] = point.start_ns >= window_begin_ns && point.start_ns < window_end_ns;
+    row["started"] = point.started;
+    row["completed"] = point.completed;
+    row["succeeded"] = point.succeeded;
+    row["failed"] = point.failed;
+    row["output_tokens"] = point.output_tokens;
+    row["output_chunks"] = point.output_chunks;
+    row["in_flight"] = point.in_flight;
+    row["client_queue"] = point.client_queue;
+    row["started_per_s"] = per_s(point.started);
+    row["completed_per_s"] = per_s(point.completed);
+    row["succeeded_per_s"] = per_s(point.succeeded);
+    row["failed_per_s"] = per_s(point.failed);
+    row["output_tokens_per_s"] = per_s(point.output_tokens);
+    row["output_chunks_per_s"] = per_s(point.output_chunks);
+    series.push_back(std::move(row));
+  }
+  json["series"] = std::move(series);
+
+  StatsShard merged;
+  for (const StatsShard& stage : result.stages) {
+    // Only an int64 count overflow fails; the merged histograms would then be partial, which
+    // summary.json's warnings already say.
+    (void)merged.Merge(stage);
+  }
+  Json histograms;
+  histograms["unit"] = "us";
+  histograms["encoding"] = "HdrHistogram V2 compressed, base64";
+  histograms["overall"] = ShardHistogramsJson(merged);
+  Json stages = Json::array();
+  if (result.stages.size() > 1) {
+    for (size_t i = 0; i < result.stages.size(); ++i) {
+      stages.push_back(Json{{"stage", i + 1}, {"metrics", ShardHistogramsJson(result.stages[i])}});
+    }
+  }
+  histograms["stages"] = std::move(stages);
+  json["histograms"] = std::move(histograms);
+  return json.dump(2, ' ', false, Json::error_handler_t::replace);
+}
+
+absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const RunResult& result,
+                                         const RunSummary& summary, absl::Time started_at) {
+  const std::string& name = config.benchmark.name;
+  if (name.empty() || name == "." || name == ".." ||
+      name.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("benchmark.name '", name, "' cannot name a results directory"));
+  }
+  const std::string parent = config.output.dir.empty() ? "." : config.output.dir;
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  if (error) return PathError(error.value(), "create directory", parent);
+
+  const std::string stamp = absl::FormatTime("%Y%m%d-%H%M%S", started_at, absl::UTCTimeZone());
+  BENCH_ASSIGN_OR_RETURN(const std::string directory,
+                         MakeFreshDirectory(absl::StrCat(parent, "/", name, "-", stamp)));
+
+  BENCH_RETURN_IF_ERROR(WriteFile(directory + "/config.yaml", ConfigToYaml(RedactSecrets(config))));
+  BENCH_RETURN_IF_ERROR(WriteFile(directory + "/summary.json", SummaryToJson(summary) + "\n"));
+  BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
+  return directory;
+}
+
+}  // namespace bench::controller

@@ -1,0 +1,29 @@
+// The results directory of a run (SPEC section 6): config.yaml (secrets redacted), summary.json
+// and metrics.json (the per-interval series and every latency histogram in the HdrHistogram V2
+// compressed encoding). Field meanings: controller/RESULTS.md.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "controller/run_result.h"
+#include "controller/summary.h"
+
+namespace bench::controller {
+
+// metrics.json's text (pretty JSON, no trailing newline). It holds no config values, so it
+// cannot leak a header.
+std::string MetricsToJson(const RunResult& result);
+
+// Creates <config.output.dir>/<benchmark.name>-<UTC yyyymmdd-hhmmss of started_at>/ (with
+// "-2", "-3", ... appended when that exists; parent directories are created) and writes
+// config.yaml (ConfigToYaml(RedactSecrets(config))), summary.json and metrics.json, each through
+// a temporary file renamed into place. Returns the directory path. Errors name the path and the
+// errno text, with the errno's canonical code; kInvalidArgument when benchmark.name cannot name
+// a directory.
+absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const RunResult& result,
+                                         const RunSummary& summary, absl::Time started_at);
+
+}  // namespace bench::controller

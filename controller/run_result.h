@@ -1,0 +1,50 @@
+// What a finished (or interrupted) run produced, in the controller's terms: merged statistics
+// per stage, the time series, and the facts needed to judge the generator. Filled from the
+// embedded engine (bench-controller run) or from merged worker shards (serve), then summarized.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/run_stats.h"
+
+namespace bench::controller {
+
+struct RunResult {
+  // In-window requests, one shard per stage (one stage unless load.type is stages).
+  std::vector<StatsShard> stages;
+  // The whole run (warmup included), one point per metrics.interval.
+  std::vector<IntervalPoint> series;
+  int64_t interval_ns = 1'000'000'000;
+
+  int64_t warmup_ns = 0;
+  // The measurement window as configured, and as it really lasted (shorter when cancelled or
+  // stopped by maxRequests).
+  int64_t window_ns = 0;
+  int64_t measured_window_ns = 0;
+  // Requests the schedule intended inside the window (open loop; 0 for a closed loop) and the
+  // rate that means.
+  double requested_requests = 0;
+  double requested_rate = 0;
+  bool closed_loop = false;
+  int64_t concurrency = 0;  // The cap (open loop, 0 = none) or the users (closed loop).
+  // Requests started inside the window (sent or not).
+  uint64_t window_started = 0;
+  // Peak client queue length seen in any interval: > 0 means the concurrency cap held requests.
+  uint32_t peak_client_queue = 0;
+
+  uint64_t connections_opened = 0;
+  uint64_t connection_failures = 0;
+  uint64_t retries = 0;
+  int engine_threads = 0;
+  int workers = 1;
+
+  bool cancelled = false;      // Ctrl-C or a cancel request.
+  std::string started_at_utc;  // RFC 3339, when time 0 of the schedule was.
+  std::string finished_at_utc;
+  std::vector<std::string> notes;  // Defaults applied, things the user should know.
+};
+
+}  // namespace bench::controller

@@ -1,0 +1,925 @@
+#include "controller/summary.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <string_view>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/histogram.h"
+#include "common/run_stats.h"
+#include "controller/commands.h"
+#include "nlohmann/json.hpp"
+
+namespace bench::controller {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr double kNsPerSecond = 1e9;
+// SPEC section 3: the generator-limited thresholds.
+constexpr double kMinAchievedRatio = 0.99;
+constexpr double kMaxScheduleLagP99Ms = 1.0;
+constexpr int kTableWidth = 100;
+constexpr int kLabelWidth = 11;
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
+double UsToMs(double us) { return us / 1000.0; }
+
+// ---- number formatting --------------------------------------------------------------------
+
+// "1234567.891" -> "1,234,567.891" (decimals fixed, thousands separated).
+std::string WithCommas(double value, int decimals) {
+  const std::string text = absl::StrFormat("%.*f", decimals, value);
+  const size_t sign = (!text.empty() && text[0] == '-') ? 1 : 0;
+  size_t end = text.find('.');
+  if (end == std::string::npos) end = text.size();
+  std::string out = text.substr(0, sign);
+  for (size_t i = sign; i < end; ++i) {
+    if (i > sign && (end - i) % 3 == 0) out += ',';
+    out += text[i];
+  }
+  out += text.substr(end);
+  return out;
+}
+
+// Drops a fractional part that is all zeros: "50.00" -> "50", "49.50" -> "49.5".
+std::string TrimZeros(std::string text) {
+  if (text.find('.') == std::string::npos) return text;
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+std::string FormatCount(uint64_t value) { return WithCommas(static_cast<double>(value), 0); }
+
+// Requests or tokens per second: three significant figures at least, thousands separated.
+std::string FormatRate(double value) {
+  const double magnitude = std::fabs(value);
+  const int decimals = magnitude >= 100 ? 0 : (magnitude >= 10 ? 1 : 2);
+  return TrimZeros(WithCommas(value, decimals));
+}
+
+// A measured value (ms, s) in sentences: "0.452", "3.2", "512.3", "1,250".
+std::string FormatValue(double value) {
+  const double magnitude = std::fabs(value);
+  const int decimals = magnitude < 1 ? 3 : (magnitude < 1000 ? 1 : 0);
+  return TrimZeros(WithCommas(value, decimals));
+}
+
+// A ratio as a percentage; two decimals below 1% so that 0.03% does not read as 0.
+std::string FormatPercent(double ratio) {
+  const double percent = ratio * 100;
+  const int decimals = (percent > 0 && percent < 1) ? 2 : 1;
+  return absl::StrFormat("%.*f%%", decimals, percent);
+}
+
+// A latency table cell: at most 7 characters up to 1 h (3,600,000 ms).
+std::string FormatCell(double value_ms) {
+  const double magnitude = std::fabs(value_ms);
+  const int decimals = magnitude < 10 ? 3 : (magnitude < 100 ? 2 : (magnitude < 100000 ? 1 : 0));
+  return absl::StrFormat("%.*f", decimals, value_ms);
+}
+
+// A count in the latency table's 10-character column: millions beyond 9,999,999.
+std::string FormatCountCell(uint64_t value) {
+  if (value < 10'000'000) return FormatCount(value);
+  return FormatCount(value / 1'000'000) + "M";
+}
+
+std::string PercentileLabel(double percentile) { return absl::StrCat("p", percentile); }
+
+// ---- figures ------------------------------------------------------------------------------
+
+MetricSummary SummarizeMetric(LatencyMetric metric, const Histogram& histogram,
+                              const std::vector<double>& percentiles) {
+  MetricSummary summary;
+  summary.name = std::string(LatencyMetricName(metric));
+  summary.count = static_cast<uint64_t>(histogram.TotalCount());
+  summary.clamped = static_cast<uint64_t>(histogram.clamped_count());
+  const bool empty = summary.count == 0;
+  if (!empty) {
+    summary.mean_ms = UsToMs(histogram.Mean());
+    summary.stddev_ms = UsToMs(histogram.StdDev());
+    summary.min_ms = UsToMs(static_cast<double>(histogram.Min()));
+    summary.max_ms = UsToMs(static_cast<double>(histogram.Max()));
+  }
+  for (const double percentile : percentiles) {
+    const double value =
+        empty ? 0 : UsToMs(static_cast<double>(histogram.ValueAtPercentile(percentile)));
+    summary.percentiles.push_back(PercentileValue{percentile, value});
+  }
+  return summary;
+}
+
+RequestSummary SummarizeRequests(const StatsShard& shard) {
+  RequestSummary requests;
+  requests.in_window = shard.requests_sent;
+  requests.succeeded = shard.succeeded;
+  requests.failed = shard.failed;
+  requests.incomplete = shard.incomplete;
+  const uint64_t finished = shard.succeeded + shard.failed;
+  if (finished > 0) {
+    requests.error_rate = static_cast<double>(shard.failed) / static_cast<double>(finished);
+  }
+  requests.errors.assign(shard.errors.begin(), shard.errors.end());
+  // The map is ordered by key, so a stable sort by count keeps ties in key order.
+  std::stable_sort(requests.errors.begin(), requests.errors.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return requests;
+}
+
+// Successful requests per second in each full interval of [begin_ns, end_ns) (times since the
+// run's start). Intervals the series does not reach count as zero: nothing completed in them.
+std::optional<IntervalDistribution> SucceededPerInterval(const RunResult& result, int64_t begin_ns,
+                                                         int64_t end_ns) {
+  const int64_t interval_ns = result.interval_ns;
+  if (interval_ns <= 0 || end_ns <= begin_ns) return std::nullopt;
+  const int64_t first_ns = (begin_ns + interval_ns - 1) / interval_ns * interval_ns;
+  if (end_ns - first_ns < interval_ns) return std::nullopt;
+  const int64_t slots = (end_ns - first_ns) / interval_ns;
+  std::vector<double> per_second(static_cast<size_t>(slots), 0.0);
+  const double interval_s = Seconds(interval_ns);
+  for (const IntervalPoint& point : result.series) {
+    if (point.start_ns < first_ns) continue;
+    const int64_t slot = (point.start_ns - first_ns) / interval_ns;
+    if (slot >= slots) continue;
+    per_second[static_cast<size_t>(slot)] += static_cast<double>(point.succeeded) / interval_s;
+  }
+  IntervalDistribution distribution;
+  distribution.intervals = static_cast<uint64_t>(slots);
+  double sum = 0;
+  for (const double value : per_second) sum += value;
+  distribution.mean = sum / static_cast<double>(slots);
+  std::sort(per_second.begin(), per_second.end());
+  distribution.min = per_second.front();
+  distribution.max = per_second.back();
+  // Nearest rank, as the histogram's percentiles: the ceil(n / 2)-th smallest value.
+  distribution.p50 = per_second[static_cast<size_t>((slots + 1) / 2 - 1)];
+  return distribution;
+}
+
+CacheSummary SummarizeCache(const StatsShard& shard) {
+  CacheSummary cache;
+  cache.cached_tokens = shard.cached_tokens;
+  cache.input_tokens_with_cache_info = shard.input_tokens_with_cache_info;
+  if (shard.input_tokens_with_cache_info > 0) {
+    cache.hit_ratio = static_cast<double>(shard.cached_tokens) /
+                      static_cast<double>(shard.input_tokens_with_cache_info);
+  } else if (shard.succeeded == 0) {
+    cache.reason = "no successful request";
+  } else {
+    cache.reason =
+        "the server reported no cached-token counts (usage.prompt_tokens_details.cached_tokens)";
+  }
+  return cache;
+}
+
+// The generator check of SPEC section 3 for one block. Poisson and gamma schedules vary around
+// their mean rate, and the requested rate is that mean: a shortfall within three standard
+// deviations of the arrival count is the schedule's own noise, not the generator's.
+void CheckGenerator(const BenchmarkConfig& config, const RunResult& result,
+                    const Histogram& schedule_lag, BlockSummary* block) {
+  const RateSummary& rates = block->rates;
+  std::vector<std::string> parts;
+  bool rate_short = false;
+  if (rates.closed_loop) {
+    parts.push_back(absl::StrCat("closed loop of ", result.concurrency,
+                                 " requests in flight: no requested rate to compare"));
+  } else if (rates.requested_rate.has_value() && rates.achieved_rate.has_value()) {
+    const double requested = *rates.requested_rate;
+    const double achieved = *rates.achieved_rate;
+    double floor = kMinAchievedRatio * requested;
+    const bool random_arrivals =
+        config.load.type == LoadType::kPoisson || config.load.type == LoadType::kGamma;
+    if (random_arrivals && block->window_s > 0) {
+      const double expected = requested * block->window_s;
+      const double shape = config.load.type == LoadType::kGamma && config.load.burstiness > 0
+                               ? config.load.burstiness
+                               : 1.0;
+      floor = std::min(floor, (expected - 3 * std::sqrt(expected / shape)) / block->window_s);
+    }
+    // Requests that failed before they could be sent were dispatched on time: the target's
+    // refusal, not the generator's shortfall.
+    const double dispatched =
+        achieved + static_cast<double>(rates.failed_before_send) / block->window_s;
+    rate_short = dispatched < floor;
+    parts.push_back(absl::StrCat("achieved ", FormatRate(achieved), " req/s of ",
+                                 FormatRate(requested), " requested (",
+                                 FormatPercent(requested > 0 ? achieved / requested : 0), ")"));
+    if (rates.failed_before_send > 0) {
+      parts.push_back(absl::StrCat(FormatCount(rates.failed_before_send),
+                                   " requests failed before they could be sent (see errors)"));
+    }
+    if (rate_short && result.peak_client_queue > 0) {
+      parts.push_back(absl::StrCat("the concurrency cap held requests (peak client queue ",
+                                   result.peak_client_queue, "): the target may be the limit"));
+    }
+  } else if (!rates.requested_rate.has_value()) {
+    parts.push_back(absl::StrCat("no requested rate known for load type ",
+                                 std::string(LoadTypeName(config.load.type))));
+  }
+  bool lag_high = false;
+  if (schedule_lag.TotalCount() > 0) {
+    const double lag_p99_ms = UsToMs(static_cast<double>(schedule_lag.ValueAtPercentile(99)));
+    std::string lag = absl::StrCat("p99 schedule lag ", FormatValue(lag_p99_ms), " ms");
+    if (lag_p99_ms > kMaxScheduleLagP99Ms) {
+      if (result.peak_client_queue == 0) {
+        lag_high = true;
+      } else {
+        absl::StrAppend(&lag, " (includes waiting for the concurrency cap, peak client queue ",
+                        result.peak_client_queue, ")");
+      }
+    }
+    parts.push_back(std::move(lag));
+  } else {
+    parts.push_back("no request was sent");
+  }
+  block->generator_limited = rate_short || lag_high;
+  block->generator_message = absl::StrJoin(parts, "; ");
+}
+
+// One block: all stages merged (stage == 0) or one stage. `begin_ns` is the block's start
+// within the window, `window_ns` how long it was measured.
+BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& result,
+                            const StatsShard& shard, int stage, int64_t begin_ns, int64_t window_ns,
+                            std::optional<double> requested_rate) {
+  BlockSummary block;
+  block.stage = stage;
+  block.window_s = Seconds(window_ns);
+  block.requests = SummarizeRequests(shard);
+  for (int i = 0; i < kLatencyMetricCount; ++i) {
+    const auto metric = static_cast<LatencyMetric>(i);
+    block.latency.push_back(
+        SummarizeMetric(metric, shard.histogram(metric), config.metrics.percentiles));
+  }
+
+  ThroughputSummary& throughput = block.throughput;
+  throughput.input_tokens = shard.input_tokens;
+  throughput.output_tokens = shard.output_tokens;
+  if (window_ns > 0) {
+    const double window_s = block.window_s;
+    throughput.requests_per_s = static_cast<double>(shard.succeeded) / window_s;
+    throughput.output_tokens_per_s = static_cast<double>(shard.output_tokens) / window_s;
+    throughput.total_tokens_per_s =
+        static_cast<double>(shard.input_tokens + shard.output_tokens) / window_s;
+  }
+  const int64_t series_begin_ns = result.warmup_ns + begin_ns;
+  throughput.per_interval =
+      SucceededPerInterval(result, series_begin_ns, series_begin_ns + window_ns);
+
+  RateSummary& rates = block.rates;
+  rates.closed_loop = result.closed_loop;
+  if (!result.closed_loop && requested_rate.has_value() && *requested_rate > 0) {
+    rates.requested_rate = requested_rate;
+  }
+  rates.sent = static_cast<uint64_t>(shard.histogram(LatencyMetric::kScheduleLag).TotalCount());
+  const uint64_t unsent = shard.requests_sent - std::min(shard.requests_sent, rates.sent);
+  rates.failed_before_send = unsent - std::min(unsent, shard.incomplete);
+  if (window_ns > 0) {
+    rates.achieved_rate = static_cast<double>(rates.sent) / block.window_s;
+    if (rates.requested_rate.has_value()) {
+      rates.achieved_ratio = *rates.achieved_rate / *rates.requested_rate;
+    }
+  }
+
+  block.slo_met = shard.slo_met;
+  if (!config.slo.thresholds.empty() && window_ns > 0) {
+    block.goodput_rps = static_cast<double>(shard.slo_met) / block.window_s;
+  }
+  block.cache = SummarizeCache(shard);
+  CheckGenerator(config, result, shard.histogram(LatencyMetric::kScheduleLag), &block);
+  return block;
+}
+
+std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShard& merged,
+                                  const RequestSummary& requests) {
+  std::vector<SloVerdict> verdicts;
+  for (const SloThreshold& threshold : config.slo.thresholds) {
+    SloVerdict verdict;
+    verdict.metric = threshold.metric;
+    verdict.percentile = threshold.percentile;
+    verdict.limit_ms = absl::ToDoubleMilliseconds(threshold.max);
+    LatencyMetric metric;
+    if (LatencyMetricFromName(threshold.metric, &metric)) {
+      const Histogram& histogram = merged.histogram(metric);
+      if (histogram.TotalCount() > 0) {
+        verdict.has_actual = true;
+        verdict.actual_ms =
+            UsToMs(static_cast<double>(histogram.ValueAtPercentile(threshold.percentile)));
+        // Judged on the figure shown: within the histogram's 0.1% a tie at the limit can fail.
+        verdict.passed = verdict.actual_ms <= verdict.limit_ms;
+      }
+    }
+    verdicts.push_back(std::move(verdict));
+  }
+  if (config.slo.max_error_rate.has_value()) {
+    SloVerdict verdict;
+    verdict.metric = "errorRate";
+    verdict.limit_error_rate = *config.slo.max_error_rate;
+    if (requests.error_rate.has_value()) {
+      verdict.has_actual = true;
+      verdict.actual_error_rate = *requests.error_rate;
+      verdict.passed = verdict.actual_error_rate <= verdict.limit_error_rate;
+    }
+    verdicts.push_back(std::move(verdict));
+  }
+  return verdicts;
+}
+
+void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* summary) {
+  std::vector<Warning>& warnings = summary->warnings;
+  if (summary->overall.generator_limited) {
+    warnings.push_back({"generator-limited", summary->overall.generator_message});
+  }
+  for (const BlockSummary& stage : summary->stages) {
+    if (stage.generator_limited) {
+      warnings.push_back({"generator-limited",
+                          absl::StrCat("stage ", stage.stage, ": ", stage.generator_message)});
+    }
+  }
+  if (merged.usage_missing > 0) {
+    warnings.push_back(
+        {"usage-missing",
+         absl::StrCat(FormatCount(merged.usage_missing), " of ", FormatCount(merged.succeeded),
+                      " successful requests reported no usage: their output token counts are "
+                      "chunk counts (ask the server for stream_options.include_usage)")});
+  }
+  std::vector<std::string> clamped;
+  for (const MetricSummary& metric : summary->overall.latency) {
+    if (metric.clamped > 0) {
+      clamped.push_back(absl::StrCat(metric.name, " ", FormatCount(metric.clamped)));
+    }
+  }
+  if (!clamped.empty()) {
+    warnings.push_back({"histogram-clamped",
+                        absl::StrCat("samples above the histograms' 1 h range were recorded as "
+                                     "1 h, so maxima and top percentiles are floors: ",
+                                     absl::StrJoin(clamped, ", "))});
+  }
+  if (merged.incomplete > 0) {
+    warnings.push_back(
+        {"incomplete", absl::StrCat(FormatCount(merged.incomplete),
+                                    " requests were still running when the drain ended: counted as "
+                                    "incomplete, neither successes nor failures")});
+  }
+  if (result.cancelled) {
+    warnings.push_back({"cancelled", absl::StrCat("the run was cancelled after ",
+                                                  FormatValue(summary->measured_window_s),
+                                                  " s of the ", FormatValue(summary->window_s),
+                                                  " s window: the figures are partial")});
+  }
+  if (merged.succeeded == 0 && !result.cancelled) {
+    warnings.push_back({"no-successes", merged.failed > 0 ? absl::StrCat("no request succeeded; ",
+                                                                         FormatCount(merged.failed),
+                                                                         " failed (see errors)")
+                                                          : std::string("no request succeeded")});
+  }
+}
+
+// ---- JSON ---------------------------------------------------------------------------------
+
+// Microsecond resolution is all the histograms have; more digits would be noise.
+double Round3(double value) { return std::round(value * 1000) / 1000; }
+
+Json OptionalNumber(const std::optional<double>& value, bool round = true) {
+  if (!value.has_value()) return nullptr;
+  return round ? Round3(*value) : *value;
+}
+
+Json MetricJson(const MetricSummary& metric) {
+  const bool empty = metric.count == 0;
+  auto ms = [empty](double value) -> Json { return empty ? Json(nullptr) : Json(Round3(value)); };
+  Json json;
+  json["count"] = metric.count;
+  json["mean_ms"] = ms(metric.mean_ms);
+  json["stddev_ms"] = ms(metric.stddev_ms);
+  json["min_ms"] = ms(metric.min_ms);
+  json["max_ms"] = ms(metric.max_ms);
+  Json percentiles = Json::object();
+  for (const PercentileValue& p : metric.percentiles) {
+    percentiles[PercentileLabel(p.percentile)] = ms(p.value_ms);
+  }
+  json["percentiles"] = std::move(percentiles);
+  json["clamped"] = metric.clamped;
+  return json;
+}
+
+Json RequestsJson(const RequestSummary& requests) {
+  Json json;
+  json["in_window"] = requests.in_window;
+  json["succeeded"] = requests.succeeded;
+  json["failed"] = requests.failed;
+  json["incomplete"] = requests.incomplete;
+  json["error_rate"] = OptionalNumber(requests.error_rate, /*round=*/false);
+  Json errors = Json::array();
+  for (const auto& [category, count] : requests.errors) {
+    errors.push_back(Json{{"category", category}, {"count", count}});
+  }
+  json["errors"] = std::move(errors);
+  return json;
+}
+
+// The fields every block has, appended to `json` (the top level or a stage object).
+void AppendBlockJson(const BlockSummary& block, Json& json) {
+  json["requests"] = RequestsJson(block.requests);
+
+  Json latency = Json::object();
+  for (const MetricSummary& metric : block.latency) latency[metric.name] = MetricJson(metric);
+  json["latency"] = std::move(latency);
+
+  const ThroughputSummary& t = block.throughput;
+  Json throughput;
+  throughput["requests_per_s"] = OptionalNumber(t.requests_per_s);
+  throughput["output_tokens_per_s"] = OptionalNumber(t.output_tokens_per_s);
+  throughput["total_tokens_per_s"] = OptionalNumber(t.total_tokens_per_s);
+  throughput["input_tokens"] = t.input_tokens;
+  throughput["output_tokens"] = t.output_tokens;
+  if (t.per_interval.has_value()) {
+    const IntervalDistribution& d = *t.per_interval;
+    throughput["per_interval_requests_per_s"] = Json{{"intervals", d.intervals},
+                                                     {"min", Round3(d.min)},
+                                                     {"mean", Round3(d.mean)},
+                                                     {"p50", Round3(d.p50)},
+                                                     {"max", Round3(d.max)}};
+  } else {
+    throughput["per_interval_requests_per_s"] = nullptr;
+  }
+  json["throughput"] = std::move(throughput);
+
+  const RateSummary& r = block.rates;
+  json["rates"] = Json{{"closed_loop", r.closed_loop},
+                       {"requested_rate", OptionalNumber(r.requested_rate)},
+                       {"achieved_rate", OptionalNumber(r.achieved_rate)},
+                       {"achieved_ratio", OptionalNumber(r.achieved_ratio, /*round=*/false)},
+                       {"sent", r.sent},
+                       {"failed_before_send", r.failed_before_send}};
+
+  if (block.goodput_rps.has_value()) {
+    std::optional<double> share;
+    if (block.requests.succeeded > 0) {
+      share = static_cast<double>(block.slo_met) / static_cast<double>(block.requests.succeeded);
+    }
+    json["goodput"] = Json{{"requests_per_s", Round3(*block.goodput_rps)},
+                           {"slo_met", block.slo_met},
+                           {"slo_met_ratio", OptionalNumber(share, /*round=*/false)}};
+  } else {
+    json["goodput"] = nullptr;
+  }
+
+  const CacheSummary& c = block.cache;
+  json["cache"] = Json{{"hit_ratio", OptionalNumber(c.hit_ratio, /*round=*/false)},
+                       {"cached_tokens", c.cached_tokens},
+                       {"input_tokens_with_cache_info", c.input_tokens_with_cache_info},
+                       {"reason", c.hit_ratio.has_value() ? Json(nullptr) : Json(c.reason)}};
+  json["generator"] =
+      Json{{"limited", block.generator_limited}, {"message", block.generator_message}};
+}
+
+Json SloJson(const std::vector<SloVerdict>& verdicts) {
+  Json json;
+  json["configured"] = !verdicts.empty();
+  bool passed = true;
+  Json list = Json::array();
+  for (const SloVerdict& v : verdicts) {
+    passed = passed && v.passed;
+    Json item;
+    item["metric"] = v.metric;
+    if (v.metric == "errorRate") {
+      item["limit"] = v.limit_error_rate;
+      item["actual"] = v.has_actual ? Json(v.actual_error_rate) : Json(nullptr);
+    } else {
+      item["percentile"] = v.percentile;
+      item["limit_ms"] = Round3(v.limit_ms);
+      item["actual_ms"] = v.has_actual ? Json(Round3(v.actual_ms)) : Json(nullptr);
+    }
+    item["passed"] = v.passed;
+    list.push_back(std::move(item));
+  }
+  json["passed"] = verdicts.empty() ? Json(nullptr) : Json(passed);
+  json["verdicts"] = std::move(list);
+  return json;
+}
+
+// ---- table --------------------------------------------------------------------------------
+
+std::string Label(std::string_view label) {
+  return absl::StrFormat("%-*s", kLabelWidth, std::string(label));
+}
+
+// `label` then `text`, word-wrapped to the table width with continuation lines indented.
+void AppendWrapped(std::string_view label, std::string_view text, std::string* out) {
+  constexpr size_t kWidth = kTableWidth;
+  constexpr size_t kTextWidth = kTableWidth - kLabelWidth;
+  std::string line = Label(label);
+  const std::string indent(kLabelWidth, ' ');
+  bool line_has_word = false;
+  bool flushed = false;
+  auto flush = [&] {
+    absl::StrAppend(out, line, "\n");
+    line = indent;
+    line_has_word = false;
+    flushed = true;
+  };
+  // Words, with a unit kept on the line of its number ("3.2 ms", "5 s").
+  std::vector<std::string> words;
+  for (const absl::string_view piece :
+       absl::StrSplit(absl::string_view(text.data(), text.size()), absl::ByAnyChar(" \t\r\n"),
+                      absl::SkipEmpty())) {
+    const size_t last = piece.find_last_not_of(");,.");
+    const absl::string_view core =
+        last == absl::string_view::npos ? absl::string_view() : piece.substr(0, last + 1);
+    const bool unit = core == "ms" || core == "s" || core == "req/s" || core == "tok/s";
+    if (unit && !words.empty() &&
+        absl::ascii_isdigit(static_cast<unsigned char>(words.back().back()))) {
+      absl::StrAppend(&words.back(), " ", piece);
+    } else {
+      words.emplace_back(piece.data(), piece.size());
+    }
+  }
+  for (const std::string& token : words) {
+    std::string_view word = token;
+    // A word wider than a line (a long URL, a path) is cut.
+    while (word.size() > kTextWidth) {
+      if (line_has_word) flush();
+      line.append(word.substr(0, kTextWidth));
+      line_has_word = true;
+      word.remove_prefix(kTextWidth);
+      flush();
+    }
+    if (word.empty()) continue;
+    if (line_has_word && line.size() + 1 + word.size() > kWidth) flush();
+    if (line_has_word) line += ' ';
+    line.append(word);
+    line_has_word = true;
+  }
+  if (line_has_word || !flushed) absl::StrAppend(out, line, "\n");
+}
+
+std::string OptionalRate(const std::optional<double>& value) {
+  return value.has_value() ? FormatRate(*value) : "-";
+}
+
+// The latency table: label, count, then value columns in chunks that fit the width.
+void AppendLatencyTable(const RunSummary& summary, const BlockSummary& block, std::string* out) {
+  constexpr int kNameWidth = 18;
+  constexpr int kCountWidth = 10;
+  constexpr int kCellWidth = 8;
+  constexpr size_t kCellsPerRow = (kTableWidth - kNameWidth - kCountWidth) / kCellWidth;
+  struct Column {
+    std::string label;
+    std::function<double(const MetricSummary&)> value;
+  };
+  std::vector<Column> columns;
+  columns.push_back({"mean", [](const MetricSummary& m) { return m.mean_ms; }});
+  columns.push_back({"stddev", [](const MetricSummary& m) { return m.stddev_ms; }});
+  columns.push_back({"min", [](const MetricSummary& m) { return m.min_ms; }});
+  for (size_t i = 0; i < summary.percentiles.size(); ++i) {
+    columns.push_back({PercentileLabel(summary.percentiles[i]), [i](const MetricSummary& m) {
+                         return i < m.percentiles.size() ? m.percentiles[i].value_ms : 0.0;
+                       }});
+  }
+  columns.push_back({"max", [](const MetricSummary& m) { return m.max_ms; }});
+
+  for (size_t first = 0; first < columns.size(); first += kCellsPerRow) {
+    const size_t last = std::min(columns.size(), first + kCellsPerRow);
+    std::string header =
+        absl::StrFormat("%-*s%*s", kNameWidth, "latency (ms)", kCountWidth, "count");
+    for (size_t c = first; c < last; ++c) {
+      absl::StrAppend(&header, absl::StrFormat("%*s", kCellWidth, columns[c].label));
+    }
+    absl::StrAppend(out, "\n", header, "\n");
+    for (const MetricSummary& metric : block.latency) {
+      std::string row = absl::StrFormat("%-*s%*s", kNameWidth, metric.name, kCountWidth,
+                                        FormatCountCell(metric.count));
+      for (size_t c = first; c < last; ++c) {
+        const std::string cell =
+            metric.count == 0 ? std::string("-") : FormatCell(columns[c].value(metric));
+        absl::StrAppend(&row, absl::StrFormat("%*s", kCellWidth, cell));
+      }
+      absl::StrAppend(out, row, "\n");
+    }
+  }
+}
+
+const MetricSummary* FindMetric(const BlockSummary& block, LatencyMetric metric) {
+  const std::string_view name = LatencyMetricName(metric);
+  for (const MetricSummary& m : block.latency) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+// A metric's value at a percentile, computed for the stage table ("-" without samples).
+std::string StagePercentile(const BlockSummary& block, LatencyMetric metric, double percentile,
+                            const std::vector<double>& configured) {
+  const MetricSummary* m = FindMetric(block, metric);
+  if (m == nullptr || m->count == 0) return "-";
+  for (size_t i = 0; i < configured.size() && i < m->percentiles.size(); ++i) {
+    if (configured[i] == percentile) return FormatCell(m->percentiles[i].value_ms);
+  }
+  return "-";
+}
+
+void AppendStageTable(const RunSummary& summary, std::string* out) {
+  // The stage table shows p50 and p99 when configured, else the first and last percentile.
+  const std::vector<double>& configured = summary.percentiles;
+  double low = 50;
+  double high = 99;
+  if (std::find(configured.begin(), configured.end(), low) == configured.end() ||
+      std::find(configured.begin(), configured.end(), high) == configured.end()) {
+    if (configured.empty()) return;
+    low = configured.front();
+    high = configured.back();
+  }
+  const std::string low_label = PercentileLabel(low);
+  const std::string high_label = PercentileLabel(high);
+  absl::StrAppend(out, "\n",
+                  absl::StrFormat("%-6s%9s%9s%7s%10s%8s%8s%9s%9s%9s%9s\n", "stage", "rate/s",
+                                  "achieved", "window", "succeeded", "failed", "errors", "req/s",
+                                  "ttft " + low_label, "ttft " + high_label, "e2e " + high_label));
+  for (const BlockSummary& stage : summary.stages) {
+    const std::string window = FormatValue(stage.window_s) + "s";
+    const std::string errors =
+        stage.requests.error_rate.has_value() ? FormatPercent(*stage.requests.error_rate) : "-";
+    absl::StrAppend(
+        out, absl::StrFormat(
+                 "%-6d%9s%9s%7s%10s%8s%8s%9s%9s%9s%9s\n", stage.stage,
+                 OptionalRate(stage.rates.requested_rate), OptionalRate(stage.rates.achieved_rate),
+                 window, FormatCount(stage.requests.succeeded), FormatCount(stage.requests.failed),
+                 errors, OptionalRate(stage.throughput.requests_per_s),
+                 StagePercentile(stage, LatencyMetric::kTtft, low, configured),
+                 StagePercentile(stage, LatencyMetric::kTtft, high, configured),
+                 StagePercentile(stage, LatencyMetric::kE2eLatency, high, configured)));
+  }
+}
+
+}  // namespace
+
+RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
+  RunSummary summary;
+  summary.name = config.benchmark.name;
+  summary.load_type = std::string(LoadTypeName(config.load.type));
+  summary.closed_loop = result.closed_loop;
+  summary.concurrency = result.concurrency;
+  summary.percentiles = config.metrics.percentiles;
+  summary.warmup_s = Seconds(result.warmup_ns);
+  summary.window_s = Seconds(result.window_ns);
+  summary.measured_window_s = Seconds(result.measured_window_ns);
+  summary.interval_s = Seconds(result.interval_ns);
+  summary.started_at_utc = result.started_at_utc;
+  summary.finished_at_utc = result.finished_at_utc;
+  summary.cancelled = result.cancelled;
+  summary.window_started = result.window_started;
+  summary.peak_client_queue = result.peak_client_queue;
+  summary.notes = result.notes;
+  summary.connections_opened = result.connections_opened;
+  summary.connection_failures = result.connection_failures;
+  summary.retries = result.retries;
+  summary.engine_threads = result.engine_threads;
+  summary.workers = result.workers;
+
+  StatsShard merged;
+  std::string merge_error;
+  for (const StatsShard& stage : result.stages) {
+    const absl::Status status = merged.Merge(stage);
+    if (!status.ok() && merge_error.empty()) merge_error = std::string(status.message());
+  }
+  std::optional<double> requested;
+  if (result.requested_rate > 0) requested = result.requested_rate;
+  summary.overall =
+      SummarizeBlock(config, result, merged, 0, 0, result.measured_window_ns, requested);
+
+  if (result.stages.size() > 1) {
+    // Stage windows follow load.stages; without them each stage is judged on the whole window.
+    const bool known =
+        config.load.type == LoadType::kStages && config.load.stages.size() == result.stages.size();
+    int64_t offset_ns = 0;
+    for (size_t i = 0; i < result.stages.size(); ++i) {
+      int64_t begin_ns = 0;
+      int64_t window_ns = result.measured_window_ns;
+      std::optional<double> rate;
+      if (known) {
+        const int64_t duration_ns = absl::ToInt64Nanoseconds(config.load.stages[i].duration);
+        begin_ns = offset_ns;
+        window_ns = std::clamp<int64_t>(result.measured_window_ns - offset_ns, 0, duration_ns);
+        offset_ns += duration_ns;
+        rate = config.load.stages[i].rate;
+      }
+      BlockSummary block = SummarizeBlock(config, result, result.stages[i], static_cast<int>(i) + 1,
+                                          begin_ns, window_ns, rate);
+      block.stage_rate = rate;
+      summary.stages.push_back(std::move(block));
+    }
+  }
+
+  summary.slo = JudgeSlos(config, merged, summary.overall.requests);
+  AddWarnings(result, merged, &summary);
+  if (!merge_error.empty()) {
+    summary.warnings.push_back(
+        {"merge-failed", "stage statistics could not be merged: " + merge_error});
+  }
+  return summary;
+}
+
+std::string SummaryToJson(const RunSummary& summary) {
+  Json json;
+  json["schema_version"] = 1;
+  Json benchmark;
+  benchmark["name"] = summary.name;
+  benchmark["load_type"] = summary.load_type;
+  benchmark["closed_loop"] = summary.closed_loop;
+  benchmark["concurrency"] = summary.concurrency;
+  benchmark["percentiles"] = summary.percentiles;
+  benchmark["warmup_s"] = summary.warmup_s;
+  benchmark["window_s"] = summary.window_s;
+  benchmark["measured_window_s"] = summary.measured_window_s;
+  benchmark["interval_s"] = summary.interval_s;
+  benchmark["started_at"] = summary.started_at_utc;
+  benchmark["finished_at"] = summary.finished_at_utc;
+  benchmark["cancelled"] = summary.cancelled;
+  benchmark["window_started"] = summary.window_started;
+  json["benchmark"] = std::move(benchmark);
+
+  AppendBlockJson(summary.overall, json);
+  json["generator"]["peak_client_queue"] = summary.peak_client_queue;
+  json["slo"] = SloJson(summary.slo);
+
+  Json warnings = Json::array();
+  for (const Warning& w : summary.warnings) {
+    warnings.push_back(Json{{"code", w.code}, {"message", w.message}});
+  }
+  json["warnings"] = std::move(warnings);
+  json["notes"] = summary.notes;
+  json["connections"] = Json{{"opened", summary.connections_opened},
+                             {"failed", summary.connection_failures},
+                             {"retries", summary.retries}};
+  json["engine"] = Json{{"threads", summary.engine_threads}, {"workers", summary.workers}};
+
+  Json stages = Json::array();
+  for (const BlockSummary& block : summary.stages) {
+    Json stage;
+    stage["stage"] = block.stage;
+    stage["rate"] = OptionalNumber(block.stage_rate);
+    stage["window_s"] = block.window_s;
+    AppendBlockJson(block, stage);
+    stages.push_back(std::move(stage));
+  }
+  json["stages"] = std::move(stages);
+  // Notes and names come from outside: replace invalid UTF-8 rather than throw.
+  return json.dump(2, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string RenderSummaryTable(const RunSummary& summary) {
+  std::string out;
+  const BlockSummary& all = summary.overall;
+  absl::StrAppend(&out, "== llm-d-bench summary: ", summary.name, " ==\n");
+
+  std::string load = summary.load_type;
+  if (summary.closed_loop) {
+    absl::StrAppend(&load, ", closed loop of ", summary.concurrency, " in flight");
+  } else {
+    if (all.rates.requested_rate.has_value()) {
+      absl::StrAppend(&load, ", requested ", FormatRate(*all.rates.requested_rate), " req/s");
+    }
+    if (summary.concurrency > 0) {
+      absl::StrAppend(&load, ", at most ", summary.concurrency, " in flight");
+    }
+  }
+  absl::StrAppend(&load, "; window ", FormatValue(summary.window_s), " s");
+  if (summary.measured_window_s != summary.window_s) {
+    absl::StrAppend(&load, " (measured ", FormatValue(summary.measured_window_s), " s)");
+  }
+  absl::StrAppend(&load, " after ", FormatValue(summary.warmup_s), " s warmup");
+  AppendWrapped("load", load, &out);
+  if (!summary.started_at_utc.empty()) {
+    AppendWrapped("time", absl::StrCat(summary.started_at_utc, " to ", summary.finished_at_utc),
+                  &out);
+  }
+
+  const RequestSummary& r = all.requests;
+  AppendWrapped("requests",
+                absl::StrCat(FormatCount(r.in_window), " in window: ", FormatCount(r.succeeded),
+                             " succeeded, ", FormatCount(r.failed), " failed, ",
+                             FormatCount(r.incomplete), " incomplete; error rate ",
+                             r.error_rate.has_value() ? FormatPercent(*r.error_rate) : "-"),
+                &out);
+  if (!r.errors.empty()) {
+    std::vector<std::string> items;
+    for (const auto& [category, count] : r.errors) {
+      items.push_back(absl::StrCat(category, " ", FormatCount(count)));
+    }
+    AppendWrapped("errors", absl::StrJoin(items, ", "), &out);
+  }
+
+  const ThroughputSummary& t = all.throughput;
+  AppendWrapped(
+      "throughput",
+      absl::StrCat(OptionalRate(t.requests_per_s), " req/s; output ",
+                   OptionalRate(t.output_tokens_per_s), " tok/s; total ",
+                   OptionalRate(t.total_tokens_per_s), " tok/s (", FormatCount(t.input_tokens),
+                   " in, ", FormatCount(t.output_tokens), " out)"),
+      &out);
+  if (t.per_interval.has_value()) {
+    const IntervalDistribution& d = *t.per_interval;
+    AppendWrapped(
+        "per second",
+        absl::StrCat("min ", FormatRate(d.min), ", p50 ", FormatRate(d.p50), ", mean ",
+                     FormatRate(d.mean), ", max ", FormatRate(d.max), " req/s over ", d.intervals,
+                     " intervals of ", FormatValue(summary.interval_s), " s"),
+        &out);
+  }
+  AppendWrapped("generator", all.generator_message, &out);
+  if (all.goodput_rps.has_value()) {
+    std::string goodput = absl::StrCat(FormatRate(*all.goodput_rps), " req/s");
+    if (r.succeeded > 0) {
+      absl::StrAppend(
+          &goodput, " (",
+          FormatPercent(static_cast<double>(all.slo_met) / static_cast<double>(r.succeeded)),
+          " of successes met every SLO)");
+    }
+    AppendWrapped("goodput", goodput, &out);
+  }
+  if (all.cache.hit_ratio.has_value()) {
+    AppendWrapped(
+        "cache",
+        absl::StrCat("hit ratio ", FormatPercent(*all.cache.hit_ratio), " (",
+                     FormatCount(all.cache.cached_tokens), " of ",
+                     FormatCount(all.cache.input_tokens_with_cache_info), " prompt tokens cached)"),
+        &out);
+  } else {
+    AppendWrapped("cache", "hit ratio n/a: " + all.cache.reason, &out);
+  }
+  AppendWrapped(
+      "engine",
+      absl::StrCat(summary.engine_threads, summary.engine_threads == 1 ? " thread, " : " threads, ",
+                   summary.workers, summary.workers == 1 ? " worker" : " workers", "; connections ",
+                   FormatCount(summary.connections_opened), " opened, ",
+                   FormatCount(summary.connection_failures), " failed, ",
+                   FormatCount(summary.retries), " retries"),
+      &out);
+
+  AppendLatencyTable(summary, all, &out);
+  if (!summary.stages.empty()) AppendStageTable(summary, &out);
+
+  if (!summary.slo.empty()) out += "\n";
+  bool first_slo = true;
+  for (const SloVerdict& v : summary.slo) {
+    std::string text;
+    if (v.metric == "errorRate") {
+      text = absl::StrCat("errorRate ", v.has_actual ? FormatPercent(v.actual_error_rate) : "n/a",
+                          " (max ", FormatPercent(v.limit_error_rate), ")");
+    } else {
+      text = absl::StrCat(v.metric, " ", PercentileLabel(v.percentile), " ",
+                          v.has_actual ? FormatCell(v.actual_ms) + " ms" : "n/a (no samples)",
+                          " (limit ", FormatValue(v.limit_ms), " ms)");
+    }
+    absl::StrAppend(&text, v.passed ? " pass" : " FAIL");
+    AppendWrapped(first_slo ? "SLO" : "", text, &out);
+    first_slo = false;
+  }
+
+  if (!summary.warnings.empty() || !summary.notes.empty()) out += "\n";
+  for (const Warning& w : summary.warnings) {
+    AppendWrapped("WARNING", absl::StrCat(w.code, ": ", w.message), &out);
+  }
+  for (const std::string& note : summary.notes) AppendWrapped("note", note, &out);
+
+  std::string verdict;
+  switch (ExitCodeFor(summary)) {
+    case kExitOk:
+      verdict = summary.slo.empty() ? "done" : "done, every SLO met";
+      break;
+    case kExitSloFailed:
+      verdict = "SLO FAILED";
+      break;
+    case kExitCancelled:
+      verdict = "CANCELLED (partial results)";
+      break;
+    default:
+      verdict = "FAILED: no request succeeded";
+      break;
+  }
+  out += "\n";
+  AppendWrapped("result", verdict, &out);
+  return out;
+}
+
+int ExitCodeFor(const RunSummary& summary) {
+  if (summary.cancelled) return kExitCancelled;
+  // Checked before the SLOs: an unreachable target is a failed run, not a slow one.
+  if (summary.overall.requests.succeeded == 0) return kExitRunFailed;
+  for (const SloVerdict& verdict : summary.slo) {
+    if (!verdict.passed) return kExitSloFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace bench::controller

@@ -1,0 +1,161 @@
+// The numbers a user reads at the end of a run: Summarize() turns a RunResult into figures
+// (latency percentiles in ms, counts, rates, goodput, cache hit ratio, SLO verdicts, the
+// generator check of SPEC section 3 and warnings), which render as summary.json, as the console
+// table and as the process exit code (SPEC section 7). Field meanings: controller/RESULTS.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/config.h"
+#include "controller/run_result.h"
+
+namespace bench::controller {
+
+struct PercentileValue {
+  double percentile;  // 50, 99.9, ...
+  double value_ms;
+};
+
+// One latency metric of SPEC section 3. When count == 0 the values are meaningless (0) and the
+// JSON writes them as null: an absent measurement must not look like a fast one.
+struct MetricSummary {
+  std::string name;  // "ttft", "itl", ... (LatencyMetricName)
+  uint64_t count = 0;
+  double mean_ms = 0;
+  double stddev_ms = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  std::vector<PercentileValue> percentiles;  // metrics.percentiles, in config order
+  uint64_t clamped = 0;  // samples above the histogram's range (1 h), recorded as 1 h
+};
+
+// Outcomes of the requests whose intended time is in the window.
+struct RequestSummary {
+  uint64_t in_window = 0;  // succeeded + failed + incomplete
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t incomplete = 0;
+  std::optional<double> error_rate;  // failed / (succeeded + failed); unset when both are 0
+  // ErrorKey ("http_5xx:503", "timeout", ...) -> count, most frequent first (ties by key).
+  std::vector<std::pair<std::string, uint64_t>> errors;
+};
+
+// Successful requests per second over the full intervals of the window.
+struct IntervalDistribution {
+  uint64_t intervals = 0;
+  double min = 0;
+  double mean = 0;
+  double max = 0;
+  double p50 = 0;
+};
+
+// Rates over the measured window; unset when the window has no length.
+struct ThroughputSummary {
+  std::optional<double> requests_per_s;       // succeeded / window
+  std::optional<double> output_tokens_per_s;  // output tokens of successes / window
+  std::optional<double> total_tokens_per_s;   // (input + output) tokens / window
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  std::optional<IntervalDistribution> per_interval;  // unset: no full interval in the window
+};
+
+struct RateSummary {
+  bool closed_loop = false;
+  std::optional<double> requested_rate;  // req/s; unset for closed loops and unknown schedules
+  uint64_t sent = 0;                     // in-window requests sent (schedule_lag samples)
+  // Failures that never reached the wire (connect, TLS): dispatched on time by the generator, so
+  // not a generator shortfall. At least in_window - incomplete - sent.
+  uint64_t failed_before_send = 0;
+  std::optional<double> achieved_rate;   // sent / measured window
+  std::optional<double> achieved_ratio;  // achieved / requested
+};
+
+struct CacheSummary {
+  std::optional<double> hit_ratio;  // cached_tokens / input_tokens_with_cache_info
+  uint64_t cached_tokens = 0;
+  uint64_t input_tokens_with_cache_info = 0;
+  std::string reason;  // why hit_ratio is unset; empty when it is set
+};
+
+// The figures of one stage, or of all stages merged (the headline).
+struct BlockSummary {
+  int stage = 0;                     // 1-based; 0 for the merged block
+  std::optional<double> stage_rate;  // the stage's configured rate (stage blocks of stages)
+  double window_s = 0;               // the measured window this block covers
+  RequestSummary requests;
+  std::vector<MetricSummary> latency;  // every LatencyMetric, in enum order
+  ThroughputSummary throughput;
+  RateSummary rates;
+  uint64_t slo_met = 0;
+  std::optional<double> goodput_rps;  // slo_met / window, only when the config has latency SLOs
+  CacheSummary cache;
+  // SPEC section 3: achieved < 99% of requested, or p99 schedule_lag > 1 ms with free concurrency.
+  bool generator_limited = false;
+  std::string generator_message;  // what the check found, e.g. "achieved 1,932 req/s of ..."
+};
+
+// One SLO threshold of the config against the merged figures. Latency thresholds use the
+// *_ms fields; the errorRate.max verdict (metric "errorRate") uses the *_error_rate fields.
+struct SloVerdict {
+  std::string metric;     // "ttft", ..., or "errorRate"
+  double percentile = 0;  // latency thresholds only
+  double limit_ms = 0;
+  double actual_ms = 0;
+  double limit_error_rate = 0;
+  double actual_error_rate = 0;
+  bool has_actual = false;  // false: no samples (or no finished request), and the verdict fails
+  bool passed = false;
+};
+
+struct Warning {
+  std::string code;  // "generator-limited", "usage-missing", "histogram-clamped", ...
+  std::string message;
+};
+
+struct RunSummary {
+  std::string name;
+  std::string load_type;  // LoadTypeName
+  bool closed_loop = false;
+  int64_t concurrency = 0;  // the cap (open loop, 0 = none) or the users (closed loop)
+  std::vector<double> percentiles;
+  double warmup_s = 0;
+  double window_s = 0;           // configured
+  double measured_window_s = 0;  // as it lasted
+  double interval_s = 0;
+  std::string started_at_utc;
+  std::string finished_at_utc;
+  bool cancelled = false;
+  uint64_t window_started = 0;
+
+  BlockSummary overall;
+  std::vector<BlockSummary> stages;  // only when the run had more than one stage
+
+  std::vector<SloVerdict> slo;  // empty when the config sets no SLO
+  uint32_t peak_client_queue = 0;
+  std::vector<Warning> warnings;
+  std::vector<std::string> notes;
+
+  uint64_t connections_opened = 0;
+  uint64_t connection_failures = 0;
+  uint64_t retries = 0;
+  int engine_threads = 0;
+  int workers = 0;
+};
+
+RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result);
+
+// summary.json: pretty-printed, keys in a fixed documented order (controller/RESULTS.md).
+std::string SummaryToJson(const RunSummary& summary);
+
+// The console summary; every line fits in 100 columns. Ends with a newline.
+std::string RenderSummaryTable(const RunSummary& summary);
+
+// SPEC section 7: 5 cancelled; 1 nothing succeeded (target unreachable, every request failed
+// or never finished); 3 an SLO verdict failed; else 0.
+int ExitCodeFor(const RunSummary& summary);
+
+}  // namespace bench::controller

@@ -1,0 +1,255 @@
+#include "worker/engine/engine.h"
+
+#include <condition_variable>
+
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "worker/engine/event_loop.h"
+#include "worker/engine/load_driver.h"
+
+namespace bench::engine {
+
+std::vector<uint64_t> SplitEvenly(uint64_t total, int parts) {
+  std::vector<uint64_t> shares(static_cast<size_t>(std::max(parts, 1)), total / std::max(parts, 1));
+  for (uint64_t i = 0; i < total % shares.size(); ++i) ++shares[i];
+  return shares;
+}
+
+// One engine thread. Everything created in Main() lives on that thread; other threads reach it
+// through the loop's Post() and the mutex-guarded results below.
+class Engine::Worker {
+ public:
+  Worker(Engine& engine, int index, DriverPlan plan)
+      : engine_(engine), index_(index), plan_(std::move(plan)) {}
+
+  ~Worker() {
+    if (thread_.joinable()) {
+      StopSending(0);
+      thread_.join();
+    }
+  }
+
+  absl::Status Start(int64_t run_start_ns) {
+    BENCH_ASSIGN_OR_RETURN(loop_, EventLoop::Create());
+    thread_ = std::thread([this, run_start_ns] { Main(run_start_ns); });
+    std::unique_lock<Mutex> lock(mu_);
+    cv_.wait(lock, [this] { return ready_; });
+    return start_status_;
+  }
+
+  void StopSending(int64_t drain_ns) {
+    loop_->Post([this, drain_ns] {
+      if (driver_ != nullptr) driver_->StopSending(drain_ns);
+    });
+  }
+
+  bool WaitFinished(absl::Time deadline) {
+    std::unique_lock<Mutex> lock(mu_);
+    while (!finished_) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(left));
+    }
+    return true;
+  }
+
+  // Copies this thread's figures; from any thread.
+  void Snapshot(RecorderSnapshot& recorder, DriverCounters& counters, HttpClientStats& client) {
+    std::unique_lock<Mutex> lock(mu_);
+    if (!finished_) {
+      const uint64_t wanted = ++snapshot_requests_;
+      lock.unlock();
+      loop_->Post([this, wanted] {
+        RecorderSnapshot taken = recorder_->Snapshot();
+        const DriverCounters driver_counters = driver_->counters();
+        const HttpClientStats client_stats = client_->stats();
+        MutexLock guard(mu_);
+        latest_ = std::move(taken);
+        latest_counters_ = driver_counters;
+        latest_client_ = client_stats;
+        snapshots_taken_ = wanted;
+        cv_.notify_all();
+      });
+      lock.lock();
+      cv_.wait(lock, [&] { return snapshots_taken_ >= wanted || finished_; });
+    }
+    recorder = latest_;
+    counters = latest_counters_;
+    client = latest_client_;
+  }
+
+ private:
+  void Main(int64_t run_start_ns) {
+    client_ = std::make_unique<HttpClient>(*loop_, engine_.plan_.endpoint, engine_.plan_.addresses,
+                                           engine_.tls_.get(), engine_.plan_.client);
+    recorder_ = std::make_unique<Recorder>(run_start_ns, engine_.plan_.interval_ns,
+                                           engine_.plan_.stage_count, engine_.plan_.slo);
+    driver_ = std::make_unique<LoadDriver>(*loop_, *client_, *engine_.prompts_, *engine_.builder_,
+                                           engine_.head_, *recorder_, plan_);
+    const absl::Status status = driver_->Start(run_start_ns, [this] { loop_->Stop(); });
+    {
+      MutexLock lock(mu_);
+      ready_ = true;
+      start_status_ = status;
+      cv_.notify_all();
+    }
+    if (status.ok()) loop_->Run();
+
+    RecorderSnapshot final_snapshot = recorder_->Snapshot();
+    const DriverCounters final_counters = driver_->counters();
+    const HttpClientStats final_client = client_->stats();
+    driver_.reset();
+    client_.reset();
+    recorder_.reset();
+    const absl::Status closed = loop_->Close();
+    if (!closed.ok()) BENCH_LOG(ERROR) << "engine thread " << index_ << ": " << closed;
+    MutexLock lock(mu_);
+    latest_ = std::move(final_snapshot);
+    latest_counters_ = final_counters;
+    latest_counters_.finished = true;
+    latest_client_ = final_client;
+    finished_ = true;
+    cv_.notify_all();
+  }
+
+  Engine& engine_;
+  const int index_;
+  const DriverPlan plan_;
+  std::unique_ptr<EventLoop> loop_;
+  std::thread thread_;
+  // Loop thread only.
+  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<Recorder> recorder_;
+  std::unique_ptr<LoadDriver> driver_;
+
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status start_status_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t snapshot_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t snapshots_taken_ ABSL_GUARDED_BY(mu_) = 0;
+  RecorderSnapshot latest_ ABSL_GUARDED_BY(mu_);
+  DriverCounters latest_counters_ ABSL_GUARDED_BY(mu_);
+  HttpClientStats latest_client_ ABSL_GUARDED_BY(mu_);
+};
+
+Engine::Engine(EnginePlan plan) : plan_(std::move(plan)) {}
+
+Engine::~Engine() {
+  for (auto& worker : workers_) worker->StopSending(0);
+  workers_.clear();  // Joins.
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
+  if (plan.threads < 1) return absl::InvalidArgumentError("engine: threads must be >= 1");
+  if (plan.addresses.empty()) return absl::InvalidArgumentError("engine: no target address");
+  if (plan.closed_loop && plan.concurrency == 0) {
+    return absl::InvalidArgumentError("engine: a closed loop needs concurrency >= 1");
+  }
+  if (plan.closed_loop) {
+    // A thread without users would only idle.
+    plan.threads = static_cast<int>(std::min<uint32_t>(plan.threads, plan.concurrency));
+  }
+  std::unique_ptr<Engine> engine(new Engine(std::move(plan)));
+  const EnginePlan& p = engine->plan_;
+  if (p.endpoint.tls) {
+    BENCH_ASSIGN_OR_RETURN(engine->tls_, TlsContext::CreateClient(p.tls));
+  }
+  BENCH_ASSIGN_OR_RETURN(engine->prompts_, PromptSource::Create(p.prompts));
+  BENCH_ASSIGN_OR_RETURN(RequestBuilder builder, RequestBuilder::Create(p.request));
+  engine->builder_ = std::make_unique<RequestBuilder>(std::move(builder));
+  engine->head_.scheme = p.endpoint.tls ? "https" : "http";
+  engine->head_.authority = p.endpoint.authority;
+  engine->head_.path = p.endpoint.path;
+  // ${env:...} references are resolved here, where requests are sent, and nowhere else.
+  BENCH_ASSIGN_OR_RETURN(engine->head_.headers,
+                         ResolveHeaders(p.headers, engine->builder_->streaming()));
+
+  // phases_per_thread[t][k]: thread t's share of phase k.
+  std::vector<std::vector<ArrivalPhase>> phases_per_thread(static_cast<size_t>(p.threads));
+  for (const ArrivalPhase& phase : p.phases) {
+    BENCH_ASSIGN_OR_RETURN(const std::vector<ArrivalSpec> shares,
+                           SplitArrival(phase.spec, std::vector<double>(p.threads, 1.0)));
+    for (int t = 0; t < p.threads; ++t) {
+      phases_per_thread[t].push_back(ArrivalPhase{phase.start_ns, shares[t], phase.sequence_base});
+    }
+  }
+  const std::vector<uint64_t> concurrency = SplitEvenly(p.concurrency, p.threads);
+  const std::vector<uint64_t> max_requests = SplitEvenly(p.max_requests, p.threads);
+  for (int t = 0; t < p.threads; ++t) {
+    DriverPlan driver;
+    driver.closed_loop = p.closed_loop;
+    driver.concurrency = static_cast<uint32_t>(concurrency[t]);
+    // An open-loop cap smaller than the thread count leaves some threads uncapped at 0: give
+    // each at least one slot so the cap cannot silently vanish.
+    if (!p.closed_loop && p.concurrency > 0 && driver.concurrency == 0) driver.concurrency = 1;
+    driver.phases = phases_per_thread[t];
+    driver.warmup_ns = p.warmup_ns;
+    driver.duration_ns = p.duration_ns;
+    driver.max_requests = p.max_requests == 0 ? 0 : std::max<uint64_t>(1, max_requests[t]);
+    driver.timeout_ns = p.timeout_ns;
+    driver.prompt_stride = static_cast<uint32_t>(p.threads);
+    driver.prompt_offset = static_cast<uint32_t>(t);
+    engine->workers_.push_back(std::make_unique<Worker>(*engine, t, std::move(driver)));
+  }
+  return engine;
+}
+
+absl::Status Engine::Start() {
+  run_start_ns_ = MonotonicNowNs() + plan_.start_delay_ns;
+  for (auto& worker : workers_) BENCH_RETURN_IF_ERROR(worker->Start(run_start_ns_));
+  return absl::OkStatus();
+}
+
+void Engine::StopSending(int64_t drain_ns) {
+  for (auto& worker : workers_) worker->StopSending(drain_ns);
+}
+
+bool Engine::WaitUntilFinished(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (auto& worker : workers_) {
+    if (!worker->WaitFinished(deadline)) return false;
+  }
+  return true;
+}
+
+EngineSnapshot Engine::Snapshot() {
+  EngineSnapshot merged;
+  merged.run_start_ns = run_start_ns_;
+  merged.stages.resize(static_cast<size_t>(std::max(1, plan_.stage_count)));
+  merged.finished = true;
+  for (auto& worker : workers_) {
+    RecorderSnapshot recorder;
+    DriverCounters counters;
+    HttpClientStats client;
+    worker->Snapshot(recorder, counters, client);
+    for (size_t s = 0; s < recorder.stages.size() && s < merged.stages.size(); ++s) {
+      BENCH_CHECK_OK(merged.stages[s].Merge(recorder.stages[s]));
+    }
+    if (merged.series.size() < recorder.series.size()) {
+      const size_t old_size = merged.series.size();
+      merged.series.resize(recorder.series.size());
+      for (size_t i = old_size; i < merged.series.size(); ++i) {
+        merged.series[i].start_ns = recorder.series[i].start_ns;
+      }
+    }
+    for (size_t i = 0; i < recorder.series.size(); ++i) merged.series[i].Merge(recorder.series[i]);
+    merged.started += counters.started;
+    merged.in_flight += counters.in_flight;
+    merged.client_queue += counters.client_queue;
+    merged.finished = merged.finished && counters.finished;
+    merged.client.connections_opened += client.connections_opened;
+    merged.client.connection_failures += client.connection_failures;
+    merged.client.retries += client.retries;
+    merged.client.open_connections += client.open_connections;
+    merged.client.queued_requests += client.queued_requests;
+  }
+  merged.taken_ns = MonotonicNowNs();
+  return merged;
+}
+
+}  // namespace bench::engine

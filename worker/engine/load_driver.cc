@@ -1,0 +1,468 @@
+#include "worker/engine/load_driver.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/check.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "worker/engine/sse_parser.h"
+
+namespace bench::engine {
+namespace {
+
+// How often timeouts are checked. Timeouts are seconds long; 10 ms of slack is noise.
+constexpr uint64_t kTimeoutSweepMs = 10;
+// How much longer than the request timeout a drain waits (see FinishSendingIfDone).
+constexpr int64_t kDrainMarginNs = 100'000'000;
+
+Outcome OutcomeOf(TransportOutcome transport) {
+  switch (transport) {
+    case TransportOutcome::kCompleted:
+      return Outcome::kSuccess;
+    case TransportOutcome::kConnect:
+      return Outcome::kConnect;
+    case TransportOutcome::kTls:
+      return Outcome::kTls;
+    case TransportOutcome::kReset:
+      return Outcome::kReset;
+    case TransportOutcome::kRstStream:
+      return Outcome::kRstStream;
+    case TransportOutcome::kGoaway:
+      return Outcome::kGoaway;
+    case TransportOutcome::kProtocol:
+      return Outcome::kProtocol;
+    case TransportOutcome::kTruncated:
+      return Outcome::kTruncatedStream;
+    case TransportOutcome::kCancelled:
+      return Outcome::kTimeout;
+  }
+  return Outcome::kProtocol;
+}
+
+}  // namespace
+
+// One request's life: observes the HTTP exchange, parses the stream, times the output chunks.
+// Pooled by the driver and reused; `generation` tells a stale deadline from a live one.
+class LoadDriver::Request final : public ResponseObserver {
+ public:
+  explicit Request(LoadDriver* driver) : driver_(driver) {}
+
+  void Reset(const Queued& queued, bool in_window, int64_t input_estimate) {
+    ++generation_;
+    active_ = true;
+    id_ = 0;
+    queued_ = queued;
+    in_window_ = in_window;
+    input_estimate_ = input_estimate;
+    sent_ns_ = 0;
+    http_status_ = 0;
+    chunk_times_.clear();
+    body_.clear();
+    parser_.Reset();
+    done_seen_ = false;
+    invalid_ = false;
+    error_event_ = false;
+    usage_reported_ = false;
+    output_tokens_ = 0;
+    input_tokens_ = 0;
+    cached_tokens_ = -1;
+    cancel_as_incomplete_ = false;
+  }
+
+  uint64_t generation() const { return generation_; }
+  // Intrusive list of open requests, owned by the driver.
+  Request* older = nullptr;
+  Request* newer = nullptr;
+  int64_t deadline_ns = 0;
+  bool active() const { return active_; }
+  HttpClient::RequestId id() const { return id_; }
+  void set_id(HttpClient::RequestId id) { id_ = id; }
+  void set_cancel_as_incomplete() { cancel_as_incomplete_ = true; }
+
+  void OnRequestSent(int64_t sent_ns) override {
+    sent_ns_ = sent_ns;
+    driver_->recorder_.OnSent(sent_ns);
+  }
+
+  void OnResponseHeaders(int http_status, int64_t) override { http_status_ = http_status; }
+
+  void OnResponseBody(std::string_view bytes, int64_t read_time_ns) override {
+    if (http_status_ < 200 || http_status_ >= 300) return;  // An error body: status decides.
+    if (!driver_->builder_.streaming()) {
+      body_.append(bytes);
+      return;
+    }
+    if (invalid_) return;
+    const absl::Status status = parser_.Feed(bytes, [&](const SseEvent& event) {
+      if (invalid_) return;
+      const absl::Status decoded = driver_->decoder_.DecodeStreamEvent(event.data, payload_);
+      if (!decoded.ok()) {
+        invalid_ = true;
+        return;
+      }
+      if (payload_.done) done_seen_ = true;
+      if (payload_.has_output) {
+        chunk_times_.push_back(read_time_ns);
+        driver_->recorder_.OnOutputChunk(read_time_ns);
+      }
+      if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
+      if (payload_.error.has_value()) error_event_ = true;
+    });
+    if (!status.ok()) invalid_ = true;
+  }
+
+  void OnRequestEnd(const RequestEnd& end, int64_t end_ns) override {
+    RequestResult result;
+    result.intended_ns = queued_.intended_ns;
+    result.sent_ns = sent_ns_;
+    result.end_ns = end_ns;
+    result.stage = queued_.stage;
+    result.in_window = in_window_;
+    result.http_status = http_status_;
+    result.h2_error_code = end.h2_error_code;
+    result.outcome = Classify(end);
+    if (result.outcome == Outcome::kSuccess && !driver_->builder_.streaming()) {
+      // A plain JSON response: one "chunk" when it completed.
+      if (driver_->decoder_.DecodeResponse(body_, payload_).ok()) {
+        if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
+        if (payload_.has_output) chunk_times_.push_back(end_ns);
+      } else {
+        result.outcome = Outcome::kInvalidResponse;
+      }
+    }
+    if (!chunk_times_.empty()) {
+      result.first_chunk_ns = chunk_times_.front();
+      result.last_chunk_ns = chunk_times_.back();
+    }
+    result.chunk_times = &chunk_times_;
+    result.usage_reported = usage_reported_ && output_tokens_ >= 0;
+    result.output_tokens =
+        usage_reported_ ? output_tokens_ : static_cast<int64_t>(chunk_times_.size());
+    result.input_tokens = input_tokens_ > 0 ? input_tokens_ : input_estimate_;
+    result.cached_tokens = cached_tokens_;
+    active_ = false;
+    // Last statement: the driver may reuse this object for the next request.
+    driver_->OnRequestDone(this, result);
+  }
+
+ private:
+  Outcome Classify(const RequestEnd& end) const {
+    if (end.outcome == TransportOutcome::kCancelled) {
+      return cancel_as_incomplete_ ? Outcome::kIncomplete : Outcome::kTimeout;
+    }
+    if (end.outcome != TransportOutcome::kCompleted) return OutcomeOf(end.outcome);
+    if (http_status_ >= 500) return Outcome::kHttp5xx;
+    if (http_status_ >= 400) return Outcome::kHttp4xx;
+    if (http_status_ < 200 || http_status_ >= 300) return Outcome::kInvalidResponse;
+    if (!driver_->builder_.streaming()) return Outcome::kSuccess;
+    if (invalid_ || error_event_) return Outcome::kInvalidResponse;
+    // A stream must end with [DONE]; anything else was cut short.
+    if (!done_seen_ || parser_.EndedMidEvent()) return Outcome::kTruncatedStream;
+    return Outcome::kSuccess;
+  }
+
+  void TakeUsage(const OpenAiUsage& usage) {
+    if (usage.completion_tokens.has_value()) {
+      usage_reported_ = true;
+      output_tokens_ = *usage.completion_tokens;
+    }
+    if (usage.prompt_tokens.has_value()) input_tokens_ = *usage.prompt_tokens;
+    if (usage.cached_tokens.has_value()) cached_tokens_ = *usage.cached_tokens;
+  }
+
+  LoadDriver* driver_;
+  uint64_t generation_ = 0;
+  bool active_ = false;
+  HttpClient::RequestId id_ = 0;
+  Queued queued_{};
+  bool in_window_ = false;
+  int64_t input_estimate_ = 0;
+  int64_t sent_ns_ = 0;
+  int http_status_ = 0;
+  SseParser parser_;
+  OpenAiPayload payload_;
+  std::vector<int64_t> chunk_times_;
+  std::string body_;
+  bool done_seen_ = false;
+  bool invalid_ = false;
+  bool error_event_ = false;
+  bool usage_reported_ = false;
+  int64_t output_tokens_ = 0;
+  int64_t input_tokens_ = 0;
+  int64_t cached_tokens_ = -1;
+  bool cancel_as_incomplete_ = false;
+};
+
+LoadDriver::LoadDriver(EventLoop& loop, HttpClient& client, const PromptSource& prompts,
+                       const RequestBuilder& builder, RequestHead head, Recorder& recorder,
+                       DriverPlan plan)
+    : loop_(loop),
+      client_(client),
+      prompts_(prompts),
+      builder_(builder),
+      head_(std::move(head)),
+      recorder_(recorder),
+      plan_(std::move(plan)),
+      schedule_timer_(loop, [this] { OnScheduleTimer(); }),
+      timeout_sweeper_(loop, [this] { SweepTimeouts(); }),
+      drain_timer_(loop, [this] {
+        // The drain is over: whatever is still queued or open is incomplete.
+        while (!client_queue_.empty()) {
+          RecordNeverSent(client_queue_.front());
+          client_queue_.pop_front();
+        }
+        std::vector<Request*> open;
+        for (Request* request = oldest_; request != nullptr; request = request->newer) {
+          open.push_back(request);
+        }
+        for (Request* request : open) {
+          request->set_cancel_as_incomplete();
+          client_.Cancel(request->id());
+        }
+        MaybeFinish();
+      }) {}
+
+LoadDriver::~LoadDriver() = default;
+
+bool LoadDriver::InWindow(int64_t intended_ns) const {
+  const int64_t offset = intended_ns - run_start_ns_;
+  return offset >= plan_.warmup_ns && offset < plan_.warmup_ns + plan_.duration_ns;
+}
+
+bool LoadDriver::AtRequestLimit() const {
+  return plan_.max_requests > 0 && window_started_ >= plan_.max_requests;
+}
+
+absl::Status LoadDriver::Start(int64_t run_start_ns, absl::AnyInvocable<void()> on_finished) {
+  run_start_ns_ = run_start_ns;
+  on_finished_ = std::move(on_finished);
+  sending_ = true;
+  timeout_sweeper_.Start(kTimeoutSweepMs, kTimeoutSweepMs);
+  if (plan_.closed_loop) {
+    // Every user starts at time 0; each later request starts when its user's slot frees.
+    for (uint32_t user = 0; user < plan_.concurrency; ++user) {
+      Admit(run_start_ns_, closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
+    }
+    // The window's end stops the users; the precise timer is free in a closed loop.
+    schedule_timer_.ArmAt(run_start_ns_ + plan_.warmup_ns + plan_.duration_ns);
+    return absl::OkStatus();
+  }
+  for (const ArrivalPhase& phase : plan_.phases) {
+    BENCH_RETURN_IF_ERROR(ValidateArrivalSpec(phase.spec));
+  }
+  phase_ = 0;
+  BENCH_RETURN_IF_ERROR(AdvanceArrival());
+  if (!next_arrival_.has_value()) {
+    sending_ = false;
+    FinishSendingIfDone();
+    return absl::OkStatus();
+  }
+  schedule_timer_.ArmAt(run_start_ns_ + next_arrival_->intended_send_time_ns);
+  return absl::OkStatus();
+}
+
+absl::Status LoadDriver::AdvanceArrival() {
+  next_arrival_.reset();
+  while (phase_ < plan_.phases.size()) {
+    if (schedule_ == nullptr) {
+      BENCH_ASSIGN_OR_RETURN(schedule_, MakeArrivalSchedule(plan_.phases[phase_].spec));
+    }
+    std::optional<Arrival> arrival = schedule_->Next();
+    if (arrival.has_value()) {
+      const ArrivalPhase& phase = plan_.phases[phase_];
+      // Times and indices in run terms.
+      arrival->intended_send_time_ns += phase.start_ns;
+      arrival->sequence_index += static_cast<int64_t>(phase.sequence_base);
+      next_arrival_ = *arrival;
+      return absl::OkStatus();
+    }
+    schedule_.reset();
+    ++phase_;
+  }
+  return absl::OkStatus();
+}
+
+void LoadDriver::OnScheduleTimer() {
+  if (!sending_) return;
+  const int64_t now = MonotonicNowNs();
+  if (plan_.closed_loop) {
+    if (now >= run_start_ns_ + plan_.warmup_ns + plan_.duration_ns) {
+      sending_ = false;
+      FinishSendingIfDone();
+    } else {
+      schedule_timer_.ArmAt(run_start_ns_ + plan_.warmup_ns + plan_.duration_ns);
+    }
+    return;
+  }
+  // Release everything that is due, however late the wake-up was: lateness shows up as
+  // schedule_lag instead of lost requests.
+  while (sending_ && next_arrival_.has_value() &&
+         run_start_ns_ + next_arrival_->intended_send_time_ns <= now) {
+    const Arrival& arrival = *next_arrival_;
+    const ArrivalSpec::Type type = plan_.phases[phase_].spec.type;
+    const bool random_schedule =
+        type == ArrivalSpec::Type::kPoisson || type == ArrivalSpec::Type::kGamma;
+    const uint64_t prompt_index =
+        random_schedule ? closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset
+                        : static_cast<uint64_t>(arrival.sequence_index);
+    Admit(run_start_ns_ + arrival.intended_send_time_ns, prompt_index, arrival.stage);
+    const absl::Status advanced = AdvanceArrival();
+    if (!advanced.ok()) {
+      BENCH_LOG(ERROR) << "arrival schedule: " << advanced;
+      next_arrival_.reset();
+    }
+  }
+  if (sending_ && next_arrival_.has_value()) {
+    schedule_timer_.ArmAt(run_start_ns_ + next_arrival_->intended_send_time_ns);
+    return;
+  }
+  sending_ = false;
+  FinishSendingIfDone();
+}
+
+void LoadDriver::Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage) {
+  if (InWindow(intended_ns)) {
+    if (AtRequestLimit()) {
+      sending_ = false;
+      FinishSendingIfDone();
+      return;
+    }
+    ++window_started_;
+  }
+  const Queued queued{intended_ns, prompt_index, stage};
+  if (!plan_.closed_loop && plan_.concurrency > 0 && in_flight_ >= plan_.concurrency) {
+    client_queue_.push_back(queued);
+    recorder_.UpdateGauges(MonotonicNowNs(), in_flight_,
+                           static_cast<uint32_t>(client_queue_.size()));
+    return;
+  }
+  Launch(queued);
+}
+
+void LoadDriver::Link(Request* request) {
+  request->older = newest_;
+  request->newer = nullptr;
+  if (newest_ != nullptr) newest_->newer = request;
+  newest_ = request;
+  if (oldest_ == nullptr) oldest_ = request;
+}
+
+void LoadDriver::Unlink(Request* request) {
+  if (request->older != nullptr) request->older->newer = request->newer;
+  if (request->newer != nullptr) request->newer->older = request->older;
+  if (oldest_ == request) oldest_ = request->newer;
+  if (newest_ == request) newest_ = request->older;
+  request->older = request->newer = nullptr;
+}
+
+void LoadDriver::Launch(const Queued& queued) {
+  Request* request = nullptr;
+  if (!free_requests_.empty()) {
+    request = free_requests_.back();
+    free_requests_.pop_back();
+  } else {
+    pool_.push_back(std::make_unique<Request>(this));
+    request = pool_.back().get();
+  }
+  const Prompt prompt = prompts_.Get(queued.prompt_index);
+  request->Reset(queued, InWindow(queued.intended_ns), prompt.input_tokens);
+  std::string body;
+  builder_.BuildBody(prompt, body);
+  ++started_;
+  ++in_flight_;
+  const uint64_t generation = request->generation();
+  const int64_t now = MonotonicNowNs();
+  request->deadline_ns = now + plan_.timeout_ns;
+  Link(request);
+  recorder_.UpdateGauges(now, in_flight_, static_cast<uint32_t>(client_queue_.size()));
+  const HttpClient::RequestId id = client_.Send(head_, std::move(body), request);
+  // The request may already have ended inside Send (no connection possible) and its object
+  // been reused: only a live request of this generation takes the id.
+  if (request->active() && request->generation() == generation) request->set_id(id);
+}
+
+void LoadDriver::OnRequestDone(Request* request, const RequestResult& result) {
+  --in_flight_;
+  recorder_.Record(result);
+  Unlink(request);
+  free_requests_.push_back(request);
+
+  const int64_t now = MonotonicNowNs();
+  if (plan_.closed_loop) {
+    if (sending_) Admit(now, closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
+  } else if (!client_queue_.empty() && (sending_ || draining_)) {
+    const Queued queued = client_queue_.front();
+    client_queue_.pop_front();
+    Launch(queued);
+  }
+  recorder_.UpdateGauges(now, in_flight_, static_cast<uint32_t>(client_queue_.size()));
+  MaybeFinish();
+}
+
+void LoadDriver::SweepTimeouts() {
+  const int64_t now = MonotonicNowNs();
+  // Cancel() ends the request, which unlinks it: the head moves on.
+  while (oldest_ != nullptr && oldest_->deadline_ns <= now) {
+    Request* head = oldest_;
+    client_.Cancel(head->id());
+    BENCH_CHECK(oldest_ != head) << "a timed-out request did not end when cancelled";
+  }
+}
+
+void LoadDriver::FinishSendingIfDone() {
+  if (sending_ || draining_ || finished_) return;
+  // The schedule is over: requests still open get the request timeout from the window's end
+  // (SPEC 3), plus a margin so that one sent at the very end times out as a timeout rather than
+  // being cut off as incomplete by the drain.
+  draining_ = true;
+  schedule_timer_.Disarm();
+  const int64_t now = MonotonicNowNs();
+  const int64_t window_end = run_start_ns_ + plan_.warmup_ns + plan_.duration_ns;
+  const int64_t drain_end = std::max(now, window_end) + plan_.timeout_ns + kDrainMarginNs;
+  drain_timer_.Start(static_cast<uint64_t>((drain_end - now) / 1'000'000));
+  MaybeFinish();
+}
+
+void LoadDriver::StopSending(int64_t drain_ns) {
+  if (finished_) return;
+  sending_ = false;
+  // Requests that never left count as incomplete at once.
+  while (!client_queue_.empty()) {
+    RecordNeverSent(client_queue_.front());
+    client_queue_.pop_front();
+  }
+  draining_ = true;
+  schedule_timer_.Disarm();
+  drain_timer_.Start(static_cast<uint64_t>(std::max<int64_t>(0, drain_ns / 1'000'000)));
+  MaybeFinish();
+}
+
+void LoadDriver::RecordNeverSent(const Queued& queued) {
+  RequestResult result;
+  result.intended_ns = queued.intended_ns;
+  result.end_ns = MonotonicNowNs();
+  result.stage = queued.stage;
+  result.in_window = InWindow(queued.intended_ns);
+  result.outcome = Outcome::kIncomplete;
+  recorder_.Record(result);
+}
+
+void LoadDriver::MaybeFinish() {
+  if (finished_ || sending_ || !draining_ || in_flight_ > 0) return;
+  if (!client_queue_.empty()) return;
+  finished_ = true;
+  schedule_timer_.Disarm();
+  timeout_sweeper_.Stop();
+  drain_timer_.Stop();
+  if (on_finished_) on_finished_();
+}
+
+DriverCounters LoadDriver::counters() const {
+  return DriverCounters{started_, in_flight_, static_cast<uint32_t>(client_queue_.size()), sending_,
+                        finished_};
+}
+
+}  // namespace bench::engine

@@ -1,0 +1,130 @@
+#include "worker/engine/recorder.h"
+
+#include <algorithm>
+
+#include "common/check.h"
+
+namespace bench::engine {
+namespace {
+
+// Histograms hold microseconds; a negative span (cannot happen with one monotonic clock) is
+// recorded as 0 rather than dropped.
+int64_t ToMicros(int64_t nanoseconds) { return std::max<int64_t>(0, (nanoseconds + 500) / 1000); }
+
+}  // namespace
+
+Recorder::Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo)
+    : run_start_ns_(run_start_ns),
+      interval_ns_(interval_ns),
+      slo_(slo),
+      stages_(std::max(1, stage_count)) {
+  BENCH_CHECK_GT(interval_ns_, 0);
+}
+
+IntervalPoint& Recorder::PointAt(int64_t time_ns) {
+  const int64_t index = std::max<int64_t>(0, (time_ns - run_start_ns_) / interval_ns_);
+  while (static_cast<int64_t>(series_.size()) <= index) {
+    IntervalPoint point;
+    point.start_ns = static_cast<int64_t>(series_.size()) * interval_ns_;
+    // Gauges carry over into intervals in which nothing changed them.
+    point.in_flight = last_in_flight_;
+    point.client_queue = last_client_queue_;
+    series_.push_back(point);
+  }
+  return series_[index];
+}
+
+void Recorder::OnSent(int64_t sent_ns) { ++PointAt(sent_ns).started; }
+
+void Recorder::OnOutputChunk(int64_t read_time_ns) { ++PointAt(read_time_ns).output_chunks; }
+
+void Recorder::UpdateGauges(int64_t now_ns, uint32_t in_flight, uint32_t client_queue) {
+  IntervalPoint& point = PointAt(now_ns);
+  point.in_flight = last_in_flight_ = in_flight;
+  point.client_queue = last_client_queue_ = client_queue;
+}
+
+bool Recorder::MeetsSlo(const RequestResult& r) const {
+  if (r.outcome != Outcome::kSuccess) return false;
+  const int64_t e2e = r.end_ns - r.sent_ns;
+  if (slo_.e2e_latency_ns > 0 && e2e > slo_.e2e_latency_ns) return false;
+  if (slo_.ttft_ns > 0 && (r.first_chunk_ns == 0 || r.first_chunk_ns - r.sent_ns > slo_.ttft_ns)) {
+    return false;
+  }
+  if (slo_.ntpot_ns > 0 && r.output_tokens > 0 && e2e / r.output_tokens > slo_.ntpot_ns) {
+    return false;
+  }
+  if (r.output_tokens > 1 && r.first_chunk_ns != 0) {
+    const int64_t tpot = (r.last_chunk_ns - r.first_chunk_ns) / (r.output_tokens - 1);
+    if (slo_.tpot_ns > 0 && tpot > slo_.tpot_ns) return false;
+  }
+  const size_t chunks = r.chunk_times != nullptr ? r.chunk_times->size() : 0;
+  if (slo_.itl_ns > 0 && chunks > 1) {
+    const int64_t mean_gap =
+        (r.last_chunk_ns - r.first_chunk_ns) / static_cast<int64_t>(chunks - 1);
+    if (mean_gap > slo_.itl_ns) return false;
+  }
+  return true;
+}
+
+void Recorder::Record(const RequestResult& r) {
+  IntervalPoint& point = PointAt(r.end_ns);
+  ++point.completed;
+  if (r.outcome == Outcome::kSuccess) {
+    ++point.succeeded;
+    point.output_tokens += static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens));
+  } else if (r.outcome != Outcome::kIncomplete) {
+    ++point.failed;
+  }
+  if (!r.in_window) return;
+
+  StatsShard& shard =
+      stages_[std::clamp<int32_t>(r.stage, 0, static_cast<int32_t>(stages_.size()) - 1)];
+  ++shard.requests_sent;
+  if (r.sent_ns != 0) {
+    shard.histogram(LatencyMetric::kScheduleLag).Record(ToMicros(r.sent_ns - r.intended_ns));
+  }
+  if (r.outcome == Outcome::kIncomplete) {
+    ++shard.incomplete;
+    return;
+  }
+  if (r.outcome != Outcome::kSuccess) {
+    ++shard.failed;
+    ++shard.errors[ErrorKey(r.outcome, r.http_status, r.h2_error_code)];
+    return;
+  }
+  ++shard.succeeded;
+  shard.input_tokens += static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens));
+  shard.output_tokens += static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens));
+  if (r.cached_tokens >= 0) {
+    shard.cached_tokens += static_cast<uint64_t>(r.cached_tokens);
+    shard.input_tokens_with_cache_info +=
+        static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens));
+  }
+  if (!r.usage_reported) ++shard.usage_missing;
+  if (MeetsSlo(r)) ++shard.slo_met;
+
+  const int64_t e2e = r.end_ns - r.sent_ns;
+  shard.histogram(LatencyMetric::kE2eLatency).Record(ToMicros(e2e));
+  shard.histogram(LatencyMetric::kE2eFromIntended).Record(ToMicros(r.end_ns - r.intended_ns));
+  if (r.first_chunk_ns != 0) {
+    shard.histogram(LatencyMetric::kTtft).Record(ToMicros(r.first_chunk_ns - r.sent_ns));
+  }
+  if (r.output_tokens > 0) {
+    shard.histogram(LatencyMetric::kNtpot).Record(ToMicros(e2e / r.output_tokens));
+  }
+  if (r.output_tokens > 1 && r.first_chunk_ns != 0) {
+    shard.histogram(LatencyMetric::kTpot)
+        .Record(ToMicros((r.last_chunk_ns - r.first_chunk_ns) / (r.output_tokens - 1)));
+  }
+  if (r.chunk_times != nullptr) {
+    Histogram& itl = shard.histogram(LatencyMetric::kItl);
+    for (size_t i = 1; i < r.chunk_times->size(); ++i) {
+      itl.Record(ToMicros((*r.chunk_times)[i] - (*r.chunk_times)[i - 1]));
+    }
+  }
+}
+
+RecorderSnapshot Recorder::Snapshot() const { return RecorderSnapshot{stages_, series_}; }
+
+}  // namespace bench::engine

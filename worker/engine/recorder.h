@@ -1,0 +1,78 @@
+// Per-thread measurement: turns each finished request into histogram samples, outcome counters
+// and time-series points (SPEC section 3). One Recorder per engine thread, touched only by that
+// thread; snapshots are copies taken on that thread and merged elsewhere.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/run_stats.h"
+
+namespace bench::engine {
+
+// Per-request limits for goodput (DistServe): a successful request counts as good when each of
+// its own values is within the limit. 0 = no limit. When a config gives several percentiles for
+// one metric, the caller passes the loosest (the per-request reading of "p99 <= x").
+struct SloLimits {
+  int64_t ttft_ns = 0;
+  int64_t tpot_ns = 0;
+  int64_t itl_ns = 0;  // against the request's mean gap between chunks
+  int64_t e2e_latency_ns = 0;
+  int64_t ntpot_ns = 0;
+  bool any() const { return ttft_ns || tpot_ns || itl_ns || e2e_latency_ns || ntpot_ns; }
+};
+
+// Everything known about one request when it ends. Times are MonotonicNowNs() readings; 0 means
+// "did not happen".
+struct RequestResult {
+  int64_t intended_ns = 0;  // schedule time (open loop) or when the slot freed (closed loop)
+  int64_t sent_ns = 0;      // headers handed to the connection
+  int64_t end_ns = 0;
+  int64_t first_chunk_ns = 0;
+  int64_t last_chunk_ns = 0;
+  const std::vector<int64_t>* chunk_times = nullptr;  // arrival of every output chunk
+  int64_t output_tokens = 0;   // N: usage.completion_tokens, else the chunk count
+  int64_t input_tokens = 0;    // usage.prompt_tokens, else the generator's estimate
+  int64_t cached_tokens = -1;  // -1: the server did not report it
+  bool usage_reported = false;
+  Outcome outcome = Outcome::kSuccess;
+  int http_status = 0;
+  uint32_t h2_error_code = 0;
+  int32_t stage = 0;
+  bool in_window = false;  // intended inside [warmup, warmup + duration)
+};
+
+struct RecorderSnapshot {
+  std::vector<StatsShard> stages;     // in-window requests, one shard per stage
+  std::vector<IntervalPoint> series;  // whole run, one point per interval
+};
+
+class Recorder {
+ public:
+  Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo);
+
+  // Series bookkeeping as events happen.
+  void OnSent(int64_t sent_ns);
+  void OnOutputChunk(int64_t read_time_ns);
+  // In flight and queued right now; kept as the interval's closing value.
+  void UpdateGauges(int64_t now_ns, uint32_t in_flight, uint32_t client_queue);
+
+  void Record(const RequestResult& result);
+
+  RecorderSnapshot Snapshot() const;
+  // Whether the request met every SLO limit (exposed for tests).
+  bool MeetsSlo(const RequestResult& result) const;
+
+ private:
+  IntervalPoint& PointAt(int64_t time_ns);
+
+  int64_t run_start_ns_;
+  int64_t interval_ns_;
+  SloLimits slo_;
+  std::vector<StatsShard> stages_;
+  std::vector<IntervalPoint> series_;
+  uint32_t last_in_flight_ = 0;
+  uint32_t last_client_queue_ = 0;
+};
+
+}  // namespace bench::engine
