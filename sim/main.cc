@@ -1,7 +1,15 @@
-// bench-sim: an OpenAI-compatible LLM server simulator with a vLLM-like latency and prefix-cache
-// model (SPEC section 9). Being built; today the binary documents its interface.
+// bench-sim: an OpenAI-compatible LLM server simulator with a vLLM-like latency and capacity
+// model (SPEC section 9, sim/README.md). Runs until SIGINT or SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
 #include <cstdio>
-#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/logging.h"
+#include "sim/server.h"
+#include "sim/sim_config.h"
 
 namespace {
 
@@ -9,39 +17,94 @@ constexpr char kUsage[] =
     "usage: bench-sim [--config sim.yaml] [options]\n"
     "\n"
     "An OpenAI-compatible LLM server simulator (/v1/chat/completions, /v1/completions,\n"
-    "/v1/models, /health, /metrics) over HTTP/1.1 and h2c on one port, TLS optional.\n"
+    "/v1/models, /health, /metrics) over HTTP/1.1 and h2c on one port, TLS optional (ALPN h2,\n"
+    "http/1.1). Streams tokens as vLLM does (SSE chat.completion.chunk / text_completion\n"
+    "events, usage chunk, data: [DONE]) on a precise schedule. See sim/README.md.\n"
     "\n"
-    "options:\n"
-    "  --listen HOST:PORT        address to listen on (repeatable; port 0 picks a free port)\n"
-    "  --model NAME              model name served\n"
-    "  --ttft DURATION           fixed time to first token (overrides the prefill model)\n"
-    "  --itl DURATION            inter-token latency\n"
-    "  --prefill-overhead DUR    fixed prefill cost per request\n"
-    "  --prefill-per-token DUR   prefill cost per uncached prompt token\n"
-    "  --max-num-seqs N          sequences decoded at once (continuous batching)\n"
-    "  --max-queue N             waiting queue length; 429 when full\n"
-    "  --kv-cache-blocks N       prefix cache capacity in blocks (LRU)\n"
-    "  --block-size N            tokens per cache block (default 16)\n"
-    "  --failure-rate R          share of requests that fail on purpose\n"
+    "Every option is also a key of the --config YAML file (same name, e.g. `max-num-seqs: 8`;\n"
+    "lists for listen and failure-kinds). Flags override the file. DURATION is e.g. 50ms,\n"
+    "1.5s, 200us.\n"
+    "\n"
+    "server:\n"
+    "  --listen HOST:PORT        address to listen on; repeatable (default 0.0.0.0:8000). Port 0\n"
+    "                            picks a free port; a line 'bench-sim listening on ADDR:PORT'\n"
+    "                            per address says which. IPv6 as [::1]:8000.\n"
+    "  --threads N               event-loop threads sharing the ports (SO_REUSEPORT; default 1)\n"
+    "  --tls-cert PATH           serve TLS with this PEM certificate chain (ALPN h2, http/1.1)\n"
+    "  --tls-key PATH            the certificate's PEM private key\n"
+    "  --max-body-bytes N        larger request bodies get 413 (default 8388608)\n"
+    "\n"
+    "model:\n"
+    "  --model NAME              model name served; others get 404 (default sim-model)\n"
+    "  --mode random|echo        output words: seeded random words, or the prompt's tokens\n"
+    "                            (the last message for chat) repeated (default random)\n"
+    "  --seed N                  seed of output lengths, words and jitter (default 0); the same\n"
+    "                            request body gives the same output\n"
+    "  --max-model-len N         prompt + output tokens limit; longer prompts get 400\n"
+    "                            (default 8192)\n"
+    "\n"
+    "latency (TTFT = queue wait + prefill; token i is due ITL after token i-1, on schedule):\n"
+    "  --ttft DURATION           fixed prefill time, replacing the prefill model below\n"
+    "  --prefill-overhead DUR    fixed prefill cost per request (default 0)\n"
+    "  --prefill-per-token DUR   prefill cost per uncached prompt token (default 0)\n"
+    "  --itl DURATION            inter-token latency (default 0)\n"
+    "  --itl-jitter DURATION     uniform jitter of each gap in +-DURATION, <= --itl (default 0)\n"
+    "  --itl-slowdown F          ITL grows by F x itl per running sequence beyond the first\n"
+    "                            (default 0)\n"
+    "\n"
+    "capacity (continuous batching):\n"
+    "  --max-num-seqs N          sequences running at once (default 256)\n"
+    "  --max-queue N             requests waiting for a slot; beyond it 429 (default 1024)\n"
+    "\n"
+    "prefix cache (cached prompt blocks skip prefill; usage reports cached_tokens):\n"
+    "  --kv-cache-blocks N       capacity in blocks, least recently used evicted (default 0:\n"
+    "                            no cache)\n"
+    "  --block-size N            tokens per block; prompts are hashed in full blocks with\n"
+    "                            chained hashes (default 16)\n"
+    "\n"
+    "not implemented yet (accepted only at their defaults):\n"
+    "  --failure-rate R          share of requests that fail on purpose, 0..1 (default 0)\n"
     "  --failure-kinds LIST      429,500,503,reset,truncate,rst_stream,goaway,stall\n"
-    "  --seed N                  seed for outputs, jitter and failures\n"
-    "  --tls-cert PATH           serve TLS with this certificate (ALPN h2, http/1.1)\n"
-    "  --tls-key PATH            the certificate's key\n"
-    "  --threads N               event-loop threads\n"
-    "  --help                    this text\n"
     "\n"
-    "status: the server is not implemented yet; only --help works.\n";
+    "  --config PATH             YAML file with any of the settings above\n"
+    "  --help                    this text\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto command_line = bench::sim::ParseCommandLine(args);
+  if (!command_line.ok()) {
+    std::fprintf(stderr, "bench-sim: %s\n(bench-sim --help lists the options)\n",
+                 std::string(command_line.status().message()).c_str());
+    return 2;
   }
-  std::fputs(kUsage, stderr);
-  std::fputs("bench-sim: not implemented yet\n", stderr);
-  return 2;
+  if (command_line->help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+
+  // Signals are taken by sigwait() below: block them before any thread starts, so every worker
+  // inherits the mask. A peer that closes early must not kill us with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = bench::sim::SimServer::Create(command_line->config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "bench-sim: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  (*server)->Start();
+  for (const auto& address : (*server)->addresses()) {
+    BENCH_LOG(INFO) << "bench-sim listening on " << address.Describe();
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  BENCH_LOG(INFO) << "bench-sim: signal " << signal_number << ", stopping";
+  (*server)->Stop();
+  return 0;
 }

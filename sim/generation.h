@@ -1,0 +1,73 @@
+// One generation request in bench-sim: waits for a batch slot, then emits its tokens on schedule
+// (TTFT after it starts, then one inter-token gap per token) as SSE events or, unstreamed, one
+// body at the end; then gives its slot back and tells its connection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sim/emitter.h"
+#include "sim/model.h"
+#include "sim/openai_format.h"
+#include "sim/openai_request.h"
+#include "sim/scheduler.h"
+
+namespace bench::sim {
+
+class ServerConnection;
+class SimWorker;
+
+// Owned by its connection (by stream); loop thread only. The worker and the connection outlive
+// it; the connection calls Stop() before letting it go.
+class Generation final : public TimedTask, public AdmissionListener {
+ public:
+  struct Setup {
+    GenerationRequest request;
+    uint64_t request_key = 0;  // Seeds the length draw, the words and the jitter.
+    OutputPlan plan;
+    std::string id;  // chatcmpl-... / cmpl-...
+    int64_t created_unix_seconds = 0;
+    int64_t arrival_ns = 0;  // IncomingRequest::arrival_ns
+  };
+
+  Generation(SimWorker& worker, ServerConnection* connection, int32_t stream, Setup setup);
+  ~Generation() override;
+  Generation(const Generation&) = delete;  // Pinned: the emitter and its ticket point here.
+  Generation& operator=(const Generation&) = delete;
+
+  // Asks for a batch slot; a streamed response's head goes out at once (as vLLM's does, before
+  // the first token). False when the waiting queue is full: nothing was sent and the caller
+  // answers 429 and drops the object.
+  bool Start();
+  // The client went away: leaves the emitter and gives back the slot (or the queue place).
+  // Idempotent; the object is inert afterwards.
+  void Stop();
+
+  // TimedTask: the next token is due.
+  void OnDue(int64_t now_ns) override;
+  // AdmissionListener: a queued request got its slot.
+  void OnAdmitted(int64_t start_ns) override;
+
+ private:
+  enum class State { kNew, kWaiting, kRunning, kDone, kStopped };
+
+  void Complete(int64_t now_ns);
+  const char* finish_reason() const { return setup_.plan.stopped_by_length ? "length" : "stop"; }
+
+  SimWorker& worker_;
+  ServerConnection* connection_;
+  const int32_t stream_;
+  Setup setup_;
+  OutputText text_;
+  ResponseFormatter formatter_;
+  std::shared_ptr<AdmissionTicket> ticket_;  // Shared with the scheduler while it waits.
+  State state_ = State::kNew;
+  int64_t next_index_ = 0;   // The next token to emit.
+  int64_t next_due_ns_ = 0;  // Its due time, from the schedule (not from the last write).
+  int64_t start_ns_ = 0;
+  int64_t cached_tokens_ = 0;  // Prompt tokens found in the prefix cache.
+  int64_t last_emit_ns_ = 0;
+};
+
+}  // namespace bench::sim

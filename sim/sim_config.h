@@ -1,0 +1,90 @@
+// bench-sim's settings: one struct filled from defaults, then a YAML --config file, then flags
+// (each later source wins). Flags and YAML keys share one name list and one setter, so both are
+// checked by the same rules. yaml-cpp stays in sim_config_yaml.cc.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace bench::sim {
+
+struct ListenAddress {
+  std::string host;  // IP literal (IPv6 without brackets) or a name; "" means 0.0.0.0
+  int port = 0;      // 0: the OS picks a free port
+};
+
+enum class OutputMode { kRandom, kEcho };
+
+struct SimConfig {
+  std::vector<ListenAddress> listen = {{"0.0.0.0", 8000}};
+  std::string model = "sim-model";
+
+  // Latency model (sim/README.md). TTFT = queue wait + (ttft if set, else prefill_overhead +
+  // uncached prompt tokens x prefill_per_token). Token i >= 1 is due ITL after token i - 1, where
+  // ITL = itl x (1 + itl_slowdown x (running sequences - 1)) + uniform jitter in +-itl_jitter.
+  std::optional<absl::Duration> ttft;
+  absl::Duration itl = absl::ZeroDuration();
+  absl::Duration itl_jitter = absl::ZeroDuration();
+  double itl_slowdown = 0;
+  absl::Duration prefill_overhead = absl::ZeroDuration();
+  absl::Duration prefill_per_token = absl::ZeroDuration();
+
+  // Capacity model: continuous batching of max_num_seqs sequences, a waiting queue of max_queue
+  // (429 beyond), prompt + output within max_model_len tokens.
+  int64_t max_num_seqs = 256;
+  int64_t max_queue = 1024;
+  int64_t max_model_len = 8192;
+
+  // Prefix cache of kv_cache_blocks blocks of block_size tokens, LRU; 0 blocks: off.
+  int64_t kv_cache_blocks = 0;
+  int64_t block_size = 16;
+
+  // Failure injection (not implemented yet: failure_rate must stay 0).
+  double failure_rate = 0;
+  std::vector<std::string> failure_kinds;
+
+  uint64_t seed = 0;
+  OutputMode mode = OutputMode::kRandom;
+
+  std::string tls_cert;
+  std::string tls_key;
+  int threads = 1;
+  size_t max_body_bytes = size_t{8} << 20;
+};
+
+// Sets one setting from its text form. `key` is a flag or YAML name; case, '-' and '_' do not
+// matter ("max-num-seqs", "max_num_seqs" and "maxNumSeqs" are one key). "listen" and
+// "failure-kinds" (comma-separated) append to their lists.
+// InvalidArgument naming the key and the value's problem; unknown keys say so.
+absl::Status ApplySetting(SimConfig& config, std::string_view key, std::string_view value);
+
+// Cross-field and range checks; Unimplemented for the settings of features not built yet.
+absl::Status ValidateConfig(const SimConfig& config);
+
+// Parses "HOST:PORT", "[IPv6]:PORT" or ":PORT".
+absl::StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
+
+struct CommandLine {
+  SimConfig config;
+  bool help = false;
+};
+
+// Reads argv: --help, --config FILE (YAML, applied first), then every other --key VALUE or
+// --key=VALUE in order. A list setting (listen, failure-kinds) given by flags replaces the file's
+// list, and the file's replaces the default. The result
+// is validated. NotFound when the --config file cannot be read.
+absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
+
+// The YAML file's settings as (key, value text) pairs in document order; a list value becomes
+// one pair per element. InvalidArgument for malformed YAML or nested maps. In sim_config_yaml.cc.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseSimYaml(
+    std::string_view yaml_text);
+
+}  // namespace bench::sim

@@ -1,0 +1,84 @@
+// Test support: a client for bench-sim built on the engine's HttpClient (HTTP/1.1, h2c, TLS)
+// that records every SSE event of each response with the time its bytes were read. Used by the
+// in-process server tests and by the integration tests that run the bench-sim binary.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "worker/engine/event_loop.h"
+#include "worker/engine/http_client.h"
+#include "worker/engine/openai_stream.h"
+#include "worker/engine/sse_parser.h"
+#include "worker/engine/tls.h"
+
+namespace bench::sim::testing {
+
+struct RecordedEvent {
+  std::string data;
+  int64_t read_ns = 0;
+  engine::OpenAiPayload payload;  // Decoded; `decode_ok` false when it did not decode.
+  bool decode_ok = false;
+};
+
+// One request's response. Loop thread only.
+class Exchange : public engine::ResponseObserver {
+ public:
+  void OnRequestSent(int64_t sent_ns) override;
+  void OnResponseHeaders(int http_status, int64_t read_time_ns) override;
+  void OnResponseBody(std::string_view bytes, int64_t read_time_ns) override;
+  void OnRequestEnd(const engine::RequestEnd& end, int64_t end_ns) override;
+
+  bool done() const { return ended; }
+  // Events with generated output (content deltas).
+  std::vector<const RecordedEvent*> ContentEvents() const;
+
+  int64_t sent_ns = 0;
+  int64_t headers_ns = 0;
+  int http_status = 0;
+  std::string body;
+  std::vector<RecordedEvent> events;
+  bool ended = false;
+  engine::RequestEnd end;
+  int64_t end_ns = 0;
+
+ private:
+  engine::SseParser sse_;
+  engine::OpenAiDecoder decoder_;
+};
+
+enum class Transport { kHttp1, kH2c, kTlsH2, kTlsHttp1 };
+
+// A client on its own loop (the test's thread) for one bench-sim port.
+class SimClient {
+ public:
+  // `ca_pem` trusts the server's certificate for the TLS transports.
+  SimClient(int port, Transport transport, const std::string& ca_pem = "");
+  ~SimClient();
+
+  Exchange* Send(const std::string& method, const std::string& path, const std::string& body);
+  // Runs the loop until every exchange sent so far has ended, or `timeout_ms` passed (false).
+  bool WaitAll(int64_t timeout_ms = 20'000);
+  // Runs the loop until `done()` or the timeout (false).
+  bool WaitUntil(const std::function<bool()>& done, int64_t timeout_ms = 20'000);
+  // Ends every open exchange (HTTP/2 RST_STREAM, HTTP/1.1 close) and forgets the exchanges.
+  void CancelAll();
+  // Destroys the client (closing its connections) and closes the loop; checks for leaks.
+  void Shutdown();
+
+ private:
+  std::unique_ptr<engine::EventLoop> loop_;
+  std::unique_ptr<engine::TlsContext> tls_;
+  std::unique_ptr<engine::HttpClient> client_;
+  std::vector<std::unique_ptr<Exchange>> exchanges_;
+  std::vector<engine::HttpClient::RequestId> ids_;
+};
+
+// A chat body: `words` synthetic words as the one user message.
+std::string ChatBody(int words, int max_tokens, bool stream, bool include_usage = true,
+                     const std::string& model = "sim-model");
+
+}  // namespace bench::sim::testing

@@ -1,0 +1,116 @@
+// One bench-sim event-loop thread and everything on it: its listening sockets (one per --listen
+// address, all threads sharing the port with SO_REUSEPORT), its connections, its token emitter
+// and its request parser. What all threads share (settings, capacity, metrics, TLS) is in
+// SimShared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "sim/emitter.h"
+#include "sim/metrics_exporter.h"
+#include "sim/model.h"
+#include "sim/openai_request.h"
+#include "sim/prefix_cache.h"
+#include "sim/scheduler.h"
+#include "sim/sim_config.h"
+#include "worker/engine/event_loop.h"
+#include "worker/engine/tls.h"
+#include "worker/engine/uv_handle.h"
+
+namespace bench::sim {
+
+class Generation;
+class ServerConnection;
+
+// Immutable settings and thread-safe state shared by every worker. Outlives the workers.
+struct SimShared {
+  explicit SimShared(const SimConfig& sim_config)
+      : config(sim_config),
+        metrics(sim_config.model),
+        scheduler(sim_config.max_num_seqs, sim_config.max_queue, &metrics),
+        latency(sim_config),
+        prefix_cache(sim_config.kv_cache_blocks > 0
+                         ? std::make_unique<PrefixCache>(sim_config.kv_cache_blocks)
+                         : nullptr) {}
+  const SimConfig config;
+  SimMetrics metrics;
+  Scheduler scheduler;
+  const LatencyModel latency;
+  const std::unique_ptr<PrefixCache> prefix_cache;  // Null without --kv-cache-blocks.
+  std::unique_ptr<engine::TlsContext> tls;          // Null without --tls-cert.
+  int64_t started_unix_seconds = 0;
+  uint64_t id_nonce = 0;  // Makes response ids differ between runs.
+};
+
+// Created on any thread; after Start() everything runs on its own thread. Stop() (any thread)
+// shuts it down and joins.
+class SimWorker {
+ public:
+  static absl::StatusOr<std::unique_ptr<SimWorker>> Create(SimShared& shared, int index);
+  ~SimWorker();
+  SimWorker(const SimWorker&) = delete;
+  SimWorker& operator=(const SimWorker&) = delete;
+
+  // Takes a bound socket (owning it from here, also on error) and listens on it. Before Start().
+  absl::Status Listen(int fd);
+  // Starts the loop thread.
+  void Start();
+  // Closes listeners and connections on the loop thread, stops the loop, joins the thread and
+  // closes the loop (leaks abort there). Idempotent.
+  void Stop();
+
+  // Loop-thread API for connections and generations.
+  engine::EventLoop& loop() { return *loop_; }
+  SimShared& shared() { return shared_; }
+  Emitter& emitter() { return *emitter_; }
+  RequestParser& parser() { return parser_; }
+  // A per-loop buffer for building one event; callers clear() it first.
+  std::string& scratch() { return scratch_; }
+  // A second one, for a token's text while scratch() holds the event around it.
+  std::string& delta_scratch() { return delta_scratch_; }
+  // Distinct per request within the process (the worker index is mixed in).
+  uint64_t NextRequestSerial() { return (++request_counter_ << 8) | static_cast<uint64_t>(index_); }
+
+  // The connection has output to write at the end of this loop turn.
+  void MarkDirty(ServerConnection* connection);
+  // Writes every dirty connection's output.
+  void FlushDirty();
+  // Destruction later, on a fresh loop turn (never under the object's own frames).
+  void Retire(std::unique_ptr<Generation> generation);
+  void RetireConnection(ServerConnection* connection);
+
+  size_t open_connections() const { return connections_.size(); }
+
+ private:
+  SimWorker(SimShared& shared, int index);
+  absl::Status Init();
+  void OnConnection(uv_stream_t* listener, int status);
+  void Shutdown();
+  void Reap();
+
+  SimShared& shared_;
+  const int index_;
+  std::unique_ptr<engine::EventLoop> loop_;
+  std::unique_ptr<Emitter> emitter_;
+  std::unique_ptr<engine::Timer> reaper_;
+  RequestParser parser_;
+  std::string scratch_;
+  std::string delta_scratch_;
+  uint64_t request_counter_ = 0;
+  std::vector<engine::UvHandle<uv_tcp_t>> listeners_;
+  absl::flat_hash_map<ServerConnection*, std::unique_ptr<ServerConnection>> connections_;
+  std::vector<ServerConnection*> dirty_;
+  std::vector<std::unique_ptr<ServerConnection>> dead_connections_;
+  std::vector<std::unique_ptr<Generation>> dead_generations_;
+  std::thread thread_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace bench::sim

@@ -1,0 +1,284 @@
+#include "worker/engine/http2_server_session.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "worker/engine/http2_session.h"  // Nghttp2Error
+
+namespace bench::engine {
+
+struct Http2ServerSession::Callbacks {
+  static Http2ServerSession* Self(void* user_data) {
+    return static_cast<Http2ServerSession*>(user_data);
+  }
+
+  static Stream* StreamOf(nghttp2_session* session, int32_t stream_id) {
+    return static_cast<Stream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  }
+
+  static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    Http2ServerSession* self = Self(user_data);
+    auto stream = std::make_unique<Stream>();
+    stream->id = frame->hd.stream_id;
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
+    self->streams_[frame->hd.stream_id] = std::move(stream);
+    return 0;
+  }
+
+  static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
+                      void*) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    Stream* stream = StreamOf(session, frame->hd.stream_id);
+    if (stream == nullptr || stream->request_delivered) return 0;  // Trailers: ignored.
+    const std::string_view header(reinterpret_cast<const char*>(name), name_length);
+    const std::string_view text(reinterpret_cast<const char*>(value), value_length);
+    if (header == ":method") {
+      stream->method.assign(text);
+    } else if (header == ":path") {
+      stream->path.assign(text);
+    } else if (header == ":authority") {
+      stream->authority.assign(text);
+    } else if (header == ":scheme") {
+      stream->scheme.assign(text);
+    }
+    return 0;
+  }
+
+  static int OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t length, void* user_data) {
+    Stream* stream = StreamOf(session, stream_id);
+    if (stream == nullptr || stream->body_too_large) return 0;
+    if (stream->body.size() + length > Self(user_data)->options_.max_body_bytes) {
+      stream->body_too_large = true;
+      std::string().swap(stream->body);
+      return 0;
+    }
+    stream->body.append(reinterpret_cast<const char*>(data), length);
+    return 0;
+  }
+
+  static int OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+    Stream* stream = StreamOf(session, frame->hd.stream_id);
+    if (stream == nullptr || stream->request_delivered) return 0;
+    stream->request_delivered = true;
+    Http2ServerRequest request;
+    request.stream_id = stream->id;
+    request.method = stream->method;
+    request.path = stream->path;
+    request.authority = stream->authority;
+    request.scheme = stream->scheme;
+    request.body = stream->body;
+    request.body_too_large = stream->body_too_large;
+    Self(user_data)->listener_->OnRequest(request);
+    return 0;
+  }
+
+  static int OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t error_code,
+                           void* user_data) {
+    Http2ServerSession* self = Self(user_data);
+    if (StreamOf(session, stream_id) == nullptr) return 0;
+    nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
+    self->streams_.erase(stream_id);
+    self->listener_->OnStreamClosed(stream_id, error_code);
+    return 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                          uint32_t* data_flags, nghttp2_data_source* source, void*) {
+    auto* stream = static_cast<Stream*>(source->ptr);
+    const size_t available = stream->pending.size() - stream->pending_offset;
+    const size_t n = std::min(length, available);
+    if (n > 0) std::memcpy(buf, stream->pending.data() + stream->pending_offset, n);
+    stream->pending_offset += n;
+    if (stream->pending_offset == stream->pending.size()) {
+      stream->pending.clear();
+      stream->pending_offset = 0;
+      if (stream->end_after_pending) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      } else if (n == 0) {
+        stream->deferred = true;  // SendStreamData() resumes it.
+        return NGHTTP2_ERR_DEFERRED;
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Http2ServerSession>> Http2ServerSession::Create(
+    Http2ServerListener* listener, const Http2ServerOptions& options) {
+  std::unique_ptr<Http2ServerSession> self(new Http2ServerSession(listener));
+  self->options_ = options;
+
+  nghttp2_session_callbacks* callbacks = nullptr;
+  BENCH_RETURN_IF_ERROR(
+      Nghttp2Error(nghttp2_session_callbacks_new(&callbacks), "nghttp2_session_callbacks_new"));
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &Callbacks::OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, &Callbacks::OnHeader);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &Callbacks::OnDataChunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &Callbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &Callbacks::OnStreamClose);
+  const int rc = nghttp2_session_server_new(&self->session_, callbacks, self.get());
+  nghttp2_session_callbacks_del(callbacks);
+  BENCH_RETURN_IF_ERROR(Nghttp2Error(rc, "nghttp2_session_server_new"));
+
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options.stream_window_bytes},
+  };
+  BENCH_RETURN_IF_ERROR(Nghttp2Error(
+      nghttp2_submit_settings(self->session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)),
+      "nghttp2_submit_settings"));
+  BENCH_RETURN_IF_ERROR(Nghttp2Error(
+      nghttp2_session_set_local_window_size(self->session_, NGHTTP2_FLAG_NONE, 0,
+                                            static_cast<int32_t>(std::min<uint32_t>(
+                                                options.connection_window_bytes, (1u << 31) - 1))),
+      "nghttp2_session_set_local_window_size"));
+  return self;
+}
+
+Http2ServerSession::~Http2ServerSession() {
+  // nghttp2_session_del frees its streams without callbacks; streams_ frees our state after.
+  if (session_ != nullptr) nghttp2_session_del(session_);
+}
+
+Http2ServerSession::Stream* Http2ServerSession::FindStream(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+absl::Status Http2ServerSession::Submit(int32_t stream_id, int http_status,
+                                        std::string_view content_type,
+                                        const HeaderList& extra_headers, Stream* stream) {
+  if (stream->response_submitted) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("HTTP/2 stream ", stream_id, " already has a response"));
+  }
+  char status_text[4];
+  const int clamped = std::clamp(http_status, 100, 999);
+  status_text[0] = static_cast<char>('0' + clamped / 100);
+  status_text[1] = static_cast<char>('0' + clamped / 10 % 10);
+  status_text[2] = static_cast<char>('0' + clamped % 10);
+  status_text[3] = '\0';
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(3 + extra_headers.size());
+  auto add = [&nva](std::string_view name, std::string_view value) {
+    nva.push_back(nghttp2_nv{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(name.data())),
+                             const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(value.data())),
+                             name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
+  };
+  add(":status", std::string_view(status_text, 3));
+  if (!content_type.empty()) add("content-type", content_type);
+  for (const auto& [name, value] : extra_headers) add(name, value);
+  nghttp2_data_provider provider;
+  provider.source.ptr = stream;
+  provider.read_callback = &Callbacks::ReadBody;
+  // nghttp2 copies the header names and values.
+  BENCH_RETURN_IF_ERROR(
+      Nghttp2Error(nghttp2_submit_response(session_, stream_id, nva.data(), nva.size(), &provider),
+                   "nghttp2_submit_response"));
+  stream->response_submitted = true;
+  return absl::OkStatus();
+}
+
+absl::Status Http2ServerSession::SubmitResponse(int32_t stream_id, int http_status,
+                                                std::string_view content_type,
+                                                std::string_view body,
+                                                const HeaderList& extra_headers) {
+  Stream* stream = FindStream(stream_id);
+  if (stream == nullptr) {
+    return absl::NotFoundError(absl::StrCat("HTTP/2 stream ", stream_id, " is gone"));
+  }
+  stream->pending.assign(body.data(), body.size());
+  stream->pending_offset = 0;
+  stream->end_after_pending = true;
+  return Submit(stream_id, http_status, content_type, extra_headers, stream);
+}
+
+absl::Status Http2ServerSession::SubmitStreamHead(int32_t stream_id, int http_status,
+                                                  std::string_view content_type) {
+  Stream* stream = FindStream(stream_id);
+  if (stream == nullptr) {
+    return absl::NotFoundError(absl::StrCat("HTTP/2 stream ", stream_id, " is gone"));
+  }
+  static const HeaderList kStreamHeaders = {{"cache-control", "no-cache"}};
+  return Submit(stream_id, http_status, content_type, kStreamHeaders, stream);
+}
+
+absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_view data) {
+  Stream* stream = FindStream(stream_id);
+  if (stream == nullptr) {
+    return absl::NotFoundError(absl::StrCat("HTTP/2 stream ", stream_id, " is gone"));
+  }
+  if (!stream->response_submitted || stream->end_after_pending) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("HTTP/2 stream ", stream_id, " has no open streamed response"));
+  }
+  stream->pending.append(data);
+  if (stream->deferred) {
+    stream->deferred = false;
+    BENCH_RETURN_IF_ERROR(Nghttp2Error(nghttp2_session_resume_data(session_, stream_id),
+                                       "nghttp2_session_resume_data"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Http2ServerSession::EndStream(int32_t stream_id) {
+  Stream* stream = FindStream(stream_id);
+  if (stream == nullptr) {
+    return absl::NotFoundError(absl::StrCat("HTTP/2 stream ", stream_id, " is gone"));
+  }
+  if (!stream->response_submitted) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("HTTP/2 stream ", stream_id, " has no response to end"));
+  }
+  stream->end_after_pending = true;
+  if (stream->deferred) {
+    stream->deferred = false;
+    BENCH_RETURN_IF_ERROR(Nghttp2Error(nghttp2_session_resume_data(session_, stream_id),
+                                       "nghttp2_session_resume_data"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Http2ServerSession::ResetStream(int32_t stream_id, uint32_t error_code) {
+  return Nghttp2Error(nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, error_code),
+                      "nghttp2_submit_rst_stream");
+}
+
+absl::Status Http2ServerSession::Terminate(uint32_t error_code) {
+  return Nghttp2Error(nghttp2_session_terminate_session(session_, error_code),
+                      "nghttp2_session_terminate_session");
+}
+
+absl::Status Http2ServerSession::Receive(std::string_view bytes) {
+  const ssize_t n = nghttp2_session_mem_recv(
+      session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+    return absl::InvalidArgumentError("HTTP/2: bad client connection preface");
+  }
+  return Nghttp2Error(n, "nghttp2_session_mem_recv");
+}
+
+absl::Status Http2ServerSession::DrainOutput(std::string& out) {
+  for (;;) {
+    const uint8_t* chunk = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &chunk);
+    if (n < 0) return Nghttp2Error(n, "nghttp2_session_mem_send");
+    if (n == 0) return absl::OkStatus();
+    // `chunk` is valid only until the next mem_send call: copy it now.
+    out.append(reinterpret_cast<const char*>(chunk), static_cast<size_t>(n));
+  }
+}
+
+bool Http2ServerSession::WantsRead() const { return nghttp2_session_want_read(session_) != 0; }
+bool Http2ServerSession::WantsWrite() const { return nghttp2_session_want_write(session_) != 0; }
+
+}  // namespace bench::engine

@@ -1,0 +1,129 @@
+// The server side of HTTP/2 as a bytes-only object: nghttp2's server session behind
+// Receive()/DrainOutput(), the mirror of http2_session.h's client. No sockets, no clock;
+// bench-sim's connection feeds it what it read and writes what it drains.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct nghttp2_session;
+
+namespace bench::engine {
+
+// One complete request (HEADERS and all DATA up to END_STREAM). Views are valid only during the
+// listener call.
+struct Http2ServerRequest {
+  int32_t stream_id = 0;
+  std::string_view method;
+  std::string_view path;  // :path as sent, with any query
+  std::string_view authority;
+  std::string_view scheme;
+  std::string_view body;
+  // The body went over Http2ServerOptions::max_body_bytes; `body` is then empty and the listener
+  // should answer 413.
+  bool body_too_large = false;
+};
+
+// Called on the session's thread. OnRequest() comes from inside Receive(); OnStreamClosed() from
+// inside Receive() (the client reset the stream) or DrainOutput() (the response's last frame went
+// out). The listener may submit responses and resets from these calls but must not destroy the
+// session or call Receive()/DrainOutput() again (record, then act after the call returns).
+class Http2ServerListener {
+ public:
+  virtual ~Http2ServerListener() = default;
+  virtual void OnRequest(const Http2ServerRequest& request) = 0;
+  // The stream is gone; error_code 0 is a clean end, otherwise an RST_STREAM code.
+  virtual void OnStreamClosed(int32_t stream_id, uint32_t error_code) = 0;
+};
+
+struct Http2ServerOptions {
+  uint32_t max_concurrent_streams = 10'000;
+  // Our receive window per stream and per connection (request bodies); large, so a prompt never
+  // waits for a WINDOW_UPDATE round trip.
+  uint32_t stream_window_bytes = 1u << 20;
+  uint32_t connection_window_bytes = 1u << 30;
+  size_t max_body_bytes = size_t{8} << 20;
+};
+
+// One HTTP/2 server connection's protocol state. Owned by its connection; single-threaded; the
+// listener must outlive it.
+class Http2ServerSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<Http2ServerSession>> Create(
+      Http2ServerListener* listener, const Http2ServerOptions& options);
+  ~Http2ServerSession();
+  Http2ServerSession(const Http2ServerSession&) = delete;  // Pinned: nghttp2 holds `this`.
+  Http2ServerSession& operator=(const Http2ServerSession&) = delete;
+
+  using HeaderList = std::vector<std::pair<std::string_view, std::string_view>>;
+
+  // Queues a whole response (HEADERS, then DATA with END_STREAM). Header names must be
+  // lower-case. kNotFound when the stream is gone (the client reset it).
+  absl::Status SubmitResponse(int32_t stream_id, int http_status, std::string_view content_type,
+                              std::string_view body, const HeaderList& extra_headers = {});
+  // Queues the HEADERS of a streamed response; its body follows with SendStreamData().
+  absl::Status SubmitStreamHead(int32_t stream_id, int http_status, std::string_view content_type);
+  // Queues `data` for a streamed response. What is queued between two DrainOutput() calls leaves
+  // as one DATA frame (up to the frame size and flow-control window).
+  absl::Status SendStreamData(int32_t stream_id, std::string_view data);
+  // Ends a streamed response (END_STREAM after the queued data).
+  absl::Status EndStream(int32_t stream_id);
+  // Queues RST_STREAM for a stream.
+  absl::Status ResetStream(int32_t stream_id, uint32_t error_code);
+  // Queues GOAWAY; the session then takes no new streams.
+  absl::Status Terminate(uint32_t error_code);
+
+  // Processes bytes read from the peer; listener calls happen inside. A protocol error by the
+  // peer does not return an error: nghttp2 queues GOAWAY and WantsRead()/WantsWrite() turn false.
+  // The exception is a bad connection preface (not HTTP/2 at all): kInvalidArgument.
+  absl::Status Receive(std::string_view bytes);
+  // Appends everything queued for the peer to `out`.
+  absl::Status DrainOutput(std::string& out);
+
+  bool WantsRead() const;
+  bool WantsWrite() const;
+  // Streams with state in this session (request or response not finished).
+  size_t open_streams() const { return streams_.size(); }
+
+ private:
+  struct Callbacks;  // The C callbacks; they record and forward to the listener.
+  // Per-stream state: the request as it arrives, then the response body waiting to be framed.
+  struct Stream {
+    int32_t id = 0;
+    std::string method;
+    std::string path;
+    std::string authority;
+    std::string scheme;
+    std::string body;
+    bool body_too_large = false;
+    bool request_delivered = false;
+
+    bool response_submitted = false;
+    std::string pending;  // Response bytes not yet framed; keeps its capacity.
+    size_t pending_offset = 0;
+    bool end_after_pending = false;
+    bool deferred = false;  // The data provider returned NGHTTP2_ERR_DEFERRED.
+  };
+
+  explicit Http2ServerSession(Http2ServerListener* listener) : listener_(listener) {}
+  Stream* FindStream(int32_t stream_id);
+  absl::Status Submit(int32_t stream_id, int http_status, std::string_view content_type,
+                      const HeaderList& extra_headers, Stream* stream);
+
+  Http2ServerListener* listener_;
+  Http2ServerOptions options_;
+  // nghttp2 holds raw pointers to these as stream user data.
+  absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
+  nghttp2_session* session_ = nullptr;
+};
+
+}  // namespace bench::engine

@@ -1,0 +1,219 @@
+#include "worker/engine/http2_server_session.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "worker/engine/http2_session.h"
+
+namespace bench::engine {
+namespace {
+
+struct SeenRequest {
+  int32_t stream_id = 0;
+  std::string method;
+  std::string path;
+  std::string authority;
+  std::string body;
+  bool body_too_large = false;
+};
+
+class ServerRecorder : public Http2ServerListener {
+ public:
+  void OnRequest(const Http2ServerRequest& request) override {
+    requests.push_back({request.stream_id, std::string(request.method), std::string(request.path),
+                        std::string(request.authority), std::string(request.body),
+                        request.body_too_large});
+  }
+  void OnStreamClosed(int32_t stream_id, uint32_t error_code) override {
+    closed[stream_id] = error_code;
+  }
+  std::vector<SeenRequest> requests;
+  std::map<int32_t, uint32_t> closed;
+};
+
+class ClientRecorder : public Http2Listener {
+ public:
+  void OnResponseHeaders(int32_t stream_id, int http_status) override {
+    status[stream_id] = http_status;
+  }
+  void OnResponseData(int32_t stream_id, std::string_view data) override {
+    body[stream_id].append(data);
+    ++data_calls[stream_id];
+  }
+  void OnStreamClosed(int32_t stream_id, uint32_t error_code, bool) override {
+    closed[stream_id] = error_code;
+  }
+  void OnGoaway(int32_t, uint32_t error_code) override { goaway_code = error_code; }
+  std::map<int32_t, int> status;
+  std::map<int32_t, std::string> body;
+  std::map<int32_t, int> data_calls;
+  std::map<int32_t, uint32_t> closed;
+  int64_t goaway_code = -1;
+};
+
+// The engine's HTTP/2 client and the server session, wired in memory.
+class Http2ServerSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Http2ServerOptions options;
+    options.max_body_bytes = 1000;
+    auto server = Http2ServerSession::Create(&server_recorder_, options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+    auto client = Http2ClientSession::Create(&client_recorder_, Http2Options());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(client).value();
+  }
+
+  // Moves bytes both ways until neither side has anything to send.
+  void Pump() {
+    for (int round = 0; round < 100; ++round) {
+      std::string to_server;
+      std::string to_client;
+      ASSERT_TRUE(client_->DrainOutput(to_server).ok());
+      if (!to_server.empty()) {
+        ASSERT_TRUE(server_->Receive(to_server).ok());
+      }
+      ASSERT_TRUE(server_->DrainOutput(to_client).ok());
+      if (!to_client.empty()) {
+        ASSERT_TRUE(client_->Receive(to_client).ok());
+      }
+      if (to_server.empty() && to_client.empty()) return;
+    }
+    FAIL() << "pump did not settle";
+  }
+
+  int32_t Submit(std::string body, std::string path = "/v1/chat/completions") {
+    RequestHead head;
+    head.authority = "sim:8000";
+    head.path = std::move(path);
+    head.headers = {{"content-type", "application/json"}};
+    auto id = client_->SubmitRequest(head, std::move(body));
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : -1;
+  }
+
+  ServerRecorder server_recorder_;
+  ClientRecorder client_recorder_;
+  std::unique_ptr<Http2ServerSession> server_;
+  std::unique_ptr<Http2ClientSession> client_;
+};
+
+TEST_F(Http2ServerSessionTest, DeliversRequestAndWholeResponse) {
+  const int32_t id = Submit(R"({"model":"m"})");
+  Pump();
+  ASSERT_EQ(server_recorder_.requests.size(), 1u);
+  const SeenRequest& request = server_recorder_.requests[0];
+  EXPECT_EQ(request.stream_id, id);
+  EXPECT_EQ(request.method, "POST");
+  EXPECT_EQ(request.path, "/v1/chat/completions");
+  EXPECT_EQ(request.authority, "sim:8000");
+  EXPECT_EQ(request.body, R"({"model":"m"})");
+  ASSERT_TRUE(server_->SubmitResponse(id, 404, "application/json", R"({"error":{}})").ok());
+  Pump();
+  EXPECT_EQ(client_recorder_.status[id], 404);
+  EXPECT_EQ(client_recorder_.body[id], R"({"error":{}})");
+  EXPECT_EQ(client_recorder_.closed[id], 0u);
+  EXPECT_EQ(server_recorder_.closed[id], 0u);
+  EXPECT_EQ(server_->open_streams(), 0u);
+}
+
+TEST_F(Http2ServerSessionTest, EachDrainedEventIsItsOwnDataFrame) {
+  const int32_t id = Submit("{}");
+  Pump();
+  ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/event-stream").ok());
+  Pump();
+  EXPECT_EQ(client_recorder_.status[id], 200);
+  std::string expected;
+  for (int i = 0; i < 10; ++i) {
+    const std::string event = "data: " + std::to_string(i) + "\n\n";
+    expected += event;
+    ASSERT_TRUE(server_->SendStreamData(id, event).ok());
+    Pump();
+    EXPECT_EQ(client_recorder_.data_calls[id], i + 1);
+  }
+  EXPECT_EQ(client_recorder_.closed.count(id), 0u);
+  ASSERT_TRUE(server_->EndStream(id).ok());
+  Pump();
+  EXPECT_EQ(client_recorder_.body[id], expected);
+  EXPECT_EQ(client_recorder_.closed[id], 0u);
+  EXPECT_EQ(server_recorder_.closed[id], 0u);
+}
+
+TEST_F(Http2ServerSessionTest, ManyConcurrentStreams) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(Submit("{}", "/s" + std::to_string(i)));
+  Pump();
+  ASSERT_EQ(server_recorder_.requests.size(), 100u);
+  for (int32_t id : ids) ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/plain").ok());
+  for (int round = 0; round < 3; ++round) {
+    for (int32_t id : ids) ASSERT_TRUE(server_->SendStreamData(id, "x").ok());
+    Pump();
+  }
+  for (int32_t id : ids) ASSERT_TRUE(server_->EndStream(id).ok());
+  Pump();
+  for (int32_t id : ids) {
+    EXPECT_EQ(client_recorder_.body[id], "xxx");
+    EXPECT_EQ(client_recorder_.closed[id], 0u);
+  }
+  EXPECT_EQ(server_->open_streams(), 0u);
+}
+
+TEST_F(Http2ServerSessionTest, ClientResetClosesTheStream) {
+  const int32_t id = Submit("{}");
+  Pump();
+  ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/event-stream").ok());
+  Pump();
+  ASSERT_TRUE(client_->ResetStream(id, 8).ok());  // CANCEL
+  Pump();
+  ASSERT_EQ(server_recorder_.closed.count(id), 1u);
+  EXPECT_EQ(server_recorder_.closed[id], 8u);
+  EXPECT_EQ(server_->SendStreamData(id, "late").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(server_->EndStream(id).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(Http2ServerSessionTest, ServerResetReachesTheClient) {
+  const int32_t id = Submit("{}");
+  Pump();
+  ASSERT_TRUE(server_->ResetStream(id, 2).ok());  // INTERNAL_ERROR
+  Pump();
+  EXPECT_EQ(client_recorder_.closed[id], 2u);
+}
+
+TEST_F(Http2ServerSessionTest, BodyOverTheLimitIsFlagged) {
+  Submit(std::string(1500, 'x'));
+  Pump();
+  ASSERT_EQ(server_recorder_.requests.size(), 1u);
+  EXPECT_TRUE(server_recorder_.requests[0].body_too_large);
+  EXPECT_EQ(server_recorder_.requests[0].body, "");
+}
+
+TEST_F(Http2ServerSessionTest, SecondResponseOnAStreamIsRefused) {
+  const int32_t id = Submit("{}");
+  Pump();
+  ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/plain").ok());
+  EXPECT_EQ(server_->SubmitResponse(id, 200, "text/plain", "x").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(Http2ServerSessionTest, GoawayReachesTheClient) {
+  Submit("{}");
+  Pump();
+  ASSERT_TRUE(server_->Terminate(0).ok());
+  Pump();
+  EXPECT_EQ(client_recorder_.goaway_code, 0);
+}
+
+TEST(Http2ServerSessionPrefaceTest, Http1BytesAreABadPreface) {
+  ServerRecorder recorder;
+  auto server = Http2ServerSession::Create(&recorder, Http2ServerOptions());
+  ASSERT_TRUE(server.ok());
+  EXPECT_EQ((*server)->Receive("GET / HTTP/1.1\r\nHost: a\r\n\r\n").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace bench::engine
