@@ -41,6 +41,7 @@ class Engine::Worker {
   }
 
   void StopSending(int64_t drain_ns) {
+    if (loop_ == nullptr) return;  // Never started.
     loop_->Post([this, drain_ns] {
       if (driver_ != nullptr) driver_->StopSending(drain_ns);
     });
@@ -59,7 +60,7 @@ class Engine::Worker {
   // Copies this thread's figures; from any thread.
   void Snapshot(RecorderSnapshot& recorder, DriverCounters& counters, HttpClientStats& client) {
     std::unique_lock<Mutex> lock(mu_);
-    if (!finished_) {
+    if (!finished_ && loop_ != nullptr) {
       const uint64_t wanted = ++snapshot_requests_;
       lock.unlock();
       loop_->Post([this, wanted] {
