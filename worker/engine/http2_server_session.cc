@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "worker/engine/http2_session.h"  // Nghttp2Error
+#include "worker/engine/http2_session.h"  // Nghttp2Error, SubmitInitialSettings, DrainNghttp2Output
 
 namespace bench::engine {
 
@@ -129,18 +129,11 @@ absl::StatusOr<std::unique_ptr<Http2ServerSession>> Http2ServerSession::Create(
   nghttp2_session_callbacks_del(callbacks);
   BENCH_RETURN_IF_ERROR(Nghttp2Error(rc, "nghttp2_session_server_new"));
 
-  const nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options.stream_window_bytes},
-  };
-  BENCH_RETURN_IF_ERROR(Nghttp2Error(
-      nghttp2_submit_settings(self->session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)),
-      "nghttp2_submit_settings"));
-  BENCH_RETURN_IF_ERROR(Nghttp2Error(
-      nghttp2_session_set_local_window_size(self->session_, NGHTTP2_FLAG_NONE, 0,
-                                            static_cast<int32_t>(std::min<uint32_t>(
-                                                options.connection_window_bytes, (1u << 31) - 1))),
-      "nghttp2_session_set_local_window_size"));
+  BENCH_RETURN_IF_ERROR(SubmitInitialSettings(
+      self->session_,
+      {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams},
+       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options.stream_window_bytes}},
+      options.connection_window_bytes));
   return self;
 }
 
@@ -268,14 +261,7 @@ absl::Status Http2ServerSession::Receive(std::string_view bytes) {
 }
 
 absl::Status Http2ServerSession::DrainOutput(std::string& out) {
-  for (;;) {
-    const uint8_t* chunk = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &chunk);
-    if (n < 0) return Nghttp2Error(n, "nghttp2_session_mem_send");
-    if (n == 0) return absl::OkStatus();
-    // `chunk` is valid only until the next mem_send call: copy it now.
-    out.append(reinterpret_cast<const char*>(chunk), static_cast<size_t>(n));
-  }
+  return DrainNghttp2Output(session_, out);
 }
 
 bool Http2ServerSession::WantsRead() const { return nghttp2_session_want_read(session_) != 0; }

@@ -29,6 +29,33 @@ absl::Status Nghttp2Error(int64_t rc, std::string_view what) {
   }
 }
 
+absl::Status DrainNghttp2Output(nghttp2_session* session, std::string& out) {
+  for (;;) {
+    const uint8_t* chunk = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session, &chunk);
+    if (n < 0) return Nghttp2Error(n, "nghttp2_session_mem_send");
+    if (n == 0) return absl::OkStatus();
+    // `chunk` is valid only until the next mem_send call: copy it now.
+    out.append(reinterpret_cast<const char*>(chunk), static_cast<size_t>(n));
+  }
+}
+
+absl::Status SubmitInitialSettings(nghttp2_session* session,
+                                   std::initializer_list<std::pair<int32_t, uint32_t>> settings,
+                                   uint32_t connection_window_bytes) {
+  std::vector<nghttp2_settings_entry> entries;
+  entries.reserve(settings.size());
+  for (const auto& [id, value] : settings) entries.push_back(nghttp2_settings_entry{id, value});
+  BENCH_RETURN_IF_ERROR(Nghttp2Error(
+      nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, entries.data(), entries.size()),
+      "nghttp2_submit_settings"));
+  return Nghttp2Error(
+      nghttp2_session_set_local_window_size(
+          session, NGHTTP2_FLAG_NONE, 0,
+          static_cast<int32_t>(std::min<uint32_t>(connection_window_bytes, (1u << 31) - 1))),
+      "nghttp2_session_set_local_window_size");
+}
+
 struct Http2ClientSession::Callbacks {
   static Http2ClientSession* Self(void* user_data) {
     return static_cast<Http2ClientSession*>(user_data);
@@ -137,18 +164,11 @@ absl::StatusOr<std::unique_ptr<Http2ClientSession>> Http2ClientSession::Create(
   nghttp2_session_callbacks_del(callbacks);
   BENCH_RETURN_IF_ERROR(Nghttp2Error(rc, "nghttp2_session_client_new2"));
 
-  const nghttp2_settings_entry settings[] = {
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options.stream_window_bytes},
-  };
-  BENCH_RETURN_IF_ERROR(Nghttp2Error(
-      nghttp2_submit_settings(self->session_, NGHTTP2_FLAG_NONE, settings, std::size(settings)),
-      "nghttp2_submit_settings"));
-  BENCH_RETURN_IF_ERROR(Nghttp2Error(
-      nghttp2_session_set_local_window_size(self->session_, NGHTTP2_FLAG_NONE, 0,
-                                            static_cast<int32_t>(std::min<uint32_t>(
-                                                options.connection_window_bytes, (1u << 31) - 1))),
-      "nghttp2_session_set_local_window_size"));
+  BENCH_RETURN_IF_ERROR(
+      SubmitInitialSettings(self->session_,
+                            {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                             {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options.stream_window_bytes}},
+                            options.connection_window_bytes));
   return self;
 }
 
@@ -207,14 +227,7 @@ absl::Status Http2ClientSession::Receive(std::string_view bytes) {
 }
 
 absl::Status Http2ClientSession::DrainOutput(std::string& out) {
-  for (;;) {
-    const uint8_t* chunk = nullptr;
-    const ssize_t n = nghttp2_session_mem_send(session_, &chunk);
-    if (n < 0) return Nghttp2Error(n, "nghttp2_session_mem_send");
-    if (n == 0) return absl::OkStatus();
-    // `chunk` is valid only until the next mem_send call: copy it now.
-    out.append(reinterpret_cast<const char*>(chunk), static_cast<size_t>(n));
-  }
+  return DrainNghttp2Output(session_, out);
 }
 
 bool Http2ClientSession::WantsRead() const { return nghttp2_session_want_read(session_) != 0; }

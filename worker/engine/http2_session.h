@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -99,5 +100,14 @@ class Http2ClientSession {
 
 // Turns an nghttp2 error code into a Status naming the call.
 absl::Status Nghttp2Error(int64_t rc, std::string_view what);
+
+// Appends everything `session` has queued for the peer to `out` (client and server sessions).
+absl::Status DrainNghttp2Output(nghttp2_session* session, std::string& out);
+
+// The start of every session of ours, client or server: queues our SETTINGS (id, value pairs)
+// and raises the connection-level receive window to `connection_window_bytes` (capped at 2^31-1).
+absl::Status SubmitInitialSettings(nghttp2_session* session,
+                                   std::initializer_list<std::pair<int32_t, uint32_t>> settings,
+                                   uint32_t connection_window_bytes);
 
 }  // namespace bench::engine
