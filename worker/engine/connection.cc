@@ -1,5 +1,8 @@
 #include "worker/engine/connection.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -121,11 +124,27 @@ void Connection::BecomeConnected() {
   listener_->OnConnected(tls_ != nullptr ? tls_->alpn_selected() : std::string());
 }
 
+int Connection::PendingSocketError() const {
+  uv_os_fd_t fd;
+  if (!tcp_ || uv_fileno(tcp_.base(), &fd) != 0) return 0;
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return 0;
+  return error;
+}
+
 void Connection::OnRead(ssize_t nread, const char* data) {
   // The timestamp comes first: nothing between the socket and the clock.
   const int64_t read_time_ns = MonotonicNowNs();
   if (nread == 0) return;  // EAGAIN
   if (nread == UV_EOF) {
+    // libuv reports EOF without reading further when data and a hang-up arrive together, so a
+    // reset (RST) that came right behind the last bytes reads as EOF: the socket still holds
+    // its error.
+    if (PendingSocketError() == ECONNRESET) {
+      Fail(TransportError::kReset, absl::UnavailableError("connection reset by the peer"));
+      return;
+    }
     Fail(TransportError::kPeerClosed, absl::UnavailableError("connection closed by the peer"));
     return;
   }

@@ -78,6 +78,8 @@ class Connection {
 
   void OnTcpConnected(int status);
   void OnRead(ssize_t nread, const char* data);
+  // The socket's pending error (SO_ERROR, which this read clears), or 0.
+  int PendingSocketError() const;
   void Fail(TransportError error, absl::Status detail);
   void FlushCiphertext();
   void WriteRaw(std::string bytes);

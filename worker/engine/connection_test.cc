@@ -18,7 +18,9 @@ namespace {
 // A loopback echo server on the test's loop, optionally speaking TLS; port chosen by the OS.
 class EchoServer {
  public:
-  enum class Mode { kEcho, kCloseOnAccept };
+  // kSendThenReset / kSendThenClose: answers the first bytes with "last words", then resets (RST)
+  // or closes (FIN) at once, so both reach the client before it reads.
+  enum class Mode { kEcho, kCloseOnAccept, kSendThenReset, kSendThenClose };
   EchoServer(EventLoop& loop, Mode mode, const TlsContext* tls = nullptr)
       : loop_(loop), mode_(mode), tls_(tls) {
     EXPECT_TRUE(listener_.Init(loop.loop(), uv_tcp_init, "uv_tcp_init").ok());
@@ -64,6 +66,17 @@ class EchoServer {
           std::unique_ptr<char[]> owned(buf->base);
           auto* peer = static_cast<Peer*>(stream->data);
           if (peer == nullptr || nread <= 0) return;
+          const Mode mode = peer->server->mode_;
+          if (mode == Mode::kSendThenReset || mode == Mode::kSendThenClose) {
+            uv_buf_t words = uv_buf_init(const_cast<char*>("last words"), 10);
+            EXPECT_EQ(uv_try_write(stream, &words, 1), 10);
+            if (mode == Mode::kSendThenReset) {
+              peer->tcp.CloseWithReset();
+            } else {
+              peer->tcp.Close();
+            }
+            return;
+          }
           std::string bytes(buf->base, nread);
           std::string out;
           if (peer->tls != nullptr) {
@@ -186,6 +199,27 @@ TEST(Connection, PeerCloseIsReported) {
     EXPECT_TRUE(listener.error == TransportError::kPeerClosed ||
                 listener.error == TransportError::kReset)
         << TransportErrorName(listener.error);
+  }
+  EXPECT_TRUE(loop->Close().ok());
+}
+
+// Data and a reset that arrive together: libuv says EOF without reading the error, and the
+// connection still reports a reset, after the data. A clean close after data stays a close.
+TEST(Connection, ResetRightBehindDataIsAResetAndCloseIsAClose) {
+  auto loop = NewLoop();
+  for (const auto mode : {EchoServer::Mode::kSendThenReset, EchoServer::Mode::kSendThenClose}) {
+    EchoServer server(*loop, mode);
+    RecordingListener listener;
+    Connection connection(*loop, &listener, nullptr, ConnectionOptions());
+    const sockaddr_in address = Loopback(server.port());
+    ASSERT_TRUE(connection.Connect(reinterpret_cast<const sockaddr*>(&address)).ok());
+    connection.Write("go");
+    ASSERT_TRUE(loop->RunUntil([&] { return listener.disconnected; }));
+    EXPECT_EQ(listener.received, "last words");
+    EXPECT_EQ(listener.error, mode == EchoServer::Mode::kSendThenReset
+                                  ? TransportError::kReset
+                                  : TransportError::kPeerClosed)
+        << TransportErrorName(listener.error) << " " << listener.detail;
   }
   EXPECT_TRUE(loop->Close().ok());
 }

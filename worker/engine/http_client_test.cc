@@ -152,19 +152,30 @@ class HttpClientNginx : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto peer = NginxPeer::Start(Locations());
-    ASSERT_TRUE(peer.ok()) << peer.status();
+    if (!peer.ok()) {
+      start_error_ = new std::string(peer.status().ToString());
+      return;
+    }
     nginx_ = std::move(peer).value().release();
+  }
+  // A failure in SetUpTestSuite() reads as "skipped" to ctest: fail each test instead.
+  void SetUp() override {
+    ASSERT_NE(nginx_, nullptr) << (start_error_ != nullptr ? *start_error_ : "no nginx");
   }
   static void TearDownTestSuite() {
     delete nginx_;
     nginx_ = nullptr;
+    delete start_error_;
+    start_error_ = nullptr;
   }
   static std::string Url(int port, bool tls = false) {
     return absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", port, "/v1/chat/completions");
   }
   static NginxPeer* nginx_;
+  static std::string* start_error_;
 };
 NginxPeer* HttpClientNginx::nginx_ = nullptr;
+std::string* HttpClientNginx::start_error_ = nullptr;
 
 TEST_F(HttpClientNginx, Http1KeepAliveReusesOneConnectionForSequentialRequests) {
   Fixture f;

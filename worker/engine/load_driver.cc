@@ -242,12 +242,9 @@ absl::Status LoadDriver::Start(int64_t run_start_ns, absl::AnyInvocable<void()> 
   sending_ = true;
   timeout_sweeper_.Start(kTimeoutSweepMs, kTimeoutSweepMs);
   if (plan_.closed_loop) {
-    // Every user starts at time 0; each later request starts when its user's slot frees.
-    for (uint32_t user = 0; user < plan_.concurrency; ++user) {
-      Admit(run_start_ns_, closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
-    }
-    // The window's end stops the users; the precise timer is free in a closed loop.
-    schedule_timer_.ArmAt(run_start_ns_ + plan_.warmup_ns + plan_.duration_ns);
+    // Every user starts at time 0 (the timer's first shot); each later request starts when its
+    // user's slot frees. Starting before time 0 would send requests no window counts.
+    schedule_timer_.ArmAt(run_start_ns_);
     return absl::OkStatus();
   }
   for (const ArrivalPhase& phase : plan_.phases) {
@@ -289,6 +286,13 @@ void LoadDriver::OnScheduleTimer() {
   if (!sending_) return;
   const int64_t now = MonotonicNowNs();
   if (plan_.closed_loop) {
+    if (!users_started_) {
+      users_started_ = true;
+      for (uint32_t user = 0; user < plan_.concurrency && sending_; ++user) {
+        Admit(run_start_ns_, closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
+      }
+      if (!sending_) return;
+    }
     if (now >= run_start_ns_ + plan_.warmup_ns + plan_.duration_ns) {
       sending_ = false;
       FinishSendingIfDone();
@@ -324,6 +328,13 @@ void LoadDriver::OnScheduleTimer() {
 }
 
 void LoadDriver::Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage) {
+  // A closed-loop user whose slot frees after the window has closed stops: its request would
+  // load the target without being counted (the window timer may not have fired yet).
+  if (plan_.closed_loop && intended_ns - run_start_ns_ >= plan_.warmup_ns + plan_.duration_ns) {
+    sending_ = false;
+    FinishSendingIfDone();
+    return;
+  }
   if (InWindow(intended_ns)) {
     if (AtRequestLimit()) {
       sending_ = false;
@@ -404,11 +415,14 @@ void LoadDriver::OnRequestDone(Request* request, const RequestResult& result) {
 
 void LoadDriver::SweepTimeouts() {
   const int64_t now = MonotonicNowNs();
-  // Cancel() ends the request, which unlinks it: the head moves on.
+  // Cancel() ends the request, which unlinks it: the head moves on. Its object may come back at
+  // once as a new request (closed loop), so the generation tells the two apart.
   while (oldest_ != nullptr && oldest_->deadline_ns <= now) {
     Request* head = oldest_;
+    const uint64_t generation = head->generation();
     client_.Cancel(head->id());
-    BENCH_CHECK(oldest_ != head) << "a timed-out request did not end when cancelled";
+    BENCH_CHECK(oldest_ != head || head->generation() != generation)
+        << "a timed-out request did not end when cancelled";
   }
 }
 

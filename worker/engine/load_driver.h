@@ -126,6 +126,7 @@ class LoadDriver {
   uint64_t started_ = 0;
   uint32_t in_flight_ = 0;
   bool sending_ = false;
+  bool users_started_ = false;  // Closed loop: the users were admitted at time 0.
   bool finished_ = false;
   bool draining_ = false;
   absl::AnyInvocable<void()> on_finished_;
