@@ -1062,11 +1062,45 @@ TEST(PlanTest, TraceCountsReadableFiles) {
   const std::string path = testing::TempDir() + "/plan_trace.jsonl";
   {
     std::ofstream out(path);
-    out << "{\"timestamp\": 0}\n\n{\"timestamp\": 1}\n{\"timestamp\": 2}";
+    out << "# comment\n{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 5}\n\n"
+        << "{\"timestamp\": 2.5, \"input_length\": 5, \"output_length\": 5}\n"
+        << "{\"timestamp\": 1, \"input_length\": 5, \"output_length\": 5}\n"
+        << "{\"timestamp\": 1.5, \"input_length\": 5, \"output_length\": 5}";
   }
-  const Plan plan = PlanFor("benchmark: {name: x}\nload: {type: trace, trace: \"" + path + "\"}\n");
-  EXPECT_EQ(plan.trace_requests, 3);
-  EXPECT_THAT(RenderPlan(plan), HasSubstr("3 in the trace file"));
+  const Plan plan = PlanFor(
+      "benchmark: {name: x, warmup: 1, duration: 1}\nload: {type: trace, "
+      "trace: \"" +
+      path + "\"}\n");
+  EXPECT_EQ(plan.trace_requests, 4);
+  EXPECT_EQ(plan.trace_span, absl::Milliseconds(2500));
+  EXPECT_EQ(plan.trace_out_of_order, 2);
+  EXPECT_EQ(plan.warmup_requests, 1);
+  EXPECT_EQ(plan.measured_requests, 2) << "1 and 1.5 s fall in [1 s, 2 s)";
+  EXPECT_EQ(plan.trace_not_sent, 1);
+  EXPECT_EQ(plan.mean_rate, 2);
+  EXPECT_EQ(plan.peak_rate, 2);
+  EXPECT_THAT(RenderPlan(plan), HasSubstr("about 2 measured"));
+  EXPECT_THAT(RenderPlan(plan), HasSubstr("trace:      4 records over 2.5s; 1 at or after warmup + "
+                                          "duration are not sent"));
+  EXPECT_THAT(RenderPlan(plan), HasSubstr("2 lines were out of time order"));
+  const Plan capped = PlanFor(
+      "benchmark: {name: x, warmup: 1, duration: 1, maxRequests: 1}\n"
+      "load: {type: trace, trace: \"" +
+      path + "\"}\n");
+  EXPECT_TRUE(capped.capped);
+  EXPECT_EQ(capped.cap_reached_after, absl::Milliseconds(500));
+
+  const std::string bad = testing::TempDir() + "/plan_trace_bad.jsonl";
+  {
+    std::ofstream out(bad);
+    out << "{\"timestamp\": 0, \"input_length\": \"x\", \"output_length\": 5}\n";
+  }
+  const Plan broken =
+      PlanFor("benchmark: {name: x}\nload: {type: trace, trace: \"" + bad + "\"}\n");
+  EXPECT_FALSE(broken.trace_requests.has_value());
+  EXPECT_EQ(broken.trace_error, bad + ":1: input_length must be a positive integer, got \"x\"");
+  EXPECT_THAT(RenderPlan(broken), HasSubstr("ERRORS in the trace file:\n  " + bad + ":1:"));
+
   const Plan missing =
       PlanFor("benchmark: {name: x}\nload: {type: trace, trace: /nonexistent/t.jsonl}\n");
   EXPECT_FALSE(missing.trace_requests.has_value());

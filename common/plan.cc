@@ -9,10 +9,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 
 #include "common/duration.h"
+#include "common/trace.h"
 
 namespace bench {
 namespace {
@@ -41,43 +43,62 @@ int64_t BurstsIn(absl::Duration window, absl::Duration every) {
   return (window_ns + every_ns - 1) / every_ns;
 }
 
-// Non-empty lines of a regular file; errno text in `note` when it cannot be read.
-std::optional<int64_t> CountTraceLines(const std::string& path, std::string* note) {
+// True when `path` is a regular file this process can open; otherwise why not, in `note`.
+bool CanReadHere(const std::string& path, std::string* note) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     *note = "cannot read " + path + " here: " + std::strerror(errno);
-    return std::nullopt;
+    return false;
   }
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    *note = path + " is not a regular file";
-    return std::nullopt;
-  }
-  int64_t lines = 0;
-  bool line_has_text = false;
-  char buffer[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      *note = "cannot read " + path + " here: " + std::strerror(errno);
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    for (ssize_t i = 0; i < n; ++i) {
-      const char c = buffer[i];
-      if (c == '\n') {
-        lines += line_has_text ? 1 : 0;
-        line_has_text = false;
-      } else if (c != ' ' && c != '\t' && c != '\r') {
-        line_has_text = true;
-      }
-    }
-  }
+  const bool regular = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
   ::close(fd);
-  return lines + (line_has_text ? 1 : 0);
+  if (!regular) *note = path + " is not a regular file";
+  return regular;
+}
+
+// The most records within any 1 s (records are sorted).
+double PeakPerSecond(const Trace& trace) {
+  size_t first = 0;
+  size_t peak = 0;
+  for (size_t last = 0; last < trace.records.size(); ++last) {
+    while (trace.records[last].offset_ns - trace.records[first].offset_ns >= 1'000'000'000) {
+      ++first;
+    }
+    peak = std::max(peak, last - first + 1);
+  }
+  return static_cast<double>(peak);
+}
+
+// Fills the trace fields of `plan` from the file; the window cuts the trace (RESULTS.md).
+void PlanTrace(const BenchmarkConfig& config, Plan& plan, std::optional<double>& measured) {
+  const std::string& path = config.load.trace;
+  if (!CanReadHere(path, &plan.trace_note)) return;
+  absl::StatusOr<Trace> trace = ReadTraceFile(path);
+  if (!trace.ok()) {
+    plan.trace_error = std::string(trace.status().message());
+    plan.trace_note = "the trace file has errors";
+    return;
+  }
+  const int64_t warmup = absl::ToInt64Nanoseconds(plan.warmup);
+  const int64_t total = absl::ToInt64Nanoseconds(plan.total);
+  const int64_t count = static_cast<int64_t>(trace->records.size());
+  plan.trace_requests = count;
+  plan.trace_span = absl::Nanoseconds(trace->span_ns());
+  plan.trace_out_of_order = trace->out_of_order;
+  plan.warmup_requests = static_cast<double>(trace->CountBetween(0, warmup));
+  measured = static_cast<double>(trace->CountBetween(warmup, total));
+  plan.trace_not_sent = trace->CountBetween(total, std::numeric_limits<int64_t>::max());
+  const double window_s = absl::ToDoubleSeconds(plan.measurement);
+  plan.mean_rate = window_s > 0 ? *measured / window_s : 0;
+  plan.peak_rate = PeakPerSecond(*trace);
+  if (plan.max_requests > 0 && *measured > static_cast<double>(plan.max_requests)) {
+    // The first measured record the cap keeps back.
+    const int64_t first_unsent = static_cast<int64_t>(*plan.warmup_requests) + plan.max_requests;
+    plan.cap_reached_after =
+        absl::Nanoseconds(trace->records[static_cast<size_t>(first_unsent)].offset_ns) -
+        plan.warmup;
+  }
 }
 
 // Seconds into the measurement window at which the `count`-th request is sent, for the open-loop
@@ -230,7 +251,7 @@ Plan MakePlan(const BenchmarkConfig& config, const PlanOptions& options) {
       break;
     case LoadType::kTrace:
       if (options.read_trace_file) {
-        plan.trace_requests = CountTraceLines(load.trace, &plan.trace_note);
+        PlanTrace(config, plan, measured);
       } else {
         plan.trace_note = "the trace file was not read";
       }
@@ -241,7 +262,9 @@ Plan MakePlan(const BenchmarkConfig& config, const PlanOptions& options) {
     const double cap = static_cast<double>(plan.max_requests);
     if (!measured.has_value() || *measured > cap) {
       plan.capped = measured.has_value();
-      if (plan.capped) plan.cap_reached_after = TimeToReach(config, cap);
+      if (plan.capped && load.type != LoadType::kTrace) {
+        plan.cap_reached_after = TimeToReach(config, cap);
+      }
       measured = cap;
     }
   }
@@ -299,9 +322,7 @@ std::string RenderPlan(const Plan& plan) {
       }
     }
   } else if (plan.type == LoadType::kTrace) {
-    requests = plan.trace_requests.has_value()
-                   ? std::to_string(*plan.trace_requests) + " in the trace file"
-                   : "from the trace file (" + plan.trace_note + ")";
+    requests = "from the trace file (" + plan.trace_note + ")";
   } else {
     requests = "as many as complete: closed loop, " + std::to_string(plan.in_flight) +
                " in flight, no fixed count";
@@ -310,7 +331,34 @@ std::string RenderPlan(const Plan& plan) {
     requests += ", about " + FormatCount(*plan.warmup_requests) + " in warmup";
   }
   row("requests:", requests);
-  if (!plan.closed_loop && plan.type != LoadType::kTrace) {
+  if (plan.type == LoadType::kTrace && plan.trace_requests.has_value()) {
+    std::string trace = std::to_string(*plan.trace_requests) + " records over " +
+                        FormatCompactDuration(absl::Trunc(plan.trace_span, absl::Milliseconds(1)));
+    if (plan.trace_not_sent > 0) {
+      trace += "; " + std::to_string(plan.trace_not_sent) +
+               " at or after warmup + duration are not sent (raise benchmark.duration to replay "
+               "them)";
+    }
+    if (plan.trace_out_of_order > 0) {
+      trace += "; " + std::to_string(plan.trace_out_of_order) +
+               " lines were out of time order and are replayed sorted";
+    }
+    trace +=
+        "; prompts are synthetic with each record's lengths (prompts.inputLength and "
+        "outputLength unused)";
+    row("trace:", trace);
+  }
+  if (!plan.trace_error.empty()) {
+    row("trace:", "ERRORS in the trace file:");
+    size_t start = 0;
+    while (start <= plan.trace_error.size()) {
+      const size_t end = plan.trace_error.find('\n', start);
+      out += "\n  " + plan.trace_error.substr(start, end == std::string::npos ? end : end - start);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  if (!plan.closed_loop && (plan.type != LoadType::kTrace || plan.trace_requests.has_value())) {
     std::string rate =
         "mean " + FormatRate(plan.mean_rate) + "/s, peak " + FormatRate(plan.peak_rate) + "/s";
     if (plan.type == LoadType::kBurst) rate += " (requests released within one second)";

@@ -52,14 +52,20 @@ struct Plan {
   std::string shape;              // The load shape in words.
   std::vector<StagePlan> stages;  // type stages
 
-  // type trace: the number of non-empty lines of the trace file, when it could be read here.
-  std::optional<int64_t> trace_requests;
-  std::string trace_note;  // Why trace_requests is unset.
+  // type trace, when the file could be read here and is valid (warmup_requests,
+  // measured_requests, mean_rate and peak_rate are then set from it too):
+  std::optional<int64_t> trace_requests;             // records in the file
+  absl::Duration trace_span = absl::ZeroDuration();  // time of the last record; the first is 0
+  int64_t trace_out_of_order = 0;  // lines earlier in time than a line above them (sorted)
+  int64_t trace_not_sent = 0;      // records at or after warmup + duration
+  std::string trace_note;          // Why trace_requests is unset.
+  // The file's errors, one "file:line: ..." per line, when it has any (trace_requests unset).
+  std::string trace_error;
 };
 
 struct PlanOptions {
-  // Count the lines of load.trace (a regular file only). Off in fuzzing and where the file
-  // lives on another machine.
+  // Read and check load.trace (a regular file only). Off in fuzzing and where the file lives on
+  // another machine.
   bool read_trace_file = true;
 };
 

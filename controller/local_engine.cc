@@ -1,12 +1,15 @@
 #include "controller/local_engine.h"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/plan.h"
 #include "common/status_macros.h"
+#include "common/trace.h"
 #include "worker/engine/endpoint.h"
 #include "worker/engine/engine.h"
 
@@ -55,8 +58,9 @@ engine::PromptSpec ToEngine(const PromptsConfig& prompts, uint64_t seed) {
 
 // The schedule of an open-loop run as phases: warmup holds the starting rate of a ramp or of the
 // first stage (as the plan says), then the configured shape runs over the measurement window.
+// `trace` is the parsed load.trace for type trace, else null.
 absl::StatusOr<std::vector<engine::ArrivalPhase>> Phases(const BenchmarkConfig& config,
-                                                         const Plan& plan) {
+                                                         const Plan& plan, const Trace* trace) {
   const LoadConfig& load = config.load;
   const int64_t warmup = Nanos(plan.warmup);
   const int64_t total = Nanos(plan.total);
@@ -118,8 +122,17 @@ absl::StatusOr<std::vector<engine::ArrivalPhase>> Phases(const BenchmarkConfig& 
       break;
     }
     case LoadType::kTrace:
-      return absl::UnimplementedError(
-          "load.type trace is not supported by `run` yet (the trace reader is not built)");
+      // One phase over warmup + window: record i at its offset, prompt i with its lengths.
+      // Records at or after the window's end are not sent; warmup is simply the records before
+      // benchmark.warmup.
+      spec.type = ArrivalSpec::Type::kTrace;
+      spec.trace_offsets_ns.reserve(trace->records.size());
+      for (const TraceRecord& record : trace->records) {
+        spec.trace_offsets_ns.push_back(record.offset_ns);
+      }
+      spec.duration_ns = total;
+      phases.push_back(engine::ArrivalPhase{0, std::move(spec), 0});
+      break;
     case LoadType::kConcurrency:
       break;  // Closed loop: no schedule.
   }
@@ -142,7 +155,7 @@ engine::SloLimits SloLimitsOf(const SloConfig& slo) {
 }
 
 absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, const Plan& plan,
-                                             int threads) {
+                                             const Trace* trace, int threads) {
   BENCH_RETURN_IF_ERROR(CheckRunnable(config));
   engine::EnginePlan p;
   BENCH_ASSIGN_OR_RETURN(p.endpoint, engine::ParseEndpointUrl(config.target.endpoint));
@@ -174,11 +187,17 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
     p.headers.emplace_back(header.name, header.value);
   }
   p.prompts = ToEngine(config.prompts, config.benchmark.seed);
+  if (trace != nullptr) {
+    p.prompts.fixed_lengths.reserve(trace->records.size());
+    for (const TraceRecord& record : trace->records) {
+      p.prompts.fixed_lengths.push_back({record.input_length, record.output_length});
+    }
+  }
   p.closed_loop = !IsOpenLoop(config.load.type);
   p.concurrency = static_cast<uint32_t>(p.closed_loop && config.load.concurrency == 0
                                             ? kDefaultClosedLoopConcurrency
                                             : config.load.concurrency);
-  BENCH_ASSIGN_OR_RETURN(p.phases, Phases(config, plan));
+  BENCH_ASSIGN_OR_RETURN(p.phases, Phases(config, plan, trace));
   p.warmup_ns = Nanos(plan.warmup);
   p.duration_ns = Nanos(plan.measurement);
   p.max_requests = static_cast<uint64_t>(std::max<int64_t>(0, config.benchmark.max_requests));
@@ -198,6 +217,11 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
 struct LocalRun::State {
   BenchmarkConfig config;
   Plan plan;
+  // type trace: the records in the measurement window (after any maxRequests cap), their mean
+  // rate over the window, and when the cap stops sending (from the window's start).
+  double trace_measured = 0;
+  double trace_rate = 0;
+  std::optional<int64_t> trace_cap_reached_ns;
   std::unique_ptr<engine::Engine> engine;
   bool cancelled = false;
   int64_t cancelled_at_ns = 0;
@@ -211,7 +235,48 @@ absl::StatusOr<std::unique_ptr<LocalRun>> LocalRun::Create(const BenchmarkConfig
   auto state = std::make_unique<State>();
   state->config = config;
   state->plan = MakePlan(config);
-  BENCH_ASSIGN_OR_RETURN(engine::EnginePlan engine_plan, BuildPlan(config, state->plan, threads));
+  std::optional<Trace> trace;
+  if (config.load.type == LoadType::kTrace) {
+    absl::StatusOr<Trace> read = ReadTraceFile(config.load.trace);
+    if (!read.ok()) {
+      // Content errors already name the file and line.
+      if (read.status().code() != absl::StatusCode::kInvalidArgument ||
+          !absl::StartsWith(read.status().message(), config.load.trace)) {
+        return absl::Status(read.status().code(),
+                            absl::StrCat("load.trace: ", read.status().message()));
+      }
+      return read.status();
+    }
+    trace = *std::move(read);
+    const int64_t warmup = Nanos(state->plan.warmup);
+    const int64_t window = Nanos(state->plan.measurement);
+    int64_t measured = trace->CountBetween(warmup, warmup + window);
+    if (measured == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "load.trace: no record of ", config.load.trace, " falls in the measurement window (",
+          absl::FormatDuration(state->plan.warmup), " to ", absl::FormatDuration(state->plan.total),
+          " after the start); the trace spans ",
+          absl::FormatDuration(absl::Nanoseconds(trace->span_ns())),
+          " - shorten benchmark.warmup"));
+    }
+    int64_t measured_ns = window;
+    if (config.benchmark.max_requests > 0 && measured > config.benchmark.max_requests) {
+      // The first in-window record that the cap keeps from being sent.
+      const int64_t first_unsent = trace->CountBetween(0, warmup) + config.benchmark.max_requests;
+      measured_ns = trace->records[static_cast<size_t>(first_unsent)].offset_ns - warmup;
+      state->trace_cap_reached_ns = measured_ns;
+      measured = config.benchmark.max_requests;
+    }
+    state->trace_measured = static_cast<double>(measured);
+    // The rate the trace asks for where it is measured (its records vary over time).
+    state->trace_rate =
+        measured_ns > 0 ? static_cast<double>(measured) / (static_cast<double>(measured_ns) / 1e9)
+                        : 0;
+  }
+  BENCH_ASSIGN_OR_RETURN(
+      engine::EnginePlan engine_plan,
+      BuildPlan(config, state->plan, trace.has_value() ? &*trace : nullptr, threads));
+  trace.reset();  // The engine has its own copies of the offsets and lengths.
   BENCH_ASSIGN_OR_RETURN(state->engine, engine::Engine::Create(std::move(engine_plan)));
   return std::unique_ptr<LocalRun>(new LocalRun(std::move(state)));
 }
@@ -233,7 +298,9 @@ Progress LocalRun::GetProgress() {
   progress.total_s = static_cast<double>(p.warmup_ns + p.duration_ns) / 1e9;
   progress.warming_up = progress.elapsed_s < static_cast<double>(p.warmup_ns) / 1e9;
   progress.draining = progress.elapsed_s >= progress.total_s || state_->cancelled;
-  progress.requested_rate = p.closed_loop ? 0 : state_->plan.mean_rate;
+  progress.requested_rate = p.closed_loop                           ? 0
+                            : state_->plan.type == LoadType::kTrace ? state_->trace_rate
+                                                                    : state_->plan.mean_rate;
   // The last complete interval says what the generator achieves now.
   const int64_t interval_index = (snapshot.taken_ns - snapshot.run_start_ns) / p.interval_ns;
   if (interval_index >= 1 && static_cast<size_t>(interval_index - 1) < snapshot.series.size()) {
@@ -284,10 +351,16 @@ RunResult LocalRun::Result() {
     result.measured_window_ns = std::clamp<int64_t>(ran, 0, p.duration_ns);
   } else if (plan.capped && plan.cap_reached_after.has_value()) {
     result.measured_window_ns = std::min<int64_t>(p.duration_ns, Nanos(*plan.cap_reached_after));
+  } else if (state_->trace_cap_reached_ns.has_value()) {
+    result.measured_window_ns = std::min<int64_t>(p.duration_ns, *state_->trace_cap_reached_ns);
   }
   result.closed_loop = p.closed_loop;
   result.concurrency = p.concurrency;
-  if (!p.closed_loop) {
+  if (plan.type == LoadType::kTrace) {
+    // The trace's own rate over the window: what it asks for, not a configured rate.
+    result.requested_rate = state_->trace_rate;
+    result.requested_requests = state_->trace_measured;
+  } else if (!p.closed_loop) {
     result.requested_rate = plan.mean_rate;
     result.requested_requests = plan.measured_requests.value_or(0);
   }

@@ -96,9 +96,18 @@ int RunValidateCommand(const std::vector<std::string>& args) {
 
   std::printf("# Resolved config from %s (defaults filled in, secrets redacted).\n",
               config_path->c_str());
+  const Plan plan = MakePlan(parsed->config);
+  if (!plan.trace_error.empty()) {
+    // The config is fine but the trace it names would fail `run`: the same exit as a bad config.
+    std::fprintf(stderr,
+                 "%s\nbench-controller validate: load.trace %s is not a valid trace; "
+                 "nothing was sent\n",
+                 plan.trace_error.c_str(), parsed->config.load.trace.c_str());
+    return kExitUsage;
+  }
   std::fputs(ConfigToYaml(parsed->config).c_str(), stdout);
   std::printf("#\n# Plan\n");
-  PrintCommented(RenderPlan(MakePlan(parsed->config)));
+  PrintCommented(RenderPlan(plan));
   if (!parsed->notes.empty()) {
     std::printf("#\n# Notes (defaults and shorthands applied)\n");
     for (const std::string& note : parsed->notes) std::printf("#   - %s\n", note.c_str());

@@ -138,5 +138,23 @@ if run 2 --config "$work/secret.yaml" --set 'target.headers.Cookie=[s3cr3t]'; th
   expect_not_in err "s3cr3t" "secret in an error"
 fi
 
+# 7. A trace is read and summarised; a broken one is an error naming file:line and the field.
+printf '{"timestamp": 0.5, "input_length": 10, "output_length": 5}\n# a comment\n{"timestamp": 0, "input_length": 20, "output_length": 7}\n' >"$work/good.jsonl"
+printf '{"timestamp": 0, "input_length": 10, "output_length": 5}\n{"timestamp": 1, "input_length": "x", "output_length": 5}\n' >"$work/bad.jsonl"
+for t in good bad; do
+  cat >"$work/$t-trace.yaml" <<YAML
+benchmark: {name: trace, duration: 10}
+target: {endpoint: http://127.0.0.1:8000/v1/completions, model: m}
+load: {type: trace, trace: "$work/$t.jsonl"}
+YAML
+done
+if run 0 --config "$work/good-trace.yaml"; then
+  expect_in out "2 records" "trace summary"
+fi
+if run 2 --config "$work/bad-trace.yaml"; then
+  expect_in err "bad.jsonl:2: input_length must be a positive integer" "trace error"
+  expect_in err "nothing was sent" "trace error"
+fi
+
 echo "validate_cli: $checks checks, $failures failure(s)"
 [ "$failures" -eq 0 ]

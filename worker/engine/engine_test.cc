@@ -2,12 +2,24 @@
 // responses: counts, categories, timing and the client queue.
 #include "worker/engine/engine.h"
 
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <random>
+#include <set>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/testing/peers.h"
+#include "worker/engine/prompts.h"
 
 namespace bench::engine {
 namespace {
@@ -21,7 +33,9 @@ constexpr char kUsage[] =
 
 // /v1/fast: 5 chunks at once + usage + [DONE]. /v1/paced: 5 chunks 20 ms apart.
 // /v1/truncated: chunks without [DONE]. /v1/unavailable: 503. /v1/slow: 2 s before anything.
-std::string Locations() {
+// /v1/record: one chunk + [DONE], no usage; nginx keeps every request body as a file in
+// `bodies_dir` (client_body_in_file_only).
+std::string Locations(const std::string& bodies_dir) {
   std::string fast =
       absl::StrCat("      echo_duplicate 5 '", kChunk, "\\n\\n';\n      echo '", kUsage,
                    "';\n      echo '';\n      echo 'data: [DONE]';\n", "      echo '';\n");
@@ -39,19 +53,127 @@ std::string Locations() {
       location("/v1/fast", fast), location("/v1/paced", paced),
       location("/v1/truncated", absl::StrCat("      echo '", kChunk, "';\n      echo '';\n")),
       "    location /v1/unavailable { return 503 '{\"error\":{}}'; }\n",
-      location("/v1/slow", "      echo_sleep 2;\n      echo 'data: [DONE]';\n"));
+      location("/v1/slow", "      echo_sleep 2;\n      echo 'data: [DONE]';\n"),
+      "    location /v1/record {\n      client_body_in_file_only on;\n",
+      "      client_body_temp_path ", bodies_dir, ";\n",
+      "      default_type text/event-stream;\n      echo_read_request_body;\n", "      echo '",
+      kChunk, "';\n      echo '';\n      echo 'data: [DONE]';\n      echo '';\n    }\n");
+}
+
+// Every file in `dir` (nginx's kept request bodies).
+std::vector<std::string> ReadBodies(const std::string& dir) {
+  std::vector<std::string> bodies;
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) return bodies;
+  while (const dirent* entry = readdir(handle)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    std::ifstream in(dir + "/" + name, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    bodies.push_back(text.str());
+  }
+  closedir(handle);
+  return bodies;
+}
+
+// (words of the user message, max_tokens) of a chat request body from RequestBuilder.
+std::pair<int64_t, int64_t> BodyLengths(const std::string& body) {
+  const std::string content_key = R"("content":")";
+  const size_t content = body.find(content_key);
+  const size_t max_tokens = body.find(R"("max_tokens":)");
+  if (content == std::string::npos || max_tokens == std::string::npos) return {-1, -1};
+  const size_t start = content + content_key.size();
+  const std::string text = body.substr(start, body.find('"', start) - start);
+  return {CountWords(text), std::atoll(body.c_str() + max_tokens + 13)};
 }
 
 class EngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto peer = NginxPeer::Start(Locations());
-    ASSERT_TRUE(peer.ok()) << peer.status();
+    char dir_template[] = "/tmp/bench-engine-bodies-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    bodies_dir_ = new std::string(std::string(dir_template) + "/bodies");  // nginx makes it
+    auto peer = NginxPeer::Start(Locations(*bodies_dir_));
+    if (!peer.ok()) {
+      start_error_ = new std::string(peer.status().ToString());
+      return;
+    }
     nginx_ = std::move(peer).value().release();
+  }
+  // A failure in SetUpTestSuite() reads as "skipped" to ctest: fail each test instead.
+  void SetUp() override {
+    ASSERT_NE(nginx_, nullptr) << (start_error_ != nullptr ? *start_error_ : "no nginx");
   }
   static void TearDownTestSuite() {
     delete nginx_;
     nginx_ = nullptr;
+    delete start_error_;
+    start_error_ = nullptr;
+    if (bodies_dir_ != nullptr) {
+      for (const std::string& file : ListDir(*bodies_dir_)) std::remove(file.c_str());
+      rmdir(bodies_dir_->c_str());
+      rmdir(bodies_dir_->substr(0, bodies_dir_->rfind('/')).c_str());
+    }
+    delete bodies_dir_;
+    bodies_dir_ = nullptr;
+  }
+
+  static std::vector<std::string> ListDir(const std::string& dir) {
+    std::vector<std::string> files;
+    if (DIR* handle = opendir(dir.c_str())) {
+      while (const dirent* entry = readdir(handle)) {
+        const std::string name = entry->d_name;
+        if (name != "." && name != "..") files.push_back(dir + "/" + name);
+      }
+      closedir(handle);
+    }
+    return files;
+  }
+
+  // A 50-record trace over 1.5 s: `per_interval[b]` records in each 250 ms interval b, each at
+  // least 25 ms from the interval's edges (so a few ms of schedule lag cannot move it to the
+  // next one), with random lengths; records are not in time order.
+  struct TestTrace {
+    std::vector<int64_t> offsets_ns;  // sorted
+    std::vector<PromptLengths> lengths;
+    std::vector<uint64_t> per_interval;
+  };
+  static TestTrace MakeTrace(uint64_t seed) {
+    TestTrace trace;
+    trace.per_interval = {4, 11, 0, 13, 7, 15};  // 50
+    std::mt19937_64 rng(seed);
+    std::vector<std::pair<int64_t, PromptLengths>> records;
+    for (size_t b = 0; b < trace.per_interval.size(); ++b) {
+      for (uint64_t k = 0; k < trace.per_interval[b]; ++k) {
+        const int64_t offset = static_cast<int64_t>(b) * 250'000'000 + 25'000'000 +
+                               static_cast<int64_t>(rng() % 200'000'000);
+        records.push_back(
+            {offset,
+             {static_cast<int64_t>(rng() % 300) + 1, static_cast<int64_t>(rng() % 2000) + 1}});
+      }
+    }
+    std::stable_sort(records.begin(), records.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [offset, lengths] : records) {
+      trace.offsets_ns.push_back(offset);
+      trace.lengths.push_back(lengths);
+    }
+    return trace;
+  }
+
+  static EnginePlan TracePlan(const TestTrace& trace) {
+    EnginePlan plan = Plan("/v1/record", nginx_->ports().h2c, HttpProtocol::kH2c);
+    ArrivalSpec spec;
+    spec.type = ArrivalSpec::Type::kTrace;
+    spec.trace_offsets_ns = trace.offsets_ns;
+    spec.duration_ns = 1'500'000'000;
+    plan.phases = {ArrivalPhase{0, spec, 0}};
+    plan.prompts.fixed_lengths = trace.lengths;
+    plan.warmup_ns = 500'000'000;  // The first two intervals: 15 records.
+    plan.duration_ns = 1'000'000'000;
+    plan.threads = 2;
+    return plan;
   }
 
   static EnginePlan Plan(const std::string& path, int port, HttpProtocol protocol) {
@@ -95,8 +217,12 @@ class EngineTest : public ::testing::Test {
   }
 
   static NginxPeer* nginx_;
+  static std::string* start_error_;
+  static std::string* bodies_dir_;
 };
 NginxPeer* EngineTest::nginx_ = nullptr;
+std::string* EngineTest::start_error_ = nullptr;
+std::string* EngineTest::bodies_dir_ = nullptr;
 
 TEST_F(EngineTest, OpenLoopSendsTheScheduleAndCountsEveryToken) {
   for (HttpProtocol protocol : {HttpProtocol::kH2c, HttpProtocol::kHttp1}) {
@@ -122,6 +248,51 @@ TEST_F(EngineTest, OpenLoopSendsTheScheduleAndCountsEveryToken) {
     for (const IntervalPoint& point : snapshot.series) completed += point.completed;
     EXPECT_EQ(completed, 300u);
   }
+}
+
+TEST_F(EngineTest, TraceReplaySendsEveryRecordWithItsLengths) {
+  for (const std::string& file : ListDir(*bodies_dir_)) std::remove(file.c_str());
+  const TestTrace trace = MakeTrace(/*seed=*/11);
+  ASSERT_EQ(trace.offsets_ns.size(), 50u);
+  const EngineSnapshot snapshot = Run(TracePlan(trace));
+  const StatsShard window = Window(snapshot);
+  EXPECT_EQ(snapshot.started, 50u);
+  EXPECT_EQ(window.requests_sent, 35u) << "records at or after the 0.5 s warmup";
+  EXPECT_EQ(window.succeeded, 35u);
+  int64_t window_input = 0;
+  for (size_t i = 0; i < trace.offsets_ns.size(); ++i) {
+    if (trace.offsets_ns[i] >= 500'000'000) window_input += trace.lengths[i].input_tokens;
+  }
+  EXPECT_EQ(window.input_tokens, static_cast<uint64_t>(window_input))
+      << "no usage in the response: the generator's count, the record's input_length";
+
+  // What went over the wire: one body per record with its input words and max_tokens.
+  std::multiset<std::pair<int64_t, int64_t>> sent, want;
+  for (const std::string& body : ReadBodies(*bodies_dir_)) sent.insert(BodyLengths(body));
+  for (const PromptLengths& lengths : trace.lengths) {
+    want.insert({lengths.input_tokens, lengths.output_tokens});
+  }
+  EXPECT_EQ(sent, want);
+}
+
+TEST_F(EngineTest, TraceReplayTimingFollowsTheRecordedOffsets) {
+  const TestTrace trace = MakeTrace(/*seed=*/23);
+  const EngineSnapshot snapshot = Run(TracePlan(trace));
+  const StatsShard window = Window(snapshot);
+  EXPECT_EQ(snapshot.started, 50u);
+  const Histogram& lag = window.histogram(LatencyMetric::kScheduleLag);
+  ASSERT_EQ(lag.TotalCount(), 35);
+  // Microseconds. The worst case stays under the 25 ms margin the per-interval check relies on
+  // even on a loaded machine; the median shows the driver's real precision.
+  EXPECT_LT(lag.ValueAtPercentile(50), 2'000);
+  EXPECT_LT(lag.ValueAtPercentile(100), 20'000);
+  // Sends per 250 ms interval are the trace's own counts (series are by send time).
+  ASSERT_GE(snapshot.series.size(), trace.per_interval.size());
+  std::vector<uint64_t> started;
+  for (size_t b = 0; b < trace.per_interval.size(); ++b) {
+    started.push_back(snapshot.series[b].started);
+  }
+  EXPECT_EQ(started, trace.per_interval);
 }
 
 TEST_F(EngineTest, PacedTokensGiveTheirGapAsItl) {
@@ -169,6 +340,20 @@ TEST_F(EngineTest, RequestsPastTheTimeoutAreTimeouts) {
   const StatsShard window = Window(Run(plan));
   EXPECT_EQ(window.succeeded, 0u);
   EXPECT_EQ(window.errors.at("timeout"), 4u);
+}
+
+TEST_F(EngineTest, ClosedLoopTimeoutsGoOnWithTheNextRequest) {
+  // The timed-out request's object comes straight back as the user's next request.
+  EnginePlan plan = Plan("/v1/slow", nginx_->ports().h2c, HttpProtocol::kH2c);
+  plan.closed_loop = true;
+  plan.concurrency = 1;
+  plan.duration_ns = 500'000'000;
+  plan.timeout_ns = 100'000'000;
+  const StatsShard window = Window(Run(plan));
+  EXPECT_EQ(window.succeeded, 0u);
+  EXPECT_GE(window.errors.at("timeout"), 4u);
+  EXPECT_LE(window.errors.at("timeout"), 7u);
+  EXPECT_EQ(window.incomplete, 0u);
 }
 
 TEST_F(EngineTest, RefusedTargetCountsConnectErrors) {

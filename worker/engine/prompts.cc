@@ -562,6 +562,15 @@ absl::StatusOr<std::vector<PromptSource::DatasetEntry>> LoadShareGpt(const std::
   return entries;
 }
 
+// Datasets bring their own prompts; lengths from a trace need synthetic text.
+absl::Status CheckNoFixedLengths(const PromptSpec& spec) {
+  if (spec.fixed_lengths.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "prompts.type must be synthetic when the lengths come from a trace (load.type trace), "
+      "got ",
+      spec.source == PromptSpec::Source::kFile ? "file" : "shareGPT"));
+}
+
 }  // namespace
 
 // ---- PromptSource -------------------------------------------------------------------------
@@ -574,7 +583,22 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
   std::unique_ptr<PromptSource> source(new PromptSource(spec));
   switch (spec.source) {
     case PromptSpec::Source::kSynthetic: {
-      BENCH_RETURN_IF_ERROR(CheckDistribution(spec.input_length, "prompts.inputLength"));
+      double mean_input = spec.input_length.mean;
+      if (spec.fixed_lengths.empty()) {
+        BENCH_RETURN_IF_ERROR(CheckDistribution(spec.input_length, "prompts.inputLength"));
+      } else {
+        double sum = 0;
+        for (size_t i = 0; i < spec.fixed_lengths.size(); ++i) {
+          const PromptLengths& lengths = spec.fixed_lengths[i];
+          if (lengths.input_tokens < 1 || lengths.output_tokens < 1) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("prompt lengths[", i, "] must be >= 1, got input ",
+                             lengths.input_tokens, ", output ", lengths.output_tokens));
+          }
+          sum += static_cast<double>(lengths.input_tokens);
+        }
+        mean_input = sum / static_cast<double>(spec.fixed_lengths.size());
+      }
       if (!(spec.prefix_ratio >= 0 && spec.prefix_ratio <= 1)) {
         return absl::InvalidArgumentError(
             absl::StrCat("prompts.prefixRatio must be in [0, 1], got ", spec.prefix_ratio));
@@ -583,8 +607,7 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
         return absl::InvalidArgumentError("prompts.prefixGroups must be >= 1, got 0");
       }
       if (spec.prefix_ratio > 0) {
-        source->prefix_words_ =
-            std::llround(spec.prefix_ratio * std::max(0.0, spec.input_length.mean));
+        source->prefix_words_ = std::llround(spec.prefix_ratio * std::max(0.0, mean_input));
         for (uint64_t rest = (spec.prefix_groups - 1) >> 8; rest > 0; rest >>= 8) {
           ++source->tag_words_;
         }
@@ -592,10 +615,12 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
       break;
     }
     case PromptSpec::Source::kFile: {
+      BENCH_RETURN_IF_ERROR(CheckNoFixedLengths(spec));
       BENCH_ASSIGN_OR_RETURN(source->entries_, LoadJsonl(spec.dataset_path));
       break;
     }
     case PromptSpec::Source::kShareGpt: {
+      BENCH_RETURN_IF_ERROR(CheckNoFixedLengths(spec));
       BENCH_ASSIGN_OR_RETURN(
           source->entries_, LoadShareGpt(spec.dataset_path, spec.dataset_output_length, spec.seed));
       break;
@@ -603,7 +628,7 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
   }
   // output_length matters only for prompts whose length the dataset does not give.
   const bool samples_output =
-      spec.source == PromptSpec::Source::kSynthetic ||
+      (spec.source == PromptSpec::Source::kSynthetic && spec.fixed_lengths.empty()) ||
       std::any_of(source->entries_.begin(), source->entries_.end(),
                   [](const DatasetEntry& entry) { return entry.max_tokens == 0; });
   if (samples_output) {
@@ -641,10 +666,16 @@ Prompt PromptSource::Get(uint64_t index) const {
             : SampleLength(spec_.output_length, StreamKey(spec_.seed, index, kOutputLengthStream));
     return prompt;
   }
-  int64_t words =
-      SampleLength(spec_.input_length, StreamKey(spec_.seed, index, kInputLengthStream));
-  prompt.max_tokens =
-      SampleLength(spec_.output_length, StreamKey(spec_.seed, index, kOutputLengthStream));
+  int64_t words = 0;
+  if (!spec_.fixed_lengths.empty()) {
+    const PromptLengths& lengths = spec_.fixed_lengths[index % spec_.fixed_lengths.size()];
+    words = lengths.input_tokens;
+    prompt.max_tokens = lengths.output_tokens;
+  } else {
+    words = SampleLength(spec_.input_length, StreamKey(spec_.seed, index, kInputLengthStream));
+    prompt.max_tokens =
+        SampleLength(spec_.output_length, StreamKey(spec_.seed, index, kOutputLengthStream));
+  }
   int64_t own_words = words;
   prompt.text.reserve(static_cast<size_t>(std::max(words, prefix_words_ + 1)) * 8);
   if (prefix_words_ > 0) {

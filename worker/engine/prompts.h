@@ -19,6 +19,14 @@ namespace bench::engine {
 // Token counts ~ Normal(mean, stddev), rounded and clipped to [min, max]: the config's type.
 using LengthDistribution = ::bench::LengthDistribution;
 
+// The lengths of one prompt given from outside (a trace record).
+struct PromptLengths {
+  int64_t input_tokens = 0;   // >= 1
+  int64_t output_tokens = 0;  // >= 1, sent as max_tokens
+
+  bool operator==(const PromptLengths&) const = default;
+};
+
 struct PromptSpec {
   enum class Source { kSynthetic, kFile, kShareGpt };
 
@@ -30,6 +38,9 @@ struct PromptSpec {
   uint32_t prefix_groups = 1;        // Distinct shared prefixes; prompt i uses group i % groups.
   uint64_t seed = 1;
   bool dataset_output_length = false;  // ShareGPT: use the recorded answer's length.
+  // Trace replay (synthetic only): prompt i has exactly fixed_lengths[i % size] - input words
+  // and max_tokens - instead of lengths sampled from input_length and output_length.
+  std::vector<PromptLengths> fixed_lengths;
 };
 
 struct Prompt {
@@ -53,6 +64,9 @@ struct Prompt {
 //   base 256 (each digit a vocabulary word shifted by a seeded offset), so groups < 256 differ
 //   in the first word; the rest of the prefix is seeded by (seed, group). The prompt is then at
 //   least prefix + 1 words long, which may exceed input_length.max.
+// - Synthetic with fixed_lengths (trace replay): as above, but prompt i has
+//   fixed_lengths[i % size].input_tokens words and that record's output_tokens as max_tokens;
+//   the prefix is round(r * mean of the fixed input lengths) words.
 // - File (JSONL): one object per line with "prompt" (string) or "messages" (array of {role,
 //   content}) and optionally "max_tokens" or "output_tokens" (a positive integer; max_tokens
 //   wins); blank lines skipped. Prompt i is line i % lines, in file order. For a messages line,

@@ -294,6 +294,62 @@ TEST(SyntheticPromptsTest, RejectsBadSpecs) {
   EXPECT_EQ(code(spec).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// ---- fixed lengths (trace replay) ---------------------------------------------------------
+
+TEST(FixedLengthPromptsTest, EachIndexGetsItsRecordsLengthsExactly) {
+  PromptSpec spec = SyntheticSpec(5);
+  // Distributions that would never give these lengths: they must be ignored.
+  spec.input_length = {500, 0, 500, 500};
+  spec.output_length = {0, 0, 0, 0};  // Invalid, and unused with fixed lengths.
+  spec.fixed_lengths = {{3, 7}, {1, 1}, {250, 4000}, {3, 7}};
+  std::unique_ptr<PromptSource> source = MustCreate(spec);
+  ASSERT_NE(source, nullptr);
+  for (uint64_t i = 0; i < 8; ++i) {
+    const Prompt prompt = source->Get(i);
+    const PromptLengths& want = spec.fixed_lengths[i % 4];
+    EXPECT_EQ(prompt.input_tokens, want.input_tokens) << i;
+    EXPECT_EQ(static_cast<int64_t>(Words(prompt.text).size()), want.input_tokens) << i;
+    EXPECT_EQ(prompt.max_tokens, want.output_tokens) << i;
+  }
+  // Equal lengths at different indices are still different prompts (no accidental caching),
+  // and a second source with the same seed gives the same text.
+  EXPECT_NE(source->Get(0).text, source->Get(3).text);
+  std::unique_ptr<PromptSource> again = MustCreate(spec);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(SamePrompt(source->Get(2), again->Get(2)));
+}
+
+TEST(FixedLengthPromptsTest, PrefixIsTheRatioOfTheMeanFixedLength) {
+  PromptSpec spec = SyntheticSpec(5);
+  spec.fixed_lengths = {{10, 1}, {30, 1}};  // mean 20
+  spec.prefix_ratio = 0.5;
+  spec.prefix_groups = 1;
+  std::unique_ptr<PromptSource> source = MustCreate(spec);
+  ASSERT_NE(source, nullptr);
+  EXPECT_EQ(source->prefix_words(), 10);
+  const std::vector<std::string> a = Words(source->Get(0).text);
+  const std::vector<std::string> b = Words(source->Get(1).text);
+  ASSERT_EQ(a.size(), 11u) << "at least prefix + 1 words";
+  ASSERT_EQ(b.size(), 30u);
+  EXPECT_TRUE(std::equal(a.begin(), a.begin() + 10, b.begin()));
+}
+
+TEST(FixedLengthPromptsTest, RejectsBadLengthsAndDatasets) {
+  PromptSpec spec = SyntheticSpec(5);
+  spec.fixed_lengths = {{4, 4}, {0, 4}};
+  absl::Status status = PromptSource::Create(spec).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "prompt lengths[1] must be >= 1, got input 0, output 4");
+  spec.fixed_lengths = {{4, 4}};
+  spec.source = PromptSpec::Source::kShareGpt;
+  spec.dataset_path = "/nonexistent.json";
+  status = PromptSource::Create(spec).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(),
+            "prompts.type must be synthetic when the lengths come from a trace (load.type "
+            "trace), got shareGPT");
+}
+
 // ---- JSONL --------------------------------------------------------------------------------
 
 PromptSpec FileSpec(const std::string& path) {
