@@ -1,5 +1,6 @@
 #include "sim/emitter.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/check.h"
@@ -7,73 +8,76 @@
 
 namespace bench::sim {
 
-Emitter::Emitter(engine::EventLoop& loop, absl::AnyInvocable<void()> after_batch)
-    : timer_(loop, [this] { OnTimer(); }), after_batch_(std::move(after_batch)) {}
+Emitter::Emitter(engine::EventLoop& loop, absl::AnyInvocable<void()> after_batch,
+                 TokenLatenessRecorder* lateness)
+    : timer_(loop, [this] { OnTimer(); }),
+      after_batch_(std::move(after_batch)),
+      lateness_(lateness) {}
 
-bool Emitter::Before(size_t a, size_t b) const {
-  const TimedTask* x = heap_[a];
-  const TimedTask* y = heap_[b];
-  return x->due_ns_ != y->due_ns_ ? x->due_ns_ < y->due_ns_ : x->order_ < y->order_;
+void Emitter::Place(size_t index, const Entry& entry) {
+  heap_[index] = entry;
+  entry.task->heap_index_ = index;
 }
 
-void Emitter::Place(size_t index, TimedTask* task) {
-  heap_[index] = task;
-  task->heap_index_ = index;
-}
-
+// Both sifts carry the moving entry in hand and write it once, at its final place.
 void Emitter::SiftUp(size_t index) {
+  const Entry entry = heap_[index];
   while (index > 0) {
-    const size_t parent = (index - 1) / 2;
-    if (!Before(index, parent)) break;
-    TimedTask* child = heap_[index];
+    const size_t parent = (index - 1) / kArity;
+    if (!Before(entry, heap_[parent])) break;
     Place(index, heap_[parent]);
-    Place(parent, child);
     index = parent;
   }
+  Place(index, entry);
 }
 
 void Emitter::SiftDown(size_t index) {
+  const Entry entry = heap_[index];
+  const size_t size = heap_.size();
   for (;;) {
-    const size_t left = 2 * index + 1;
-    if (left >= heap_.size()) break;
-    size_t smallest = left;
-    if (left + 1 < heap_.size() && Before(left + 1, left)) smallest = left + 1;
-    if (!Before(smallest, index)) break;
-    TimedTask* parent = heap_[index];
-    Place(index, heap_[smallest]);
-    Place(smallest, parent);
-    index = smallest;
+    const size_t first = kArity * index + 1;
+    if (first >= size) break;
+    size_t child = first;
+    const size_t end = std::min(first + kArity, size);
+    for (size_t other = first + 1; other < end; ++other) {
+      if (Before(heap_[other], heap_[child])) child = other;
+    }
+    if (!Before(heap_[child], entry)) break;
+    Place(index, heap_[child]);
+    index = child;
   }
+  Place(index, entry);
 }
 
 void Emitter::Schedule(TimedTask* task, int64_t due_ns) {
   if (task->scheduled()) Cancel(task);
   task->due_ns_ = due_ns;
-  task->order_ = next_order_++;
-  heap_.push_back(task);
-  task->heap_index_ = heap_.size() - 1;
-  SiftUp(task->heap_index_);
+  heap_.push_back({due_ns, next_order_++, task});
+  SiftUp(heap_.size() - 1);
   if (!dispatching_) Arm();
 }
 
 void Emitter::Cancel(TimedTask* task) {
   if (!task->scheduled()) return;
   const size_t index = task->heap_index_;
-  BENCH_DCHECK(index < heap_.size() && heap_[index] == task);
+  BENCH_DCHECK(index < heap_.size() && heap_[index].task == task);
   task->heap_index_ = TimedTask::kNotScheduled;
-  TimedTask* last = heap_.back();
+  const Entry last = heap_.back();
   heap_.pop_back();
   if (index < heap_.size()) {
     Place(index, last);
-    SiftUp(index);
-    SiftDown(last->heap_index_);
+    if (index > 0 && Before(last, heap_[(index - 1) / kArity])) {
+      SiftUp(index);
+    } else {
+      SiftDown(index);
+    }
   }
   // A stale deadline only costs one empty wake-up; re-arming on every cancel would cost more.
 }
 
 void Emitter::Arm() {
   if (heap_.empty()) return;
-  const int64_t due_ns = heap_.front()->due_ns_;
+  const int64_t due_ns = heap_.front().due_ns;
   if (due_ns == armed_ns_) return;
   armed_ns_ = due_ns;
   timer_.ArmAt(due_ns);
@@ -85,16 +89,18 @@ void Emitter::OnTimer() {
   int64_t now_ns = MonotonicNowNs();
   int fired = 0;
   while (!heap_.empty() && fired < kMaxTasksPerWake) {
-    TimedTask* task = heap_.front();
-    if (task->due_ns_ > now_ns) {
+    const int64_t due_ns = heap_.front().due_ns;
+    if (due_ns > now_ns) {
       // Time moved while we worked: look again before sleeping.
       now_ns = MonotonicNowNs();
-      if (task->due_ns_ > now_ns) break;
+      if (due_ns > now_ns) break;
     }
+    TimedTask* task = heap_.front().task;
     Cancel(task);
-    const int64_t lateness_ns = now_ns - task->due_ns_;
+    const int64_t lateness_ns = now_ns - due_ns;
     if (lateness_ns > stats_.max_lateness_ns) stats_.max_lateness_ns = lateness_ns;
     if (lateness_ns > 1'000'000) ++stats_.late_over_1ms;
+    if (lateness_ != nullptr) lateness_->Record(lateness_ns);
     ++stats_.fired;
     ++fired;
     task->OnDue(now_ns);

@@ -1,10 +1,21 @@
 #include "sim/emitter.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <memory>
+#include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
+#include "sim/metrics_exporter.h"
 
 namespace bench::sim {
 namespace {
@@ -119,6 +130,145 @@ TEST_F(EmitterTest, ManyDueTasksAreSplitIntoBatches) {
   EXPECT_EQ(order.size(), static_cast<size_t>(n));
   EXPECT_GE(batches_, 2);
   for (int i = 0; i < n; ++i) ASSERT_EQ(order[i], i);
+}
+
+// Random schedules, moves and cancels: the survivors run in (due time, last scheduling) order.
+TEST_F(EmitterTest, RandomScheduleAndCancelKeepHeapOrder) {
+  std::mt19937_64 random(20240611);
+  std::vector<int> order;
+  std::vector<std::unique_ptr<Probe>> probes;
+  const int n = 3000;  // Below kMaxTasksPerWake: all run in one wake-up, straight from the heap.
+  for (int i = 0; i < n; ++i) probes.push_back(std::make_unique<Probe>(emitter_.get(), &order, i));
+  // Due times in the past, with many ties, so everything is due at the first wake-up.
+  const int64_t base = MonotonicNowNs() - 1'000'000'000;
+  std::vector<std::pair<int64_t, uint64_t>> key(n);  // (due, scheduling sequence) per probe
+  std::vector<bool> live(n, false);
+  uint64_t sequence = 0;
+  for (int step = 0; step < 4 * n; ++step) {
+    const int i = static_cast<int>(random() % n);
+    if (random() % 4 == 0) {
+      emitter_->Cancel(probes[i].get());
+      live[i] = false;
+    } else {
+      const int64_t due = base + static_cast<int64_t>(random() % 500) * 1000;
+      emitter_->Schedule(probes[i].get(), due);
+      key[i] = {due, sequence++};
+      live[i] = true;
+    }
+  }
+  std::vector<int> expected;
+  for (int i = 0; i < n; ++i) {
+    if (live[i]) expected.push_back(i);
+  }
+  std::sort(expected.begin(), expected.end(), [&](int a, int b) { return key[a] < key[b]; });
+  EXPECT_EQ(emitter_->size(), expected.size());
+  RunUntilEmpty();
+  EXPECT_EQ(order, expected);
+}
+
+// The value of the exposition line that starts with `series` followed by a space; -1 if absent.
+double SeriesValue(const std::string& text, absl::string_view series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
+        line[series.size()] == ' ') {
+      double value = 0;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) return value;
+    }
+  }
+  return -1;
+}
+
+// The le boundaries are inclusive, as Prometheus reads them; nothing is lost off either end.
+TEST(TokenLatenessRecorderTest, BucketsAreInclusiveAndOpenEnded) {
+  TokenLatenessRecorder recorder;
+  recorder.Record(-5);              // Clamped to 0: first bucket.
+  recorder.Record(10'000);          // Exactly the first bound (10 us): first bucket.
+  recorder.Record(10'001);          // Just over: second bucket.
+  recorder.Record(2'000'000);       // Exactly 2 ms.
+  recorder.Record(60'000'000'000);  // A minute: +Inf.
+  const TokenLatenessRecorder::Snapshot snapshot = recorder.Read();
+  EXPECT_EQ(snapshot.count, 5u);
+  EXPECT_EQ(snapshot.counts[0], 2u);
+  EXPECT_EQ(snapshot.counts[1], 1u);
+  EXPECT_EQ(snapshot.counts.back(), 1u);
+  EXPECT_EQ(snapshot.sum_ns, 10'000 + 10'001 + 2'000'000 + 60'000'000'000);
+  size_t two_ms = 0;
+  while (TokenLatenessRecorder::kBoundsNs[two_ms] != 2'000'000) ++two_ms;
+  EXPECT_EQ(snapshot.counts[two_ms], 1u);
+  EXPECT_EQ(snapshot.counts[two_ms + 1], 0u);
+}
+
+// Every firing is counted once, with the lateness the task itself saw (now - due), and /metrics
+// shows the recorders of all loops merged.
+TEST_F(EmitterTest, LatenessMetricCountsEveryFiring) {
+  SimMetrics metrics("lateness-model");
+  TokenLatenessRecorder* recorder = metrics.AddTokenLatenessRecorder();
+  auto emitter = std::make_unique<Emitter>(*loop_, nullptr, recorder);
+  std::vector<int> order;
+  std::vector<std::unique_ptr<Probe>> probes;
+  const int64_t start = MonotonicNowNs() + 1'000'000;
+  int64_t planned = 0;
+  for (int i = 0; i < 20; ++i) {
+    probes.push_back(std::make_unique<Probe>(emitter.get(), &order, i));
+    probes.back()->repeats = 9 + i % 3;
+    planned += 1 + probes.back()->repeats;
+    probes.back()->gap_ns = 300'000 + 10'000 * i;
+    emitter->Schedule(probes.back().get(), start + 50'000 * i);
+  }
+  ASSERT_TRUE(loop_->RunUntil([&] { return emitter->size() == 0; }));
+  int64_t fired = 0;
+  int64_t lateness_sum_ns = 0;
+  for (const auto& probe : probes) {
+    fired += static_cast<int64_t>(probe->fired_ns.size());
+    for (size_t k = 0; k < probe->fired_ns.size(); ++k) {
+      lateness_sum_ns += probe->fired_ns[k] - probe->due_times[k];
+    }
+  }
+  EXPECT_EQ(fired, planned);
+  const TokenLatenessRecorder::Snapshot snapshot = recorder->Read();
+  EXPECT_EQ(snapshot.count, static_cast<uint64_t>(fired));
+  EXPECT_EQ(snapshot.count, emitter->stats().fired);
+  EXPECT_EQ(snapshot.sum_ns, lateness_sum_ns);
+  EXPECT_GE(snapshot.sum_ns, 0);
+
+  // A second loop's recorder is merged in.
+  metrics.AddTokenLatenessRecorder()->Record(3'000'000);
+  const std::string text = metrics.Serialize();
+  const std::string series = "bench_sim:token_lateness_seconds";
+  const std::string label = "model_name=\"lateness-model\"";
+  EXPECT_EQ(SeriesValue(text, series + "_count{" + label + "}"), fired + 1) << text;
+  EXPECT_NEAR(SeriesValue(text, series + "_sum{" + label + "}"),
+              static_cast<double>(lateness_sum_ns + 3'000'000) * 1e-9, 1e-9);
+  EXPECT_EQ(SeriesValue(text, series + "_bucket{" + label + ",le=\"+Inf\"}"), fired + 1);
+  // One line per bucket, cumulative counts never decrease, le ascending; the 3 ms value is
+  // above the 2 ms bucket.
+  const std::string bucket_prefix = series + "_bucket{" + label + ",le=\"";
+  std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, bucket_prefix)) continue;
+    line.remove_prefix(bucket_prefix.size());
+    const size_t quote = line.find('"');
+    ASSERT_NE(quote, absl::string_view::npos) << line;
+    const absl::string_view le = line.substr(0, quote);
+    EXPECT_LE(le.size(), 7u) << "a bound that prints long: " << le;
+    double bound = std::numeric_limits<double>::infinity();
+    if (le != "+Inf") {
+      ASSERT_TRUE(absl::SimpleAtod(le, &bound)) << line;
+    }
+    double cumulative = 0;
+    ASSERT_TRUE(absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &cumulative)) << line;
+    buckets.emplace_back(bound, cumulative);
+  }
+  ASSERT_EQ(buckets.size(), TokenLatenessRecorder::kBuckets) << text;
+  for (size_t i = 1; i < buckets.size(); ++i) {
+    EXPECT_GT(buckets[i].first, buckets[i - 1].first);
+    EXPECT_GE(buckets[i].second, buckets[i - 1].second);
+    if (std::abs(buckets[i].first - 0.002) < 1e-12) {
+      EXPECT_LE(buckets[i].second, fired);
+    }
+  }
+  EXPECT_EQ(buckets.back().second, fired + 1);
+  emitter.reset();
 }
 
 }  // namespace

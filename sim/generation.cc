@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "common/check.h"
 #include "common/clock.h"
 #include "sim/server_connection.h"
 #include "sim/sim_worker.h"
@@ -14,6 +16,13 @@ namespace {
 constexpr std::string_view kEventStream = "text/event-stream; charset=utf-8";
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) * 1e-9; }
+
+// The sequences that slow this one's decode (LatencyModel::DecodeLoad).
+int64_t DecodeLoad(const SimShared& shared) {
+  return shared.latency.DecodeLoad(
+      shared.scheduler.running(),
+      shared.decode_scheduler != nullptr ? shared.decode_scheduler->running() : 0);
+}
 
 OutputText MakeText(const SimConfig& config, const GenerationRequest& request, uint64_t key) {
   if (config.mode == OutputMode::kEcho) return OutputText::Echo(request.echo_text, key);
@@ -56,6 +65,10 @@ bool Generation::Start() {
 }
 
 void Generation::OnAdmitted(int64_t start_ns) {
+  if (state_ == State::kDecodeWaiting) {
+    StartDecode(start_ns);
+    return;
+  }
   if (state_ != State::kNew && state_ != State::kWaiting) return;
   state_ = State::kRunning;
   start_ns_ = start_ns;
@@ -70,15 +83,24 @@ void Generation::OnAdmitted(int64_t start_ns) {
     shared.metrics.AddPrefixCacheQueries(setup_.request.prompt_tokens, cached_tokens_);
   }
   next_due_ns_ = start_ns + shared.latency.PrefillNs(setup_.request.prompt_tokens - cached_tokens_);
+  if (shared.latency.disaggregated()) state_ = State::kPrefilling;
   worker_.emitter().Schedule(this, next_due_ns_);
 }
 
 void Generation::OnDue(int64_t now_ns) {
+  if (state_ == State::kPrefilling || state_ == State::kTransferring) {
+    AdvanceDisaggregated();
+    return;
+  }
   if (state_ != State::kRunning) return;
   SimShared& shared = worker_.shared();
   const int64_t total = setup_.plan.completion_tokens;
   if (next_index_ >= total) {
     Complete(now_ns);
+    return;
+  }
+  if (setup_.failure != FailureKind::kNone && !failure_struck_ &&
+      next_index_ == FailurePolicy::TokensBeforeFailure(total) && InjectFailure()) {
     return;
   }
   const int64_t index = next_index_++;
@@ -118,8 +140,7 @@ void Generation::OnDue(int64_t now_ns) {
     Complete(now_ns);
     return;
   }
-  next_due_ns_ +=
-      shared.latency.TokenGapNs(setup_.request_key, next_index_, shared.scheduler.running());
+  next_due_ns_ += shared.latency.TokenGapNs(setup_.request_key, next_index_, DecodeLoad(shared));
   worker_.emitter().Schedule(this, next_due_ns_);
 }
 
@@ -151,8 +172,51 @@ void Generation::Complete(int64_t now_ns) {
   }
   shared.metrics.ObserveE2eLatency(Seconds(now_ns - setup_.arrival_ns));
   shared.metrics.AddRequestSuccess(finish_reason());
+  Release();
+}
+
+bool Generation::InjectFailure() {
+  failure_struck_ = true;
+  SimShared& shared = worker_.shared();
+  const FailureKind kind = setup_.failure;
+  switch (kind) {
+    case FailureKind::kStall:
+      // The due times behind it move too: the stream goes on as if nothing happened.
+      shared.metrics.AddInjectedFailures(kind, 1);
+      next_due_ns_ += absl::ToInt64Nanoseconds(shared.config.failure_stall);
+      worker_.emitter().Schedule(this, next_due_ns_);
+      return true;
+    case FailureKind::kTruncate:
+      shared.metrics.AddInjectedFailures(kind, 1);
+      state_ = State::kDone;
+      if (!setup_.request.stream) {
+        // A body cut in half, sent as if whole: the client finds it unreadable.
+        std::string text;
+        for (int64_t i = 0; i < setup_.plan.completion_tokens; ++i) text_.AppendDelta(i, text);
+        std::string& out = worker_.scratch();
+        out.clear();
+        const Usage usage{setup_.request.prompt_tokens, setup_.plan.completion_tokens,
+                          cached_tokens_};
+        formatter_.AppendFullResponse(text, finish_reason(), usage, out);
+        out.resize(out.size() / 2);
+        connection_->Respond(stream_, 200, "application/json", out);
+      }
+      Release();
+      return true;
+    case FailureKind::kReset:
+    case FailureKind::kRstStream:
+    case FailureKind::kGoaway:
+      // The connection counts, stops and retires every generation it fails, this one included.
+      connection_->FailStream(stream_, kind);
+      return true;
+    default:  // The status kinds were answered before the generation existed.
+      return false;
+  }
+}
+
+void Generation::Release() {
   ticket_->listener = nullptr;
-  shared.scheduler.Finish();
+  RunningScheduler().Finish();
   ServerConnection* connection = std::exchange(connection_, nullptr);
   // Last: the connection retires this object.
   connection->FinishStream(stream_, setup_.request.stream);
@@ -166,7 +230,18 @@ void Generation::Stop() {
       break;
     case State::kRunning:
       worker_.emitter().Cancel(this);
+      RunningScheduler().Finish();
+      break;
+    case State::kPrefilling:
+      worker_.emitter().Cancel(this);
       worker_.shared().scheduler.Finish();
+      break;
+    case State::kTransferring:  // Holds no slot.
+      worker_.emitter().Cancel(this);
+      break;
+    case State::kDecodeWaiting:
+      // False: already promoted; the posted start sees no listener and passes the slot on.
+      worker_.shared().decode_scheduler->CancelWaiting(*ticket_);
       break;
     case State::kNew:
     case State::kDone:
@@ -176,6 +251,51 @@ void Generation::Stop() {
   if (ticket_ != nullptr) ticket_->listener = nullptr;
   state_ = State::kStopped;
   connection_ = nullptr;
+}
+
+// Disaggregated prefill/decode (sim/README.md). The ticket that queued for the prefill slot
+// queues again for the decode slot: it is idle in between (not queued, its start has run).
+void Generation::AdvanceDisaggregated() {
+  SimShared& shared = worker_.shared();
+  if (state_ == State::kPrefilling) {
+    // The prefill instance is done: its slot goes to the next prefill, its blocks are cached.
+    shared.scheduler.Finish();
+    if (shared.prefix_cache != nullptr) {
+      shared.prefix_cache->Insert(setup_.request.prompt_blocks);
+      shared.metrics.SetKvCacheUsage(static_cast<double>(shared.prefix_cache->size()) /
+                                     static_cast<double>(shared.prefix_cache->capacity()));
+      std::vector<uint64_t>().swap(setup_.request.prompt_blocks);
+    }
+    const int64_t transfer_ns = shared.latency.KvTransferNs(setup_.request.prompt_tokens);
+    shared.metrics.ObserveKvTransferTime(Seconds(transfer_ns));
+    state_ = State::kTransferring;
+    next_due_ns_ += transfer_ns;  // From the schedule: a late wake-up does not add to it.
+    worker_.emitter().Schedule(this, next_due_ns_);
+    return;
+  }
+  // The KV cache is on the decode side.
+  state_ = State::kDecodeWaiting;
+  switch (shared.decode_scheduler->Admit(ticket_)) {
+    case Scheduler::Admission::kRunning:
+      StartDecode(next_due_ns_);
+      break;
+    case Scheduler::Admission::kQueued:  // OnAdmitted() follows.
+      break;
+    case Scheduler::Admission::kRejected:
+      BENCH_CHECK(false);  // The decode queue is unbounded (sim_worker.h).
+      break;
+  }
+}
+
+void Generation::StartDecode(int64_t start_ns) {
+  state_ = State::kRunning;
+  next_due_ns_ = std::max(next_due_ns_, start_ns);
+  worker_.emitter().Schedule(this, next_due_ns_);
+}
+
+Scheduler& Generation::RunningScheduler() {
+  SimShared& shared = worker_.shared();
+  return shared.decode_scheduler != nullptr ? *shared.decode_scheduler : shared.scheduler;
 }
 
 }  // namespace bench::sim

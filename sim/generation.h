@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sim/emitter.h"
+#include "sim/failure.h"
 #include "sim/model.h"
 #include "sim/openai_format.h"
 #include "sim/openai_request.h"
@@ -29,6 +30,8 @@ class Generation final : public TimedTask, public AdmissionListener {
     std::string id;  // chatcmpl-... / cmpl-...
     int64_t created_unix_seconds = 0;
     int64_t arrival_ns = 0;  // IncomingRequest::arrival_ns
+    // A mid-stream failure to inject (failure.h) after half the tokens; kNone for none.
+    FailureKind failure = FailureKind::kNone;
   };
 
   Generation(SimWorker& worker, ServerConnection* connection, int32_t stream, Setup setup);
@@ -50,9 +53,31 @@ class Generation final : public TimedTask, public AdmissionListener {
   void OnAdmitted(int64_t start_ns) override;
 
  private:
-  enum class State { kNew, kWaiting, kRunning, kDone, kStopped };
+  // Disaggregated mode (--disagg) goes kWaiting (prefill queue) -> kPrefilling (prefill slot)
+  // -> kTransferring (no slot) -> kDecodeWaiting (decode queue) -> kRunning (decode slot).
+  enum class State {
+    kNew,
+    kWaiting,
+    kRunning,
+    kDone,
+    kStopped,
+    kPrefilling,
+    kTransferring,
+    kDecodeWaiting
+  };
 
   void Complete(int64_t now_ns);
+  // The injected failure strikes. True when this object is done with (stopped or retired).
+  bool InjectFailure();
+  // Gives the slot back and hands the stream to the connection, which retires this object.
+  void Release();
+  // Disaggregated: the prefill (kPrefilling) or the KV transfer (kTransferring) is done.
+  void AdvanceDisaggregated();
+  // Disaggregated: the decode slot is ours from `start_ns`; token 0 is due then, or when the
+  // transfer ends if that is later.
+  void StartDecode(int64_t start_ns);
+  // The scheduler whose slot a kRunning sequence holds: the decode instance's when disaggregated.
+  Scheduler& RunningScheduler();
   const char* finish_reason() const { return setup_.plan.stopped_by_length ? "length" : "stop"; }
 
   SimWorker& worker_;
@@ -68,6 +93,7 @@ class Generation final : public TimedTask, public AdmissionListener {
   int64_t start_ns_ = 0;
   int64_t cached_tokens_ = 0;  // Prompt tokens found in the prefix cache.
   int64_t last_emit_ns_ = 0;
+  bool failure_struck_ = false;
 };
 
 }  // namespace bench::sim

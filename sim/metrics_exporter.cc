@@ -6,7 +6,11 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
+#include <limits>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace bench::sim {
 namespace {
@@ -21,6 +25,9 @@ const prometheus::Histogram::BucketBoundaries kItlBuckets = {
 const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
     0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,   10.0,   15.0,  20.0,
     30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+// vLLM's NIXL connector's vllm:nixl_xfer_time_seconds buckets (kv_connector/v1/nixl_connector.py).
+const prometheus::Histogram::BucketBoundaries kKvTransferBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 5.0};
 
 }  // namespace
 
@@ -88,7 +95,17 @@ struct SimMetrics::Impl {
                        .Name("vllm:request_queue_time_seconds")
                        .Help("Histogram of time spent in WAITING phase for request.")
                        .Register(*registry)
-                       .Add({{"model_name", model}}, kRequestBuckets)) {}
+                       .Add({{"model_name", model}}, kRequestBuckets)),
+        injected_family(prometheus::BuildCounter()
+                            .Name("bench_sim:injected_failures_total")
+                            .Help("Requests failed on purpose by failure injection, by kind.")
+                            .Register(*registry)) {
+    // Every kind from the start, so a scrape reads 0 rather than nothing.
+    for (int i = 1; i < kFailureKindCount; ++i) {
+      const std::string kind(FailureKindName(static_cast<FailureKind>(i)));
+      injected[i] = &injected_family.Add({{"model_name", model}, {"kind", kind}});
+    }
+  }
 
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Gauge& running;
@@ -105,9 +122,26 @@ struct SimMetrics::Impl {
   prometheus::Histogram& itl;
   prometheus::Histogram& e2e;
   prometheus::Histogram& queue_time;
+  prometheus::Family<prometheus::Counter>& injected_family;
+  std::array<prometheus::Counter*, kFailureKindCount> injected{};
+  prometheus::Histogram* kv_transfer = nullptr;  // Registered with --disagg only.
 };
 
-SimMetrics::SimMetrics(std::string model_name) : impl_(std::make_unique<Impl>(model_name)) {}
+SimMetrics::SimMetrics(std::string model_name)
+    : impl_(std::make_unique<Impl>(model_name)), model_name_(model_name) {}
+
+void SimMetrics::EnableKvTransferMetrics() {
+  if (impl_->kv_transfer != nullptr) return;
+  impl_->kv_transfer = &prometheus::BuildHistogram()
+                            .Name("vllm:nixl_xfer_time_seconds")
+                            .Help("Histogram of transfer duration for NIXL KV Cache transfers.")
+                            .Register(*impl_->registry)
+                            .Add({{"model_name", model_name_}}, kKvTransferBuckets);
+}
+
+void SimMetrics::ObserveKvTransferTime(double seconds) {
+  if (impl_->kv_transfer != nullptr) impl_->kv_transfer->Observe(seconds);
+}
 SimMetrics::~SimMetrics() = default;
 
 void SimMetrics::SetRunning(int64_t running) { impl_->running.Set(static_cast<double>(running)); }
@@ -130,10 +164,76 @@ void SimMetrics::ObserveTimeToFirstToken(double seconds) { impl_->ttft.Observe(s
 void SimMetrics::ObserveInterTokenLatency(double seconds) { impl_->itl.Observe(seconds); }
 void SimMetrics::ObserveE2eLatency(double seconds) { impl_->e2e.Observe(seconds); }
 void SimMetrics::ObserveQueueTime(double seconds) { impl_->queue_time.Observe(seconds); }
+void SimMetrics::AddInjectedFailures(FailureKind kind, int64_t requests) {
+  if (kind == FailureKind::kNone || requests <= 0) return;
+  impl_->injected[static_cast<int>(kind)]->Increment(static_cast<double>(requests));
+}
+
+TokenLatenessRecorder::Snapshot TokenLatenessRecorder::Read() const {
+  Snapshot snapshot;
+  for (size_t i = 0; i < kBuckets; ++i) {
+    snapshot.counts[i] = counts_[i].load(std::memory_order_relaxed);
+    snapshot.count += snapshot.counts[i];
+  }
+  snapshot.sum_ns = sum_ns_.load(std::memory_order_relaxed);
+  return snapshot;
+}
+
+TokenLatenessRecorder* SimMetrics::AddTokenLatenessRecorder() {
+  MutexLock lock(lateness_mu_);
+  lateness_recorders_.push_back(std::make_unique<TokenLatenessRecorder>());
+  return lateness_recorders_.back().get();
+}
+
+TokenLatenessRecorder::Snapshot SimMetrics::TokenLateness() const {
+  TokenLatenessRecorder::Snapshot merged;
+  MutexLock lock(lateness_mu_);
+  for (const auto& recorder : lateness_recorders_) {
+    const TokenLatenessRecorder::Snapshot one = recorder->Read();
+    for (size_t i = 0; i < merged.counts.size(); ++i) merged.counts[i] += one.counts[i];
+    merged.count += one.count;
+    merged.sum_ns += one.sum_ns;
+  }
+  return merged;
+}
+
+namespace {
+
+// Built by hand rather than registered: the counts live in lock-free per-loop recorders that a
+// prometheus::Histogram (one mutex per Observe) cannot take.
+prometheus::MetricFamily TokenLatenessFamily(const TokenLatenessRecorder::Snapshot& snapshot,
+                                             const std::string& model_name) {
+  prometheus::ClientMetric metric;
+  metric.label.push_back({"model_name", model_name});
+  metric.histogram.sample_count = snapshot.count;
+  metric.histogram.sample_sum = static_cast<double>(snapshot.sum_ns) / 1e9;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < TokenLatenessRecorder::kBoundsNs.size(); ++i) {
+    cumulative += snapshot.counts[i];
+    prometheus::ClientMetric::Bucket bucket;
+    bucket.cumulative_count = cumulative;
+    bucket.upper_bound = static_cast<double>(TokenLatenessRecorder::kBoundsNs[i]) / 1e9;
+    metric.histogram.bucket.push_back(bucket);
+  }
+  prometheus::ClientMetric::Bucket infinity;  // The serializer writes le="+Inf".
+  infinity.cumulative_count = snapshot.count;
+  infinity.upper_bound = std::numeric_limits<double>::infinity();
+  metric.histogram.bucket.push_back(infinity);
+  prometheus::MetricFamily family;
+  family.name = "bench_sim:token_lateness_seconds";
+  family.help = "Time from when a token was due to when the simulator emitted it.";
+  family.type = prometheus::MetricType::Histogram;
+  family.metric.push_back(std::move(metric));
+  return family;
+}
+
+}  // namespace
 
 std::string SimMetrics::Serialize() const {
+  std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
+  families.push_back(TokenLatenessFamily(TokenLateness(), model_name_));
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, impl_->registry->Collect());
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

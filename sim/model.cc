@@ -67,7 +67,12 @@ OutputPlan PlanOutput(const SimConfig& config, const OutputPlanInput& input) {
 }
 
 LatencyModel::LatencyModel(const SimConfig& config)
-    : fixed_ttft_(config.ttft.has_value()),
+    : disaggregated_(config.disaggregated),
+      kv_transfer_latency_ns_(
+          absl::ToInt64Nanoseconds(config.kv_transfer_latency.value_or(absl::ZeroDuration()))),
+      kv_transfer_per_token_ns_(
+          absl::ToInt64Nanoseconds(config.kv_transfer_per_token.value_or(absl::ZeroDuration()))),
+      fixed_ttft_(config.ttft.has_value()),
       ttft_ns_(config.ttft.has_value() ? absl::ToInt64Nanoseconds(*config.ttft) : 0),
       prefill_overhead_ns_(absl::ToInt64Nanoseconds(config.prefill_overhead)),
       prefill_per_token_ns_(absl::ToInt64Nanoseconds(config.prefill_per_token)),
@@ -79,6 +84,11 @@ int64_t LatencyModel::PrefillNs(int64_t uncached_prompt_tokens) const {
   if (fixed_ttft_) return ttft_ns_;
   return prefill_overhead_ns_ +
          std::max<int64_t>(0, uncached_prompt_tokens) * prefill_per_token_ns_;
+}
+
+int64_t LatencyModel::KvTransferNs(int64_t prompt_tokens) const {
+  if (!disaggregated_) return 0;
+  return kv_transfer_latency_ns_ + std::max<int64_t>(0, prompt_tokens) * kv_transfer_per_token_ns_;
 }
 
 int64_t LatencyModel::TokenGapNs(uint64_t request_key, int64_t index, int64_t running) const {

@@ -51,14 +51,33 @@ class LatencyModel {
  public:
   explicit LatencyModel(const SimConfig& config);
   // From the moment a sequence starts running to its first token: the fixed --ttft, or
-  // prefill_overhead + uncached_prompt_tokens x prefill_per_token.
+  // prefill_overhead + uncached_prompt_tokens x prefill_per_token. Disaggregated: the time the
+  // sequence holds its prefill slot.
   int64_t PrefillNs(int64_t uncached_prompt_tokens) const;
-  // The gap between token index - 1 and token `index` (>= 1) with `running` sequences running:
-  // itl x (1 + itl_slowdown x (running - 1)) + a seeded uniform jitter in [-itl_jitter,
-  // +itl_jitter]; never negative.
+  // The gap between token index - 1 and token `index` (>= 1) with `running` sequences slowing
+  // decode (DecodeLoad): itl x (1 + itl_slowdown x (running - 1)) + a seeded uniform jitter in
+  // [-itl_jitter, +itl_jitter]; never negative.
   int64_t TokenGapNs(uint64_t request_key, int64_t index, int64_t running) const;
 
+  // Disaggregated prefill/decode (--disagg): prefill and decode have their own capacity and a
+  // prompt's KV cache moves from one to the other before its first token.
+  bool disaggregated() const { return disaggregated_; }
+  // The KV transfer of a prompt of `prompt_tokens` tokens (all of them: the decode side needs
+  // the whole KV cache, cached blocks included): kv_transfer_latency + prompt_tokens x
+  // kv_transfer_per_token. Zero in aggregated mode.
+  int64_t KvTransferNs(int64_t prompt_tokens) const;
+  // The `running` of TokenGapNs, from the scheduler counts. Aggregated: every sequence holding a
+  // slot, in prefill or decode, since a prefill shares the batch with the decodes (`running`).
+  // Disaggregated: the decode instance's sequences only (`decode_running`); prefills run
+  // elsewhere.
+  int64_t DecodeLoad(int64_t running, int64_t decode_running) const {
+    return disaggregated_ ? decode_running : running;
+  }
+
  private:
+  bool disaggregated_;
+  int64_t kv_transfer_latency_ns_;
+  int64_t kv_transfer_per_token_ns_;
   bool fixed_ttft_;
   int64_t ttft_ns_;
   int64_t prefill_overhead_ns_;

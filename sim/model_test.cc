@@ -123,6 +123,52 @@ TEST(LatencyModelTest, GapIsItlWithSlowdownPerRunningSequence) {
   EXPECT_EQ(LatencyModel(config).TokenGapNs(1, 1, 5), 14'000'000);
 }
 
+TEST(LatencyModelTest, KvTransferIsFixedPlusPerPromptTokenOnlyWhenDisaggregated) {
+  SimConfig config;
+  config.kv_transfer_latency = absl::Milliseconds(20);
+  config.kv_transfer_per_token = absl::Microseconds(100);
+  // Aggregated: no transfer, whatever the settings say (validation rejects them anyway).
+  EXPECT_FALSE(LatencyModel(config).disaggregated());
+  EXPECT_EQ(LatencyModel(config).KvTransferNs(100), 0);
+  config.disaggregated = true;
+  const LatencyModel model(config);
+  EXPECT_TRUE(model.disaggregated());
+  EXPECT_EQ(model.KvTransferNs(100), 20'000'000 + 100 * 100'000);
+  EXPECT_EQ(model.KvTransferNs(0), 20'000'000);
+  EXPECT_EQ(model.KvTransferNs(-5), 20'000'000);
+  config.kv_transfer_latency.reset();
+  EXPECT_EQ(LatencyModel(config).KvTransferNs(1234), 1234 * 100'000);
+}
+
+TEST(LatencyModelTest, DisaggregatedPrefillTimeIsTheAggregatedOne) {
+  SimConfig config;
+  config.prefill_overhead = absl::Milliseconds(3);
+  config.prefill_per_token = absl::Microseconds(20);
+  const int64_t aggregated = LatencyModel(config).PrefillNs(500);
+  config.disaggregated = true;
+  config.kv_transfer_latency = absl::Milliseconds(7);
+  EXPECT_EQ(LatencyModel(config).PrefillNs(500), aggregated);
+  EXPECT_EQ(aggregated, 13'000'000);
+}
+
+// 8 sequences in prefill and 2 decoding: aggregated, all 10 share the batch and slow each
+// decode step; disaggregated, the prefills run on their own instance and only the 2 count.
+TEST(LatencyModelTest, PrefillsSlowDecodeOnlyWhenAggregated) {
+  SimConfig config;
+  config.itl = absl::Milliseconds(10);
+  config.itl_slowdown = 0.1;
+  const int64_t running = 10;  // Aggregated scheduler: prefilling + decoding.
+  const int64_t decode_running = 2;
+  const LatencyModel aggregated(config);
+  EXPECT_EQ(aggregated.DecodeLoad(running, 0), 10);
+  EXPECT_EQ(aggregated.TokenGapNs(1, 1, aggregated.DecodeLoad(running, 0)), 19'000'000);
+  config.disaggregated = true;
+  const LatencyModel disaggregated(config);
+  EXPECT_EQ(disaggregated.DecodeLoad(8, decode_running), 2);
+  EXPECT_EQ(disaggregated.TokenGapNs(1, 1, disaggregated.DecodeLoad(8, decode_running)),
+            11'000'000);
+}
+
 TEST(LatencyModelTest, JitterIsBoundedCenteredAndDeterministic) {
   SimConfig config;
   config.itl = absl::Milliseconds(10);

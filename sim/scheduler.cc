@@ -1,12 +1,54 @@
 #include "sim/scheduler.h"
 
+#include "common/check.h"
 #include "common/clock.h"
 #include "sim/metrics_exporter.h"
 
 namespace bench::sim {
 
+void LoadGauges::Report(int source, int64_t running, int64_t waiting) {
+  BENCH_CHECK(source >= 0 && source < kMaxSources);
+  MutexLock lock(mu_);
+  running_[source] = running;
+  waiting_[source] = waiting;
+  if (metrics_ == nullptr) return;
+  int64_t running_sum = 0;
+  int64_t waiting_sum = 0;
+  for (int i = 0; i < kMaxSources; ++i) {
+    running_sum += running_[i];
+    waiting_sum += waiting_[i];
+  }
+  // Under mu_, so two sources' reports reach the gauges in the order they were summed.
+  metrics_->SetRunning(running_sum);
+  metrics_->SetWaiting(waiting_sum);
+}
+
+int64_t LoadGauges::running() const {
+  MutexLock lock(mu_);
+  int64_t sum = 0;
+  for (int64_t count : running_) sum += count;
+  return sum;
+}
+
+int64_t LoadGauges::waiting() const {
+  MutexLock lock(mu_);
+  int64_t sum = 0;
+  for (int64_t count : waiting_) sum += count;
+  return sum;
+}
+
 Scheduler::Scheduler(int64_t max_running, int64_t max_waiting, SimMetrics* metrics)
-    : max_running_(max_running), max_waiting_(max_waiting), metrics_(metrics) {
+    : max_running_(max_running),
+      max_waiting_(max_waiting),
+      own_gauges_(std::make_unique<LoadGauges>(metrics)),
+      gauges_(own_gauges_.get()),
+      source_(0) {
+  MutexLock lock(mu_);
+  PublishLocked();
+}
+
+Scheduler::Scheduler(int64_t max_running, int64_t max_waiting, LoadGauges* gauges, int source)
+    : max_running_(max_running), max_waiting_(max_waiting), gauges_(gauges), source_(source) {
   MutexLock lock(mu_);
   PublishLocked();
 }
@@ -69,9 +111,7 @@ int64_t Scheduler::waiting() const {
 
 void Scheduler::PublishLocked() {
   running_snapshot_.store(running_, std::memory_order_relaxed);
-  if (metrics_ == nullptr) return;
-  metrics_->SetRunning(running_);
-  metrics_->SetWaiting(static_cast<int64_t>(queue_.size()));
+  gauges_->Report(source_, running_, static_cast<int64_t>(queue_.size()));
 }
 
 }  // namespace bench::sim

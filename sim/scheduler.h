@@ -1,6 +1,7 @@
 // bench-sim's capacity model: continuous batching with at most max_num_seqs sequences running
 // and a bounded waiting queue (429 beyond it), shared by every event loop of the process like
-// one GPU's engine is shared by its API servers.
+// one GPU's engine is shared by its API servers. Disaggregated mode has two: the prefill and the
+// decode instance, whose counts the vLLM gauges show summed (LoadGauges).
 #pragma once
 
 #include <atomic>
@@ -36,13 +37,38 @@ struct AdmissionTicket {
   bool queued = false;
 };
 
+// vllm:num_requests_running and vllm:num_requests_waiting as sums over the schedulers that report
+// here: aggregated mode's one engine, or disaggregated mode's prefill and decode instances.
+// Thread-safe. Must outlive its schedulers; `metrics` (nullable) must outlive it.
+class LoadGauges {
+ public:
+  static constexpr int kMaxSources = 2;
+
+  explicit LoadGauges(SimMetrics* metrics) : metrics_(metrics) {}
+  LoadGauges(const LoadGauges&) = delete;
+  LoadGauges& operator=(const LoadGauges&) = delete;
+
+  // Scheduler `source` (0 <= source < kMaxSources) now has these counts.
+  void Report(int source, int64_t running, int64_t waiting);
+  int64_t running() const;
+  int64_t waiting() const;
+
+ private:
+  SimMetrics* const metrics_;
+  mutable Mutex mu_;
+  int64_t running_[kMaxSources] ABSL_GUARDED_BY(mu_) = {};
+  int64_t waiting_[kMaxSources] ABSL_GUARDED_BY(mu_) = {};
+};
+
 // Thread-safe. Must outlive every loop that holds its tickets (posted starts call back into it).
 class Scheduler {
  public:
   enum class Admission { kRunning, kQueued, kRejected };
 
-  // `metrics` (nullable) gets the running and waiting counts at every change.
+  // The only scheduler: `metrics` (nullable) gets the running and waiting counts at every change.
   Scheduler(int64_t max_running, int64_t max_waiting, SimMetrics* metrics);
+  // One of the schedulers reporting to `gauges` (which must outlive it) as `source`.
+  Scheduler(int64_t max_running, int64_t max_waiting, LoadGauges* gauges, int source);
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
@@ -65,7 +91,9 @@ class Scheduler {
 
   const int64_t max_running_;
   const int64_t max_waiting_;
-  SimMetrics* const metrics_;
+  std::unique_ptr<LoadGauges> own_gauges_;  // The only scheduler's; null when shared.
+  LoadGauges* const gauges_;
+  const int source_;
   mutable Mutex mu_;
   int64_t running_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<int64_t> running_snapshot_{0};

@@ -134,5 +134,52 @@ TEST_F(SchedulerTest, PromotedTicketWithoutListenerPassesTheSlotOn) {
   EXPECT_EQ(scheduler.waiting(), 0);
 }
 
+// Disaggregated mode: a prefill and a decode scheduler, each with its own slots and queue, and
+// the vLLM gauges showing their sums.
+TEST_F(SchedulerTest, TwoSchedulersReportSummedGauges) {
+  SimMetrics metrics("m");
+  LoadGauges gauges(&metrics);
+  Scheduler prefill(1, 2, &gauges, 0);
+  Scheduler decode(2, 100, &gauges, 1);
+  std::vector<int> order;
+  Recorder p1(&order, 1), p2(&order, 2), p3(&order, 3), p4(&order, 4);
+  Recorder d1(&order, 11), d2(&order, 12), d3(&order, 13);
+  EXPECT_EQ(prefill.Admit(Ticket(&p1)), Scheduler::Admission::kRunning);
+  EXPECT_EQ(prefill.Admit(Ticket(&p2)), Scheduler::Admission::kQueued);
+  EXPECT_EQ(prefill.Admit(Ticket(&p3)), Scheduler::Admission::kQueued);
+  EXPECT_EQ(prefill.Admit(Ticket(&p4)), Scheduler::Admission::kRejected);
+  // The decode side has its own capacity: a full prefill side does not hold it back.
+  EXPECT_EQ(decode.Admit(Ticket(&d1)), Scheduler::Admission::kRunning);
+  EXPECT_EQ(decode.Admit(Ticket(&d2)), Scheduler::Admission::kRunning);
+  EXPECT_EQ(decode.Admit(Ticket(&d3)), Scheduler::Admission::kQueued);
+  EXPECT_EQ(prefill.running(), 1);
+  EXPECT_EQ(decode.running(), 2);
+  EXPECT_EQ(gauges.running(), 3);
+  EXPECT_EQ(gauges.waiting(), 3);
+  std::string text = metrics.Serialize();
+  EXPECT_NE(text.find("vllm:num_requests_running{model_name=\"m\"} 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("vllm:num_requests_waiting{model_name=\"m\"} 3"), std::string::npos) << text;
+
+  // A prefill ends: its slot goes to the next prefill, not to the decode queue.
+  prefill.Finish();
+  RunPosted();
+  EXPECT_EQ(order, std::vector<int>{2});
+  decode.Finish();
+  RunPosted();
+  EXPECT_EQ(order, (std::vector<int>{2, 13}));
+  EXPECT_EQ(gauges.running(), 3);
+  EXPECT_EQ(gauges.waiting(), 1);
+  prefill.Finish();
+  prefill.Finish();
+  decode.Finish();
+  decode.Finish();
+  RunPosted();
+  EXPECT_EQ(gauges.running(), 0);
+  EXPECT_EQ(gauges.waiting(), 0);
+  text = metrics.Serialize();
+  EXPECT_NE(text.find("vllm:num_requests_running{model_name=\"m\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("vllm:num_requests_waiting{model_name=\"m\"} 0"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace bench::sim

@@ -19,7 +19,11 @@ namespace bench::sim {
 namespace {
 
 // A bound (not yet listening) TCP socket with SO_REUSEPORT, so every worker can bind the port.
-absl::StatusOr<int> BindSocket(const ListenAddress& address, int port) {
+// The first socket of an address binds without it and turns it on after: with it, a bind
+// would share a port some other process holds with SO_REUSEPORT (another bench-sim, or the
+// kernel's pick for port 0) instead of failing, and the two would split the connections.
+// With one thread the port is never shared.
+absl::StatusOr<int> BindSocket(const ListenAddress& address, int port, bool first, bool share) {
   addrinfo hints;
   std::memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -39,11 +43,12 @@ absl::StatusOr<int> BindSocket(const ListenAddress& address, int port) {
   }
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (share && !first) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (results->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   const int bound = bind(fd, results->ai_addr, results->ai_addrlen);
   const int bind_errno = errno;
   freeaddrinfo(results);
+  if (share && bound == 0 && first) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
   if (bound != 0) {
     close(fd);
     const std::string message =
@@ -94,7 +99,8 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(const SimConfig& co
   for (const ListenAddress& address : config.listen) {
     int port = address.port;
     for (auto& worker : server->workers_) {
-      BENCH_ASSIGN_OR_RETURN(const int fd, BindSocket(address, port));
+      BENCH_ASSIGN_OR_RETURN(const int fd, BindSocket(address, port, worker == server->workers_[0],
+                                                      server->workers_.size() > 1));
       port = LocalPort(fd);  // Port 0: the first bind chose; the other threads join it.
       BENCH_RETURN_IF_ERROR(worker->Listen(fd));
     }

@@ -139,11 +139,13 @@ absl::Status ServerConnection::ChooseProtocol(Protocol protocol) {
   if (protocol == Protocol::kHttp1) {
     engine::Http1ServerOptions options;
     options.max_body_bytes = max_body_bytes;
+    options.capture_header = std::string(kFailureHeader);
     http1_ = std::make_unique<engine::Http1ServerSession>(this, options);
     return absl::OkStatus();
   }
   engine::Http2ServerOptions options;
   options.max_body_bytes = max_body_bytes;
+  options.capture_header = std::string(kFailureHeader);
   auto session = engine::Http2ServerSession::Create(this, options);
   if (!session.ok()) {
     BENCH_LOG(ERROR) << "bench-sim: " << session.status();
@@ -178,6 +180,7 @@ void ServerConnection::OnRequest(const engine::Http1ServerRequest& request) {
   incoming.method = request.method;
   incoming.target = request.target;
   incoming.body = request.body;
+  incoming.failure_header = request.captured_header;
   incoming.arrival_ns = read_time_ns_;
   HandleRequest(worker_, *this, 0, incoming);
 }
@@ -188,6 +191,7 @@ void ServerConnection::OnRequest(const engine::Http2ServerRequest& request) {
   incoming.target = request.path;
   incoming.body = request.body;
   incoming.body_too_large = request.body_too_large;
+  incoming.failure_header = request.captured_header;
   incoming.arrival_ns = read_time_ns_;
   HandleRequest(worker_, *this, request.stream_id, incoming);
 }
@@ -372,15 +376,49 @@ void ServerConnection::CloseAfterWrites() {
   }
 }
 
-void ServerConnection::Close() {
-  if (closed_) return;
-  closed_ = true;
+void ServerConnection::StopGenerations() {
   for (auto& [stream, generation] : generations_) {
     generation->Stop();
     worker_.Retire(std::move(generation));
   }
   generations_.clear();
+}
+
+void ServerConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  StopGenerations();
   tcp_.Close();
+  worker_.RetireConnection(this);
+}
+
+void ServerConnection::FailStream(int32_t stream, FailureKind kind) {
+  // The tokens emitted so far leave first: a reset frame would discard the DATA queued behind
+  // it, and a TCP reset the bytes not yet written.
+  Flush();
+  if (closed_) return;
+  constexpr uint32_t kInternalError = 2;  // RFC 9113 section 7
+  SimMetrics& metrics = worker_.shared().metrics;
+  if (http2_ != nullptr && kind == FailureKind::kRstStream) {
+    metrics.AddInjectedFailures(kind, 1);
+    StopGeneration(stream);
+    http2_->ResetStream(stream, kInternalError).IgnoreError();
+    MarkDirty();
+    return;
+  }
+  const auto failed = static_cast<int64_t>(generations_.size());
+  if (http2_ != nullptr && kind == FailureKind::kGoaway) {
+    metrics.AddInjectedFailures(kind, failed);
+    StopGenerations();
+    // Once GOAWAY is out the session wants neither reads nor writes: Flush() closes after it.
+    http2_->Terminate(kInternalError).IgnoreError();
+    MarkDirty();
+    return;
+  }
+  metrics.AddInjectedFailures(FailureKind::kReset, failed);
+  closed_ = true;
+  StopGenerations();
+  tcp_.CloseWithReset();
   worker_.RetireConnection(this);
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "sim/failure.h"
 #include "worker/engine/event_loop.h"
 #include "worker/engine/http1_server_session.h"
 #include "worker/engine/http2_server_session.h"
@@ -51,6 +52,13 @@ class ServerConnection final : public engine::Http1ServerListener,
   // not touch itself after this call.
   void FinishStream(int32_t stream, bool streamed);
 
+  // Injects a connection- or stream-level failure (failure.h) into `stream`, counting every
+  // request it fails: kRstStream resets the stream over HTTP/2; kGoaway sends GOAWAY over
+  // HTTP/2 and closes after writing it; kReset, and the other two over HTTP/1.1, reset the TCP
+  // connection. The generations failed are stopped and retired: the caller must not touch
+  // itself after this call.
+  void FailStream(int32_t stream, FailureKind kind);
+
   // Gives the connection the generation serving `stream`; it is stopped and retired when the
   // stream or the connection ends.
   void Adopt(int32_t stream, std::unique_ptr<Generation> generation);
@@ -84,6 +92,7 @@ class ServerConnection final : public engine::Http1ServerListener,
   void MarkDirty();
   void WriteRaw(std::string_view bytes);
   void CloseAfterWrites();
+  void StopGenerations();
 
   SimWorker& worker_;
   const engine::TlsContext* tls_context_;

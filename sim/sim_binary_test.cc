@@ -2,13 +2,8 @@
 // client: the engine's HttpClient timestamps every read before parsing. Checks the timing
 // contract (p50 TTFT and per-token gap within 1 ms of --ttft 50ms / --itl 10ms at 100 concurrent
 // streams) and the capacity contract (8 running, 4 waiting, the 13th gets 429).
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,7 +12,6 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "sim/sim_test_client.h"
-#include "tests/testing/subprocess.h"
 
 namespace bench::sim {
 namespace {
@@ -25,59 +19,8 @@ namespace {
 using testing::ChatBody;
 using testing::Exchange;
 using testing::SimClient;
+using testing::SimProcess;
 using testing::Transport;
-
-// A running bench-sim and the port its log line named.
-class SimProcess {
- public:
-  explicit SimProcess(const std::vector<std::string>& flags) {
-    char path[] = "/tmp/bench_sim_log_XXXXXX";
-    const int fd = mkstemp(path);
-    close(fd);
-    log_path_ = path;
-    std::vector<std::string> argv = {BENCH_SIM_BINARY};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    auto process = bench::testing::Subprocess::Start(argv, log_path_);
-    EXPECT_TRUE(process.ok()) << process.status();
-    if (!process.ok()) return;
-    process_ = std::move(process).value();
-    // Waits for the log line, a condition on the child's output (not a fixed sleep). (No
-    // std::regex: GCC 12's sanitizer builds warn inside it.)
-    constexpr std::string_view kListening = "bench-sim listening on 127.0.0.1:";
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < deadline && process_->Running()) {
-      const std::string log = Log();
-      const size_t at = log.find(kListening);
-      if (at != std::string::npos) {
-        port_ = std::atoi(log.c_str() + at + kListening.size());
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    ADD_FAILURE() << "no listening line from bench-sim:\n" << Log();
-  }
-  ~SimProcess() {
-    process_.reset();  // SIGTERM, wait.
-    // A clean stop logs no errors (an event loop closed with open handles would).
-    std::istringstream lines(Log());
-    for (std::string line; std::getline(lines, line);) {
-      EXPECT_FALSE(!line.empty() && (line[0] == 'E' || line[0] == 'F')) << line;
-    }
-    std::remove(log_path_.c_str());
-  }
-  int port() const { return port_; }
-  std::string Log() const {
-    std::ifstream in(log_path_);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-
- private:
-  std::string log_path_;
-  std::unique_ptr<bench::testing::Subprocess> process_;
-  int port_ = 0;
-};
 
 int64_t Percentile(std::vector<int64_t> values, double q) {
   if (values.empty()) return -1;
@@ -90,7 +33,7 @@ int64_t Percentile(std::vector<int64_t> values, double q) {
 // to 340 ms. Arrivals are spread as in a real run, so the figures are the sim's schedule and
 // not a burst of 100 requests queued in the kernel behind each other.
 void CheckTiming(Transport transport, const char* name) {
-  SimProcess sim({"--listen", "127.0.0.1:0", "--ttft", "50ms", "--itl", "10ms"});
+  SimProcess sim(BENCH_SIM_BINARY, {"--listen", "127.0.0.1:0", "--ttft", "50ms", "--itl", "10ms"});
   ASSERT_GT(sim.port(), 0);
   SimClient client(sim.port(), transport);
   constexpr int kStreams = 100;
@@ -137,8 +80,8 @@ TEST(SimBinaryTest, TimingAt100StreamsOverH2c) { CheckTiming(Transport::kH2c, "h
 TEST(SimBinaryTest, TimingAt100StreamsOverHttp1) { CheckTiming(Transport::kHttp1, "http/1.1"); }
 
 TEST(SimBinaryTest, ThirteenthConcurrentRequestGets429) {
-  SimProcess sim({"--listen", "127.0.0.1:0", "--max-num-seqs", "8", "--max-queue", "4", "--ttft",
-                  "10ms", "--itl", "10ms"});
+  SimProcess sim(BENCH_SIM_BINARY, {"--listen", "127.0.0.1:0", "--max-num-seqs", "8", "--max-queue",
+                                    "4", "--ttft", "10ms", "--itl", "10ms"});
   ASSERT_GT(sim.port(), 0);
   SimClient client(sim.port(), Transport::kH2c);
   std::vector<Exchange*> admitted;

@@ -5,11 +5,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/duration.h"
 #include "common/status_macros.h"
+#include "sim/failure.h"
 
 namespace bench::sim {
 namespace {
@@ -137,12 +139,26 @@ absl::Status ApplySetting(SimConfig& config, std::string_view key, std::string_v
     BENCH_ASSIGN_OR_RETURN(config.kv_cache_blocks, ParseInt(key, value, 0, 1'000'000'000));
   } else if (name == "blocksize") {
     BENCH_ASSIGN_OR_RETURN(config.block_size, ParseInt(key, value, 1, 1024));
+  } else if (name == "disagg") {
+    bool disaggregated = false;
+    if (!absl::SimpleAtob(AbslView(value), &disaggregated)) {
+      return Bad(key, absl::StrCat("must be true or false, got '", AbslView(value), "'"));
+    }
+    config.disaggregated = disaggregated;
+  } else if (name == "kvtransferlatency") {
+    BENCH_ASSIGN_OR_RETURN(config.kv_transfer_latency, ParseDurationSetting(key, value));
+  } else if (name == "kvtransferpertoken") {
+    BENCH_ASSIGN_OR_RETURN(config.kv_transfer_per_token, ParseDurationSetting(key, value));
+  } else if (name == "prefillmaxnumseqs") {
+    BENCH_ASSIGN_OR_RETURN(config.prefill_max_num_seqs, ParseInt(key, value, 1, 1'000'000));
   } else if (name == "failurerate") {
     BENCH_ASSIGN_OR_RETURN(config.failure_rate, ParseDouble(key, value, 0, 1));
   } else if (name == "failurekinds") {
     for (absl::string_view kind : absl::StrSplit(AbslView(value), ',', absl::SkipWhitespace())) {
-      config.failure_kinds.emplace_back(kind);
+      config.failure_kinds.emplace_back(absl::StripAsciiWhitespace(kind));
     }
+  } else if (name == "failurestall") {
+    BENCH_ASSIGN_OR_RETURN(config.failure_stall, ParseDurationSetting(key, value));
   } else if (name == "seed") {
     uint64_t seed = 0;
     if (!absl::SimpleAtoi(AbslView(value), &seed)) {
@@ -173,6 +189,35 @@ absl::Status ApplySetting(SimConfig& config, std::string_view key, std::string_v
   return absl::OkStatus();
 }
 
+namespace {
+
+// The P/D settings only mean something with --disagg: a profile that sets them without it would
+// silently measure the aggregated model.
+absl::Status ValidateDisaggregation(const SimConfig& config) {
+  if (!config.disaggregated) {
+    if (config.kv_transfer_latency.has_value()) {
+      return Bad("kv-transfer-latency", "needs --disagg true");
+    }
+    if (config.kv_transfer_per_token.has_value()) {
+      return Bad("kv-transfer-per-token", "needs --disagg true");
+    }
+    if (config.prefill_max_num_seqs.has_value()) {
+      return Bad("prefill-max-num-seqs", "needs --disagg true");
+    }
+    return absl::OkStatus();
+  }
+  // An hour of transfer, or of transfer per token, is a typo, not a model.
+  if (config.kv_transfer_latency.value_or(absl::ZeroDuration()) > absl::Hours(1)) {
+    return Bad("kv-transfer-latency", "must be at most 1h");
+  }
+  if (config.kv_transfer_per_token.value_or(absl::ZeroDuration()) > absl::Seconds(1)) {
+    return Bad("kv-transfer-per-token", "must be at most 1s");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateConfig(const SimConfig& config) {
   if (config.listen.empty()) return Bad("listen", "at least one address is needed");
   if (config.tls_cert.empty() != config.tls_key.empty()) {
@@ -181,18 +226,14 @@ absl::Status ValidateConfig(const SimConfig& config) {
   if (config.itl_jitter > config.itl) {
     return Bad("itl-jitter", "must not exceed --itl (a token gap is never negative)");
   }
-  static constexpr std::string_view kFailureKinds[] = {"429",      "500",        "503",    "reset",
-                                                       "truncate", "rst_stream", "goaway", "stall"};
+  BENCH_RETURN_IF_ERROR(ValidateDisaggregation(config));
   for (const std::string& kind : config.failure_kinds) {
-    if (std::find(std::begin(kFailureKinds), std::end(kFailureKinds), kind) ==
-        std::end(kFailureKinds)) {
+    const std::optional<FailureKind> parsed = ParseFailureKind(kind);
+    if (!parsed.has_value() || *parsed == FailureKind::kNone) {
       return Bad("failure-kinds",
                  absl::StrCat("unknown kind '", kind,
                               "' (429, 500, 503, reset, truncate, rst_stream, goaway, stall)"));
     }
-  }
-  if (config.failure_rate > 0) {
-    return absl::UnimplementedError("failure-rate: failure injection is not implemented yet");
   }
   return absl::OkStatus();
 }

@@ -46,9 +46,20 @@ struct SimConfig {
   int64_t kv_cache_blocks = 0;
   int64_t block_size = 16;
 
-  // Failure injection (not implemented yet: failure_rate must stay 0).
+  // Disaggregated prefill/decode (sim/README.md): a request is prefilled on its own capacity
+  // (prefill_max_num_seqs slots, default max_num_seqs; the max_queue queue), its KV cache moves
+  // in kv_transfer_latency + prompt tokens x kv_transfer_per_token, then it decodes on
+  // max_num_seqs slots. The kv_transfer and prefill_max_num_seqs settings need disaggregated.
+  bool disaggregated = false;
+  std::optional<absl::Duration> kv_transfer_latency;
+  std::optional<absl::Duration> kv_transfer_per_token;
+  std::optional<int64_t> prefill_max_num_seqs;
+
+  // Failure injection (sim/failure.h): a share of requests fails on purpose with one of the
+  // kinds (all kinds when empty); a stall holds a stream's bytes back for failure_stall.
   double failure_rate = 0;
   std::vector<std::string> failure_kinds;
+  absl::Duration failure_stall = absl::Seconds(10);
 
   uint64_t seed = 0;
   OutputMode mode = OutputMode::kRandom;

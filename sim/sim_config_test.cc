@@ -84,6 +84,15 @@ TEST(SimConfigTest, FlagsInBothSpellings) {
   EXPECT_EQ(config.prefill_per_token, absl::Microseconds(20));
 }
 
+TEST(SimConfigTest, FailureSettings) {
+  auto parsed = Parse({"--failure-rate", "0.2", "--failure-kinds", "503, goaway",
+                       "--failure-kinds=stall", "--failure-stall", "3s"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_DOUBLE_EQ(parsed->config.failure_rate, 0.2);
+  EXPECT_EQ(parsed->config.failure_kinds, (std::vector<std::string>{"503", "goaway", "stall"}));
+  EXPECT_EQ(parsed->config.failure_stall, absl::Seconds(3));
+}
+
 TEST(SimConfigTest, HelpWins) {
   auto parsed = Parse({"--bogus", "--help"});
   ASSERT_FALSE(parsed.ok());  // Arguments are read in order: the bad one comes first.
@@ -110,7 +119,9 @@ TEST(SimConfigTest, ErrorsNameTheSetting) {
       {{"--itl", "1ms", "--itl-jitter", "2ms"}, absl::StatusCode::kInvalidArgument, "jitter"},
       {{"--tls-cert", "a.pem"}, absl::StatusCode::kInvalidArgument, "tls-key"},
       {{"--mode", "chaos"}, absl::StatusCode::kInvalidArgument, "random or echo"},
-      {{"--failure-rate", "0.1"}, absl::StatusCode::kUnimplemented, "failure"},
+      {{"--failure-rate", "1.5"}, absl::StatusCode::kInvalidArgument, "failure-rate"},
+      {{"--failure-kinds", "none"}, absl::StatusCode::kInvalidArgument, "none"},
+      {{"--failure-stall", "soon"}, absl::StatusCode::kInvalidArgument, "failure-stall"},
       {{"--failure-kinds", "429,boom"}, absl::StatusCode::kInvalidArgument, "boom"},
       {{"--block-size", "0"}, absl::StatusCode::kInvalidArgument, "block-size"},
       {{"stray"}, absl::StatusCode::kInvalidArgument, "stray"},

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "sim/failure.h"
 #include "sim/generation.h"
 #include "sim/model.h"
 #include "sim/openai_format.h"
@@ -36,7 +37,8 @@ absl::string_view Abseil(std::string_view s) { return absl::string_view(s.data()
 
 // Checks what needs the settings (model name, context length) and starts a generation.
 void HandleGeneration(SimWorker& worker, ServerConnection& connection, int32_t stream, ApiKind kind,
-                      std::string_view body, int64_t arrival_ns) {
+                      const IncomingRequest& incoming) {
+  const std::string_view body = incoming.body;
   const SimConfig& config = worker.shared().config;
   Generation::Setup setup;
   ApiError error;
@@ -80,7 +82,22 @@ void HandleGeneration(SimWorker& worker, ServerConnection& connection, int32_t s
   }
 
   SimShared& shared = worker.shared();
-  setup.arrival_ns = arrival_ns;
+  const uint64_t serial = worker.NextRequestSerial();
+  const absl::StatusOr<FailureKind> failure =
+      shared.failures.Choose(incoming.failure_header, serial);
+  if (!failure.ok()) {
+    RespondError(connection, stream, 400, std::string(failure.status().message()));
+    return;
+  }
+  if (const int status = FailureHttpStatus(*failure); status != 0) {
+    shared.metrics.AddInjectedFailures(*failure, 1);
+    RespondError(connection, stream, status,
+                 absl::StrCat("Injected failure ", status,
+                              " (bench-sim --failure-rate / x-sim-failure); not a real error."));
+    return;
+  }
+  setup.failure = *failure;
+  setup.arrival_ns = incoming.arrival_ns;
   setup.request_key = HashBytes(body, config.seed);
   OutputPlanInput plan_input;
   plan_input.prompt_tokens = request.prompt_tokens;
@@ -92,7 +109,6 @@ void HandleGeneration(SimWorker& worker, ServerConnection& connection, int32_t s
     plan_input.echo_tokens = CountTokens(request.echo_text);
   }
   setup.plan = PlanOutput(config, plan_input);
-  const uint64_t serial = worker.NextRequestSerial();
   const uint64_t id_bits = Mix64(shared.id_nonce ^ serial);
   setup.id = MakeResponseId(kind, id_bits, Mix64(id_bits));
   setup.created_unix_seconds = absl::ToUnixSeconds(absl::Now());
@@ -138,7 +154,7 @@ void HandleRequest(SimWorker& worker, ServerConnection& connection, int32_t stre
     }
     HandleGeneration(worker, connection, stream,
                      path == "/v1/chat/completions" ? ApiKind::kChat : ApiKind::kCompletions,
-                     request.body, request.arrival_ns);
+                     request);
     return;
   }
   if (path == "/health" || path == "/v1/models" || path == "/metrics") {

@@ -15,6 +15,8 @@ struct IncomingRequest {
   std::string_view target;  // path and query
   std::string_view body;
   bool body_too_large = false;
+  // The x-sim-failure header's value (failure.h), or empty.
+  std::string_view failure_header;
   // MonotonicNowNs() when the read that completed the request returned (taken before any
   // parsing, so a batch of requests in one read shares it), or when a pipelined HTTP/1.1
   // request was taken up.

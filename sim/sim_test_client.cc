@@ -1,7 +1,17 @@
 #include "sim/sim_test_client.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/check.h"
+#include "gtest/gtest.h"
 #include "worker/engine/endpoint.h"
 
 namespace bench::sim::testing {
@@ -75,13 +85,14 @@ SimClient::SimClient(int port, Transport transport, const std::string& ca_pem)
 SimClient::~SimClient() { Shutdown(); }
 
 Exchange* SimClient::Send(const std::string& method, const std::string& path,
-                          const std::string& body) {
+                          const std::string& body, const HeaderPairs& headers) {
   engine::RequestHead head;
   head.method = method;
   head.scheme = client_->endpoint().tls ? "https" : "http";
   head.authority = client_->endpoint().authority;
   head.path = path;
   head.headers = {{"content-type", "application/json"}};
+  head.headers.insert(head.headers.end(), headers.begin(), headers.end());
   exchanges_.push_back(std::make_unique<Exchange>());
   ids_.push_back(client_->Send(head, body, exchanges_.back().get()));
   return exchanges_.back().get();
@@ -142,6 +153,67 @@ std::string ChatBody(int words, int max_tokens, bool stream, bool include_usage,
   }
   body.push_back('}');
   return body;
+}
+
+SimProcess::SimProcess(const std::string& binary, const std::vector<std::string>& flags) {
+  char path[] = "/tmp/bench_sim_log_XXXXXX";
+  const int fd = mkstemp(path);
+  close(fd);
+  log_path_ = path;
+  std::vector<std::string> argv = {binary};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto process = bench::testing::Subprocess::Start(argv, log_path_);
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return;
+  process_ = std::move(process).value();
+  // Waits for the log line, a condition on the child's output (not a fixed sleep). (No
+  // std::regex: GCC 12's sanitizer builds warn inside it.)
+  constexpr std::string_view kListening = "bench-sim listening on 127.0.0.1:";
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && process_->Running()) {
+    const std::string log = Log();
+    const size_t at = log.find(kListening);
+    if (at != std::string::npos) {
+      port_ = std::atoi(log.c_str() + at + kListening.size());
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ADD_FAILURE() << "no listening line from bench-sim:\n" << Log();
+}
+
+SimProcess::~SimProcess() {
+  process_.reset();  // SIGTERM, wait.
+  // A clean stop logs no errors (an event loop closed with open handles would).
+  std::istringstream lines(Log());
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_FALSE(!line.empty() && (line[0] == 'E' || line[0] == 'F')) << line;
+  }
+  std::remove(log_path_.c_str());
+}
+
+std::string SimProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<double> MetricValue(std::string_view exposition, std::string_view series) {
+  size_t at = 0;
+  while (at < exposition.size()) {
+    size_t end = exposition.find('\n', at);
+    if (end == std::string_view::npos) end = exposition.size();
+    const std::string_view line = exposition.substr(at, end - at);
+    at = end + 1;
+    if (line.size() > series.size() + 1 && line.substr(0, series.size()) == series &&
+        line[series.size()] == ' ') {
+      double value = 0;
+      if (absl::SimpleAtod(std::string(line.substr(series.size() + 1)), &value)) return value;
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace bench::sim::testing

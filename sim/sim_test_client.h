@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/subprocess.h"
 #include "worker/engine/event_loop.h"
 #include "worker/engine/http_client.h"
 #include "worker/engine/openai_stream.h"
@@ -59,7 +60,10 @@ class SimClient {
   SimClient(int port, Transport transport, const std::string& ca_pem = "");
   ~SimClient();
 
-  Exchange* Send(const std::string& method, const std::string& path, const std::string& body);
+  using HeaderPairs = std::vector<std::pair<std::string, std::string>>;
+  // `headers`: extra request headers, lower-case names.
+  Exchange* Send(const std::string& method, const std::string& path, const std::string& body,
+                 const HeaderPairs& headers = {});
   // Runs the loop until every exchange sent so far has ended, or `timeout_ms` passed (false).
   bool WaitAll(int64_t timeout_ms = 20'000);
   // Runs the loop until `done()` or the timeout (false).
@@ -76,6 +80,28 @@ class SimClient {
   std::vector<std::unique_ptr<Exchange>> exchanges_;
   std::vector<engine::HttpClient::RequestId> ids_;
 };
+
+// A running bench-sim binary on 127.0.0.1 port 0 and the port its log line named. Records gtest
+// failures when it does not start, or when its log shows an error after SIGTERM.
+class SimProcess {
+ public:
+  SimProcess(const std::string& binary, const std::vector<std::string>& flags);
+  ~SimProcess();
+  SimProcess(const SimProcess&) = delete;
+  SimProcess& operator=(const SimProcess&) = delete;
+
+  int port() const { return port_; }
+  std::string Log() const;
+
+ private:
+  std::string log_path_;
+  std::unique_ptr<bench::testing::Subprocess> process_;
+  int port_ = 0;
+};
+
+// The value of the sample `series` (name and labels exactly as exposed, e.g.
+// `vllm:num_requests_running{model_name="sim-model"}`) in Prometheus text; nullopt if absent.
+std::optional<double> MetricValue(std::string_view exposition, std::string_view series);
 
 // A chat body: `words` synthetic words as the one user message.
 std::string ChatBody(int words, int max_tokens, bool stream, bool include_usage = true,

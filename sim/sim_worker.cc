@@ -23,7 +23,8 @@ SimWorker::SimWorker(SimShared& shared, int index) : shared_(shared), index_(ind
 
 absl::Status SimWorker::Init() {
   BENCH_ASSIGN_OR_RETURN(loop_, engine::EventLoop::Create());
-  emitter_ = std::make_unique<Emitter>(*loop_, [this] { FlushDirty(); });
+  emitter_ = std::make_unique<Emitter>(
+      *loop_, [this] { FlushDirty(); }, shared_.metrics.AddTokenLatenessRecorder());
   reaper_ = std::make_unique<engine::Timer>(*loop_, [this] { Reap(); });
   return absl::OkStatus();
 }

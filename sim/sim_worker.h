@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "sim/emitter.h"
+#include "sim/failure.h"
 #include "sim/metrics_exporter.h"
 #include "sim/model.h"
 #include "sim/openai_request.h"
@@ -33,17 +35,34 @@ struct SimShared {
   explicit SimShared(const SimConfig& sim_config)
       : config(sim_config),
         metrics(sim_config.model),
-        scheduler(sim_config.max_num_seqs, sim_config.max_queue, &metrics),
+        load_gauges(&metrics),
+        scheduler(sim_config.disaggregated
+                      ? sim_config.prefill_max_num_seqs.value_or(sim_config.max_num_seqs)
+                      : sim_config.max_num_seqs,
+                  sim_config.max_queue, &load_gauges, 0),
+        // Unbounded queue: a request that reaches decode was accepted and cannot get a 429 now.
+        decode_scheduler(sim_config.disaggregated
+                             ? std::make_unique<Scheduler>(sim_config.max_num_seqs,
+                                                           std::numeric_limits<int64_t>::max(),
+                                                           &load_gauges, 1)
+                             : nullptr),
         latency(sim_config),
         prefix_cache(sim_config.kv_cache_blocks > 0
                          ? std::make_unique<PrefixCache>(sim_config.kv_cache_blocks)
-                         : nullptr) {}
+                         : nullptr),
+        failures(sim_config) {
+    if (sim_config.disaggregated) metrics.EnableKvTransferMetrics();
+  }
   const SimConfig config;
   SimMetrics metrics;
+  LoadGauges load_gauges;  // The running/waiting gauges over both schedulers.
+  // Aggregated: the engine. Disaggregated (--disagg): the prefill instance.
   Scheduler scheduler;
+  const std::unique_ptr<Scheduler> decode_scheduler;  // The decode instance; null unless --disagg.
   const LatencyModel latency;
   const std::unique_ptr<PrefixCache> prefix_cache;  // Null without --kv-cache-blocks.
-  std::unique_ptr<engine::TlsContext> tls;          // Null without --tls-cert.
+  const FailurePolicy failures;
+  std::unique_ptr<engine::TlsContext> tls;  // Null without --tls-cert.
   int64_t started_unix_seconds = 0;
   uint64_t id_nonce = 0;  // Makes response ids differ between runs.
 };

@@ -128,6 +128,13 @@ struct Http1ServerSession::Callbacks {
       self->in_header_field_ = false;
       self->value_is_expect_ = self->header_name_ == kExpect;
       if (self->value_is_expect_) self->header_name_.clear();  // Reused for the value.
+      self->value_is_captured_ = !self->options_.capture_header.empty() &&
+                                 self->header_name_ == self->options_.capture_header;
+      if (self->value_is_captured_) self->captured_value_.clear();  // The last one wins.
+    }
+    if (self->value_is_captured_) {
+      const size_t room = kMaxTrackedValueBytes - self->captured_value_.size();
+      self->captured_value_.append(at, std::min(length, room));
     }
     if (self->value_is_expect_) {
       for (size_t i = 0; i < length && self->header_name_.size() <= kMaxTrackedValueBytes; ++i) {
@@ -211,6 +218,8 @@ void Http1ServerSession::StartRequest() {
   header_name_.clear();
   in_header_field_ = false;
   value_is_expect_ = false;
+  value_is_captured_ = false;
+  captured_value_.clear();
   expect_continue_ = false;
   message_complete_ = false;
   callback_http_status_ = 0;
@@ -295,6 +304,11 @@ absl::Status Http1ServerSession::Parse(std::string_view bytes, std::string& out)
     request.target = target_;
     request.body = body_;
     request.http_minor = parser_->http_minor;
+    std::string_view captured = captured_value_;
+    while (!captured.empty() && (captured.back() == ' ' || captured.back() == '\t')) {
+      captured.remove_suffix(1);
+    }
+    request.captured_header = captured;
     listener_->OnRequest(request);
     StartRequest();
   }

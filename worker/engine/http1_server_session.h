@@ -23,6 +23,8 @@ struct Http1ServerRequest {
   std::string_view target;  // The request-target as sent: "/v1/models?x=1".
   std::string_view body;    // Chunked framing removed.
   int http_minor = 1;       // 0 for HTTP/1.0.
+  // The value of Http1ServerOptions::capture_header (cut at 32 bytes), or empty.
+  std::string_view captured_header;
 };
 
 // Called on the session's thread from inside Receive()/Resume(). The listener may encode the
@@ -41,6 +43,9 @@ struct Http1ServerOptions {
   size_t max_pending_input_bytes = size_t{1} << 20;
   // Request-targets longer than this get 414.
   size_t max_target_bytes = 8192;
+  // One request header (lower-case name, at most 16 bytes) whose value reaches the listener as
+  // Http1ServerRequest::captured_header; empty for none.
+  std::string capture_header;
 };
 
 // One HTTP/1.1 server connection's protocol state: requests are handled one at a time, in order
@@ -116,6 +121,8 @@ class Http1ServerSession {
   std::string header_name_;  // Lower-cased, cut at kMaxTrackedNameBytes.
   bool in_header_field_ = false;
   bool value_is_expect_ = false;
+  bool value_is_captured_ = false;
+  std::string captured_value_;
   bool expect_continue_ = false;
   bool message_complete_ = false;
   int callback_http_status_ = 0;  // Set by a callback that rejects the request.

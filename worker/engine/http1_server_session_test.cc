@@ -15,6 +15,7 @@ struct SeenRequest {
   std::string target;
   std::string body;
   int http_minor = 1;
+  std::string captured;
 };
 
 // Records requests; answers each at once with `body` unless `defer` is set.
@@ -22,7 +23,8 @@ class Recorder : public Http1ServerListener {
  public:
   void OnRequest(const Http1ServerRequest& request) override {
     requests.push_back({std::string(request.method), std::string(request.target),
-                        std::string(request.body), request.http_minor});
+                        std::string(request.body), request.http_minor,
+                        std::string(request.captured_header)});
     if (!defer) {
       EXPECT_TRUE(session->EncodeResponse(200, "text/plain", "hi", *out).ok());
     }
@@ -43,6 +45,7 @@ class Http1ServerSessionTest : public ::testing::Test {
     Http1ServerOptions options;
     options.max_body_bytes = 1000;
     options.max_pending_input_bytes = 4096;
+    options.capture_header = "x-sim-failure";
     return options;
   }
   Recorder recorder_;
@@ -68,6 +71,16 @@ TEST_F(Http1ServerSessionTest, BodyArrivingByteByByte) {
   ASSERT_EQ(recorder_.requests.size(), 1u);
   EXPECT_EQ(recorder_.requests[0].method, "POST");
   EXPECT_EQ(recorder_.requests[0].body, "hello world");
+}
+
+TEST_F(Http1ServerSessionTest, CapturesTheNamedHeaderSplitAcrossReads) {
+  const std::string request =
+      "POST / HTTP/1.1\r\nHost: a\r\nX-Sim-Failure: rst_stream  \r\nX-Other: 1\r\n"
+      "Content-Length: 0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (char c : request) ASSERT_TRUE(session_.Receive(std::string_view(&c, 1), out_).ok());
+  ASSERT_EQ(recorder_.requests.size(), 2u);
+  EXPECT_EQ(recorder_.requests[0].captured, "rst_stream") << "case-insensitive name, value trimmed";
+  EXPECT_EQ(recorder_.requests[1].captured, "") << "not carried over to the next request";
 }
 
 TEST_F(Http1ServerSessionTest, ChunkedRequestBody) {

@@ -32,7 +32,7 @@ struct Http2ServerSession::Callbacks {
 
   static int OnHeader(nghttp2_session* session, const nghttp2_frame* frame, const uint8_t* name,
                       size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
-                      void*) {
+                      void* user_data) {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
     Stream* stream = StreamOf(session, frame->hd.stream_id);
     if (stream == nullptr || stream->request_delivered) return 0;  // Trailers: ignored.
@@ -46,6 +46,8 @@ struct Http2ServerSession::Callbacks {
       stream->authority.assign(text);
     } else if (header == ":scheme") {
       stream->scheme.assign(text);
+    } else if (!header.empty() && header == Self(user_data)->options_.capture_header) {
+      stream->captured_header.assign(text.substr(0, 64));
     }
     return 0;
   }
@@ -77,6 +79,7 @@ struct Http2ServerSession::Callbacks {
     request.scheme = stream->scheme;
     request.body = stream->body;
     request.body_too_large = stream->body_too_large;
+    request.captured_header = stream->captured_header;
     Self(user_data)->listener_->OnRequest(request);
     return 0;
   }

@@ -31,6 +31,8 @@ struct Http2ServerRequest {
   // The body went over Http2ServerOptions::max_body_bytes; `body` is then empty and the listener
   // should answer 413.
   bool body_too_large = false;
+  // The value of Http2ServerOptions::capture_header, or empty.
+  std::string_view captured_header;
 };
 
 // Called on the session's thread. OnRequest() comes from inside Receive(); OnStreamClosed() from
@@ -52,6 +54,9 @@ struct Http2ServerOptions {
   uint32_t stream_window_bytes = 1u << 20;
   uint32_t connection_window_bytes = 1u << 30;
   size_t max_body_bytes = size_t{8} << 20;
+  // One request header (lower-case name) whose value reaches the listener as
+  // Http2ServerRequest::captured_header; empty for none.
+  std::string capture_header;
 };
 
 // One HTTP/2 server connection's protocol state. Owned by its connection; single-threaded; the
@@ -103,6 +108,7 @@ class Http2ServerSession {
     std::string path;
     std::string authority;
     std::string scheme;
+    std::string captured_header;
     std::string body;
     bool body_too_large = false;
     bool request_delivered = false;

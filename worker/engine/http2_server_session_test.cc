@@ -18,6 +18,7 @@ struct SeenRequest {
   std::string authority;
   std::string body;
   bool body_too_large = false;
+  std::string captured;
 };
 
 class ServerRecorder : public Http2ServerListener {
@@ -25,7 +26,7 @@ class ServerRecorder : public Http2ServerListener {
   void OnRequest(const Http2ServerRequest& request) override {
     requests.push_back({request.stream_id, std::string(request.method), std::string(request.path),
                         std::string(request.authority), std::string(request.body),
-                        request.body_too_large});
+                        request.body_too_large, std::string(request.captured_header)});
   }
   void OnStreamClosed(int32_t stream_id, uint32_t error_code) override {
     closed[stream_id] = error_code;
@@ -60,6 +61,7 @@ class Http2ServerSessionTest : public ::testing::Test {
   void SetUp() override {
     Http2ServerOptions options;
     options.max_body_bytes = 1000;
+    options.capture_header = "x-sim-failure";
     auto server = Http2ServerSession::Create(&server_recorder_, options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(server).value();
@@ -86,11 +88,13 @@ class Http2ServerSessionTest : public ::testing::Test {
     FAIL() << "pump did not settle";
   }
 
-  int32_t Submit(std::string body, std::string path = "/v1/chat/completions") {
+  int32_t Submit(std::string body, std::string path = "/v1/chat/completions",
+                 std::string failure_header = "") {
     RequestHead head;
     head.authority = "sim:8000";
     head.path = std::move(path);
     head.headers = {{"content-type", "application/json"}};
+    if (!failure_header.empty()) head.headers.push_back({"x-sim-failure", failure_header});
     auto id = client_->SubmitRequest(head, std::move(body));
     EXPECT_TRUE(id.ok()) << id.status();
     return id.ok() ? *id : -1;
@@ -119,6 +123,17 @@ TEST_F(Http2ServerSessionTest, DeliversRequestAndWholeResponse) {
   EXPECT_EQ(client_recorder_.closed[id], 0u);
   EXPECT_EQ(server_recorder_.closed[id], 0u);
   EXPECT_EQ(server_->open_streams(), 0u);
+}
+
+TEST_F(Http2ServerSessionTest, CapturesTheNamedHeader) {
+  const int32_t with = Submit("{}", "/v1/completions", "goaway");
+  const int32_t without = Submit("{}");
+  Pump();
+  ASSERT_EQ(server_recorder_.requests.size(), 2u);
+  EXPECT_EQ(server_recorder_.requests[0].stream_id, with);
+  EXPECT_EQ(server_recorder_.requests[0].captured, "goaway");
+  EXPECT_EQ(server_recorder_.requests[1].stream_id, without);
+  EXPECT_EQ(server_recorder_.requests[1].captured, "");
 }
 
 TEST_F(Http2ServerSessionTest, EachDrainedEventIsItsOwnDataFrame) {

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -79,6 +80,18 @@ class UvHandle {
     auto* base = reinterpret_cast<uv_handle_t*>(std::exchange(handle_, nullptr));
     base->data = nullptr;  // Callbacks check for null: the owner may already be gone.
     uv_close(base, [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); });
+  }
+
+  // TCP only: closes with a reset (RST) instead of an orderly FIN; unsent data is dropped.
+  // Falls back to Close() when libuv refuses (the handle is shutting down).
+  void CloseWithReset() requires std::is_same_v<T, uv_tcp_t> {
+    if (handle_ == nullptr) return;
+    handle_->data = nullptr;
+    if (uv_tcp_close_reset(handle_, [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); }) == 0) {
+      handle_ = nullptr;
+      return;
+    }
+    Close();
   }
 
  private:
