@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -5,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/check.h"
 #include "common/clock.h"
+#include "common/file_chunks.h"
 #include "common/logging.h"
 #include "common/mutex.h"
 #include "common/status_macros.h"
@@ -127,6 +130,42 @@ TEST(Clock, FakeClockMovesOnlyWhenTold) {
   EXPECT_EQ(clock.NowNs(), 1250);
   clock.SetNs(5);
   EXPECT_EQ(clock.NowNs(), 5);
+}
+
+TEST(ReadFileChunks, DeliversTheWholeFileInBoundedChunks) {
+  const std::string path = ::testing::TempDir() + "/chunks.txt";
+  std::string content;
+  for (int i = 0; i < 100; ++i) content += "line " + std::to_string(i) + "\n";
+  std::ofstream(path) << content;
+  std::string seen;
+  size_t largest = 0;
+  ASSERT_TRUE(ReadFileChunks(
+                  path, "test.file",
+                  [&](std::string_view chunk) {
+                    largest = std::max(largest, chunk.size());
+                    seen.append(chunk);
+                    return absl::OkStatus();
+                  },
+                  7)
+                  .ok());
+  EXPECT_EQ(seen, content);
+  EXPECT_EQ(largest, 7u);
+  // The consumer's error stops the read and comes back as is.
+  int calls = 0;
+  const absl::Status stopped = ReadFileChunks(
+      path, "test.file",
+      [&](std::string_view) {
+        return ++calls == 3 ? absl::DataLossError("third") : absl::OkStatus();
+      },
+      7);
+  EXPECT_EQ(stopped, absl::DataLossError("third"));
+  EXPECT_EQ(calls, 3);
+  const absl::Status missing = ReadFileChunks("/nonexistent/x", "test.file",
+                                              [](std::string_view) { return absl::OkStatus(); });
+  EXPECT_EQ(missing, absl::NotFoundError("test.file: file not found: /nonexistent/x"));
+  const absl::Status directory = ReadFileChunks(::testing::TempDir(), "test.file",
+                                                [](std::string_view) { return absl::OkStatus(); });
+  EXPECT_EQ(directory.code(), absl::StatusCode::kInvalidArgument) << directory;
 }
 
 }  // namespace

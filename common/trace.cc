@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/file_chunks.h"
+#include "common/status_macros.h"
 
 namespace bench {
 namespace {
@@ -288,29 +290,11 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text, std::string_view source_
 }
 
 absl::StatusOr<Trace> ReadTraceFile(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    const int error = errno;
-    if (error == ENOENT || error == ENOTDIR) {
-      return absl::NotFoundError(absl::StrCat("trace file not found: ", path));
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot open the trace file ", path, ": ", std::strerror(error)));
-  }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, &std::fclose);
   TraceBuilder builder(path);
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    const size_t n = std::fread(buffer.data(), 1, buffer.size(), file);
-    if (n > 0) builder.Feed(std::string_view(buffer.data(), n));
-    if (n < buffer.size()) {
-      if (std::ferror(file)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot read the trace file ", path, ": ", std::strerror(errno)));
-      }
-      break;
-    }
-  }
+  BENCH_RETURN_IF_ERROR(ReadFileChunks(path, "load.trace", [&](std::string_view chunk) {
+    builder.Feed(chunk);
+    return absl::OkStatus();
+  }));
   return builder.Finish();
 }
 

@@ -187,7 +187,7 @@ TEST(TraceTest, ReadsFilesInChunksAndReportsMissingOnes) {
 
   absl::StatusOr<Trace> missing = ReadTraceFile("/nonexistent/t.jsonl");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(missing.status().message(), "trace file not found: /nonexistent/t.jsonl");
+  EXPECT_EQ(missing.status().message(), "load.trace: file not found: /nonexistent/t.jsonl");
 
   const std::string bad = ::testing::TempDir() + "/trace_test_bad.jsonl";
   {

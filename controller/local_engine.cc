@@ -4,7 +4,6 @@
 #include <optional>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/plan.h"
@@ -238,15 +237,8 @@ absl::StatusOr<std::unique_ptr<LocalRun>> LocalRun::Create(const BenchmarkConfig
   std::optional<Trace> trace;
   if (config.load.type == LoadType::kTrace) {
     absl::StatusOr<Trace> read = ReadTraceFile(config.load.trace);
-    if (!read.ok()) {
-      // Content errors already name the file and line.
-      if (read.status().code() != absl::StatusCode::kInvalidArgument ||
-          !absl::StartsWith(read.status().message(), config.load.trace)) {
-        return absl::Status(read.status().code(),
-                            absl::StrCat("load.trace: ", read.status().message()));
-      }
-      return read.status();
-    }
+    // Errors name the file and line, or say load.trace.
+    if (!read.ok()) return read.status();
     trace = *std::move(read);
     const int64_t warmup = Nanos(state->plan.warmup);
     const int64_t window = Nanos(state->plan.measurement);

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "sim/server.h"
 #include "sim/sim_config.h"
+#include "sim/sim_server_fixture.h"
 #include "sim/sim_test_client.h"
 
 namespace bench::sim {
@@ -135,32 +136,12 @@ Timings Measure(const std::vector<Exchange*>& exchanges, int tokens) {
   return timings;
 }
 
-class DisaggServerTest : public ::testing::Test {
+class DisaggServerTest : public testing::SimServerTest {
  protected:
   static SimConfig BaseConfig() {
     SimConfig config;
     config.listen = {{"127.0.0.1", 0}};
     return config;
-  }
-  void StartServer(const SimConfig& config) {
-    ASSERT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
-    if (server_ != nullptr) server_->Stop();
-    auto server = SimServer::Create(config);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(server).value();
-    server_->Start();
-    ASSERT_EQ(server_->addresses().size(), 1u);
-    port_ = server_->addresses()[0].port;
-    ASSERT_GT(port_, 0);
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Stop();
-  }
-  std::string MetricsText() {
-    SimClient client(port_, Transport::kHttp1);
-    Exchange* metrics = client.Send("GET", "/metrics", "");
-    EXPECT_TRUE(client.WaitAll());
-    return metrics->body;
   }
   // Every slot and queue place of both schedulers is free.
   bool AllIdle() {
@@ -169,8 +150,6 @@ class DisaggServerTest : public ::testing::Test {
            (shared.decode_scheduler == nullptr ||
             (shared.decode_scheduler->running() == 0 && shared.decode_scheduler->waiting() == 0));
   }
-  std::unique_ptr<SimServer> server_;
-  int port_ = 0;
 };
 
 // --ttft 20ms of prefill, then 20ms + 100 prompt tokens x 100us of KV transfer: the first token

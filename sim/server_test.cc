@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "sim/sim_server_fixture.h"
 #include "sim/sim_test_client.h"
 #include "tests/testing/test_certs.h"
 
@@ -34,23 +35,7 @@ SimConfig FastConfig() {
   return config;
 }
 
-class ServerTest : public ::testing::Test {
- protected:
-  void StartServer(const SimConfig& config) {
-    auto server = SimServer::Create(config);
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(server).value();
-    server_->Start();
-    ASSERT_EQ(server_->addresses().size(), 1u);
-    port_ = server_->addresses()[0].port;
-    ASSERT_GT(port_, 0);
-  }
-  void TearDown() override {
-    if (server_ != nullptr) server_->Stop();
-  }
-  std::unique_ptr<SimServer> server_;
-  int port_ = 0;
-};
+using ServerTest = testing::SimServerTest;
 
 // Replaces the value after `key` up to the first of `stops` with `replacement`.
 std::string Blank(std::string text, std::string_view key, std::string_view stops,
@@ -206,13 +191,6 @@ TEST_F(ServerTest, ErrorsAreOpenAiJsonAndTheServerSurvives) {
   }
 }
 
-std::string MetricsText(int port) {
-  SimClient client(port, Transport::kHttp1);
-  Exchange* metrics = client.Send("GET", "/metrics", "");
-  EXPECT_TRUE(client.WaitAll());
-  return metrics->body;
-}
-
 TEST_F(ServerTest, OverloadGets429WhileRunningAndWaitingAreFull) {
   SimConfig config = FastConfig();
   config.max_num_seqs = 2;
@@ -236,7 +214,7 @@ TEST_F(ServerTest, OverloadGets429WhileRunningAndWaitingAreFull) {
   ASSERT_TRUE(client.WaitUntil([&] { return rejected->done(); }));
   EXPECT_EQ(rejected->http_status, 429);
   EXPECT_NE(rejected->body.find(R"("code":429)"), std::string::npos) << rejected->body;
-  const std::string metrics = MetricsText(port_);
+  const std::string metrics = MetricsText();
   EXPECT_NE(metrics.find("vllm:num_requests_running{model_name=\"sim-model\"} 2"),
             std::string::npos)
       << metrics;
@@ -292,7 +270,7 @@ TEST_F(ServerTest, MetricsCountTokensAndLatencies) {
   SimClient client(port_, Transport::kH2c);
   for (int i = 0; i < 3; ++i) client.Send("POST", "/v1/chat/completions", ChatBody(10, 4, true));
   ASSERT_TRUE(client.WaitAll());
-  const std::string metrics = MetricsText(port_);
+  const std::string metrics = MetricsText();
   EXPECT_NE(metrics.find("vllm:prompt_tokens_total{model_name=\"sim-model\"} 30"),
             std::string::npos)
       << metrics;
@@ -367,7 +345,7 @@ TEST_F(ServerTest, PrefixCacheSkipsPrefillOfSharedBlocks) {
   EXPECT_EQ(other.cached_tokens, 0);
   const CachedRun again = RunOne(port_, PrefixBody(1024, 10, "a"));
   EXPECT_LT(again.cached_tokens, 1008);
-  const std::string metrics = MetricsText(port_);
+  const std::string metrics = MetricsText();
   // Six requests of 1,034 prompt tokens each.
   EXPECT_NE(metrics.find("vllm:prefix_cache_queries_total{model_name=\"sim-model\"} 6204"),
             std::string::npos)

@@ -8,6 +8,7 @@
 # Usage: tests/perf/engine_vs_h2load.sh [build-dir]   (needs nginx + echo module, h2load)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/perf/nginx_echo.sh"
 build=${1:-$root/build}
 controller=$build/controller/bench-controller
 [ -x "$controller" ] || { echo "build bench-controller first ($controller)"; exit 1; }
@@ -27,22 +28,7 @@ chunk='data: {"choices":[{"index":0,"delta":{"content":" word"},"finish_reason":
   for i in $(seq 200); do echo "      echo '$chunk'; echo ''; echo_flush;"; done
   echo "      echo 'data: [DONE]'; echo '';"
 } > "$work/stream.inc"
-cat > "$work/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $work/error.log;
-pid $work/nginx.pid;
-worker_rlimit_nofile 65536;
-events { worker_connections 30000; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  http2_max_concurrent_streams 1000;
-  client_body_temp_path $work/body;
-  server {
-    listen 127.0.0.1:$port http2;
+nginx_echo_conf "$work" "$port" "$(cat <<LOCATIONS
     location /v1/small/chat/completions {
       default_type text/event-stream;
       echo_read_request_body;
@@ -59,9 +45,8 @@ http {
       echo 'data: [DONE]';
       echo '';
     }
-  }
-}
-CONF
+LOCATIONS
+)" > "$work/nginx.conf"
 nginx -p "$work" -c "$work/nginx.conf" &
 nginx_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done

@@ -35,7 +35,8 @@ sim=$build/sim/bench-sim
 for tool in h2load taskset curl python3 timeout; do
   command -v "$tool" >/dev/null || { echo "$tool missing: scripts/setup.sh installs it"; exit 1; }
 done
-echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+. "$(dirname "$0")/nginx_echo.sh"
+echo_module=$nginx_echo_module
 have_nginx=false
 command -v nginx >/dev/null && [ -f "$echo_module" ] && have_nginx=true
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -186,26 +187,8 @@ run_part_a() {
       awk 'length($0) > 0 { printf "      echo '\''%s'\''; echo '\'''\''; echo_flush;\n", $0 }' "$work/sample.sse"
     } >"$work/stream.inc"
     nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    cat >"$work/nginx.conf" <<CONF
-load_module $echo_module;
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $work/error.log;
-pid $work/nginx.pid;
-worker_rlimit_nofile 65536;
-events { worker_connections 30000; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  http2_max_concurrent_streams 1000;
-  client_body_temp_path $work/body;
-  server {
-    listen 127.0.0.1:$nginx_port http2;
-    location /v1/chat/completions { include $work/stream.inc; }
-  }
-}
-CONF
+    nginx_echo_conf "$work" "$nginx_port" \
+      "    location /v1/chat/completions { include $work/stream.inc; }" >"$work/nginx.conf"
     "${rt[@]}" taskset -c "$sim_core" nginx -p "$work" -c "$work/nginx.conf" &
     server_pid=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$nginx_port) 2>/dev/null && break; sleep 0.05; done

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_chunks.h"
 #include "common/status_macros.h"
 
 namespace bench::engine {
@@ -146,33 +147,6 @@ bool IsBlank(std::string_view text) { return std::all_of(text.begin(), text.end(
 
 // ---- files --------------------------------------------------------------------------------
 
-// Calls `consume` with successive chunks of the file.
-absl::Status ReadChunks(const std::string& path,
-                        const std::function<absl::Status(std::string_view)>& consume) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    const int error = errno;
-    if (error == ENOENT || error == ENOTDIR) {
-      return absl::NotFoundError(absl::StrCat("prompts.dataset: file not found: ", path));
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("prompts.dataset: cannot open ", path, ": ", std::strerror(error)));
-  }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(file, &std::fclose);
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    const size_t n = std::fread(buffer.data(), 1, buffer.size(), file);
-    if (n > 0) BENCH_RETURN_IF_ERROR(consume(std::string_view(buffer.data(), n)));
-    if (n < buffer.size()) {
-      if (std::ferror(file)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("prompts.dataset: cannot read ", path, ": ", std::strerror(errno)));
-      }
-      return absl::OkStatus();
-    }
-  }
-}
-
 std::string_view StripBom(std::string_view text) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   return text;
@@ -301,22 +275,23 @@ absl::StatusOr<std::vector<PromptSource::DatasetEntry>> LoadJsonl(const std::str
     }
     return absl::OkStatus();
   };
-  BENCH_RETURN_IF_ERROR(ReadChunks(path, [&](std::string_view chunk) -> absl::Status {
-    for (;;) {
-      const size_t newline = chunk.find('\n');
-      if (newline == std::string_view::npos) break;
-      if (pending.empty()) {
-        BENCH_RETURN_IF_ERROR(finish_line(chunk.substr(0, newline)));
-      } else {
-        pending.append(chunk.substr(0, newline));
-        BENCH_RETURN_IF_ERROR(finish_line(pending));
-        pending.clear();
-      }
-      chunk.remove_prefix(newline + 1);
-    }
-    pending.append(chunk);
-    return absl::OkStatus();
-  }));
+  BENCH_RETURN_IF_ERROR(
+      ReadFileChunks(path, "prompts.dataset", [&](std::string_view chunk) -> absl::Status {
+        for (;;) {
+          const size_t newline = chunk.find('\n');
+          if (newline == std::string_view::npos) break;
+          if (pending.empty()) {
+            BENCH_RETURN_IF_ERROR(finish_line(chunk.substr(0, newline)));
+          } else {
+            pending.append(chunk.substr(0, newline));
+            BENCH_RETURN_IF_ERROR(finish_line(pending));
+            pending.clear();
+          }
+          chunk.remove_prefix(newline + 1);
+        }
+        pending.append(chunk);
+        return absl::OkStatus();
+      }));
   if (!pending.empty()) BENCH_RETURN_IF_ERROR(finish_line(pending));
   if (entries.empty()) {
     return absl::InvalidArgumentError(
@@ -545,8 +520,9 @@ absl::StatusOr<std::vector<PromptSource::DatasetEntry>> LoadShareGpt(const std::
     if (status.ok() || absl::StartsWith(status.message(), path)) return status;
     return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
   };
-  absl::Status status =
-      ReadChunks(path, [&](std::string_view chunk) { return with_path(splitter.Feed(chunk)); });
+  absl::Status status = ReadFileChunks(path, "prompts.dataset", [&](std::string_view chunk) {
+    return with_path(splitter.Feed(chunk));
+  });
   BENCH_RETURN_IF_ERROR(status);
   BENCH_RETURN_IF_ERROR(with_path(splitter.Finish()));
   if (entries.empty()) {
