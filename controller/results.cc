@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/config_yaml.h"
 #include "common/histogram_codec.h"
 #include "common/run_stats.h"
@@ -175,6 +176,27 @@ absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const Ru
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/summary.json", SummaryToJson(summary) + "\n"));
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
   return directory;
+}
+
+std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config) {
+  std::vector<std::string> notes;
+  std::vector<std::string> formats;
+  for (const OutputFormat format : config.output.formats) {
+    if (format != OutputFormat::kJson) formats.emplace_back(OutputFormatName(format));
+  }
+  if (!formats.empty()) {
+    notes.push_back(absl::StrCat("output.formats ", absl::StrJoin(formats, ", "),
+                                 ": not written by this version (json only: config.yaml, "
+                                 "summary.json, metrics.json)"));
+  }
+  if (config.metrics.raw) {
+    notes.push_back("metrics.raw: requests.jsonl is not written by this version");
+  }
+  if (!config.metrics.prometheus.endpoint.empty()) {
+    notes.push_back(
+        "metrics.prometheus: this version does not query Prometheus (no prometheus.json)");
+  }
+  return notes;
 }
 
 }  // namespace bench::controller

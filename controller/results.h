@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -25,5 +26,10 @@ std::string MetricsToJson(const RunResult& result);
 // a directory.
 absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const RunResult& result,
                                          const RunSummary& summary, absl::Time started_at);
+
+// What `config` asks for that this version does not write (the other output.formats, metrics.raw's
+// requests.jsonl, metrics.prometheus's prometheus.json), one note each, for the summary: never
+// dropped without a word.
+std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config);
 
 }  // namespace bench::controller

@@ -247,5 +247,22 @@ TEST_F(ResultsTest, ANameThatCannotNameADirectoryIsRejected) {
   EXPECT_FALSE(fs::exists(root_ + "/escape-20240102-030405"));
 }
 
+TEST(NotWrittenNotesTest, NamesWhatTheConfigAsksForAndIsNotWritten) {
+  BenchmarkConfig config;
+  config.output.formats = {OutputFormat::kJson};
+  EXPECT_TRUE(NotWrittenNotes(config).empty());
+  config.output.formats = {OutputFormat::kJson, OutputFormat::kHtml, OutputFormat::kPng};
+  config.metrics.raw = true;
+  config.metrics.prometheus.endpoint = "http://prometheus:9090";
+  const std::vector<std::string> notes = NotWrittenNotes(config);
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_EQ(notes[0],
+            "output.formats html, png: not written by this version (json only: config.yaml, "
+            "summary.json, metrics.json)");
+  EXPECT_EQ(notes[1], "metrics.raw: requests.jsonl is not written by this version");
+  EXPECT_EQ(notes[2],
+            "metrics.prometheus: this version does not query Prometheus (no prometheus.json)");
+}
+
 }  // namespace
 }  // namespace bench::controller

@@ -229,6 +229,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
 
   RunResult result = (*run)->Result();
   result.notes = parsed->notes;
+  for (std::string& note : NotWrittenNotes(config)) result.notes.push_back(std::move(note));
   const RunSummary summary = Summarize(config, result);
   auto directory = WriteResults(config, result, summary, (*run)->started_at());
   const std::string table = RenderSummaryTable(summary);
