@@ -65,21 +65,22 @@ TEST(DisaggConfigTest, YamlKeysAreTheFlagNames) {
   EXPECT_EQ(parsed->config.prefill_max_num_seqs, 3);
 }
 
-TEST(DisaggConfigTest, TransferSettingsWithoutDisaggAreRejectedByName) {
-  for (const std::string key : {"kv-transfer-latency", "kv-transfer-per-token"}) {
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"--" + key, "1ms"},
-          std::vector<std::string>{"--disagg", "false", "--" + key, "0s"}}) {
-      auto parsed = Parse(args);
-      ASSERT_FALSE(parsed.ok()) << key;
-      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-      EXPECT_NE(parsed.status().message().find(key), absl::string_view::npos) << parsed.status();
-    }
+// The KV transfer settings stand alone (they time kv_transfer_params.do_remote_prefill requests
+// in the aggregated mode too); the prefill instance's slots need the prefill instance.
+TEST(DisaggConfigTest, TransferSettingsWorkWithoutDisaggPrefillSlotsDoNot) {
+  auto transfer = Parse({"--kv-transfer-latency", "1ms", "--kv-transfer-per-token", "2us"});
+  ASSERT_TRUE(transfer.ok()) << transfer.status();
+  EXPECT_FALSE(transfer->config.disaggregated);
+  EXPECT_EQ(transfer->config.kv_transfer_latency, absl::Milliseconds(1));
+  EXPECT_EQ(transfer->config.kv_transfer_per_token, absl::Microseconds(2));
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--prefill-max-num-seqs", "2"},
+        std::vector<std::string>{"--disagg", "false", "--prefill-max-num-seqs", "2"}}) {
+    auto parsed = Parse(args);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find("prefill-max-num-seqs"), absl::string_view::npos);
   }
-  auto parsed = Parse({"--prefill-max-num-seqs", "2"});
-  ASSERT_FALSE(parsed.ok());
-  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(parsed.status().message().find("prefill-max-num-seqs"), absl::string_view::npos);
 }
 
 TEST(DisaggConfigTest, ValuesOutOfRangeAreRejectedByName) {
@@ -90,6 +91,9 @@ TEST(DisaggConfigTest, ValuesOutOfRangeAreRejectedByName) {
       {{"--disagg", "true", "--kv-transfer-per-token", "fast"}, "kv-transfer-per-token"},
       {{"--disagg", "true", "--kv-transfer-per-token", "2s"}, "kv-transfer-per-token"},
       {{"--disagg", "true", "--prefill-max-num-seqs", "0"}, "prefill-max-num-seqs"},
+      // The ranges hold without --disagg too.
+      {{"--kv-transfer-latency", "2h"}, "kv-transfer-latency"},
+      {{"--kv-transfer-per-token", "2s"}, "kv-transfer-per-token"},
   };
   for (const auto& [args, key] : cases) {
     auto parsed = Parse(args);

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/check.h"
 #include "common/clock.h"
@@ -24,6 +25,22 @@ int64_t DecodeLoad(const SimShared& shared) {
       shared.decode_scheduler != nullptr ? shared.decode_scheduler->running() : 0);
 }
 
+// Where a prefill leg says its KV cache is (sim/README.md): this process and its first --listen
+// address (the bound port), and one block id per --block-size tokens of the prompt. bench-sim's
+// decode side reads none of it back; the values only need to be well-formed for the sidecar to
+// forward.
+RemoteKvSource KvSource(const SimShared& shared, int64_t prompt_tokens) {
+  const SimConfig& config = shared.config;
+  RemoteKvSource source;
+  source.engine_id = absl::StrCat("bench-sim-", absl::Hex(shared.id_nonce, absl::kZeroPad16));
+  source.block_count = (prompt_tokens + config.block_size - 1) / config.block_size;
+  const ListenAddress& listen = config.listen.front();
+  const bool wildcard = listen.host.empty() || listen.host == "0.0.0.0" || listen.host == "::";
+  source.host = wildcard ? "localhost" : listen.host;
+  source.port = shared.first_port;
+  return source;
+}
+
 OutputText MakeText(const SimConfig& config, const GenerationRequest& request, uint64_t key) {
   if (config.mode == OutputMode::kEcho) return OutputText::Echo(request.echo_text, key);
   return OutputText::Random(key);
@@ -41,6 +58,9 @@ Generation::Generation(SimWorker& worker, ServerConnection* connection, int32_t 
                  worker.shared().config.model) {
   // The echo source now lives in text_.
   std::string().swap(setup_.request.echo_text);
+  // A prefill leg stops after the prefill's own token: the decode is the remote side's (as
+  // llm-d's sidecar asks with max_tokens 1, whatever this request's own limits say).
+  if (remote_decode()) setup_.plan.completion_tokens = 1;
 }
 
 Generation::~Generation() { Stop(); }
@@ -48,6 +68,16 @@ Generation::~Generation() { Stop(); }
 bool Generation::Start() {
   ticket_ = std::make_shared<AdmissionTicket>(&worker_.loop());
   ticket_->listener = this;
+  if (remote_prefill() && worker_.shared().latency.disaggregated()) {
+    // Nothing for the prefill instance to do: straight to the transfer, then the decode queue.
+    if (setup_.request.stream) connection_->BeginStream(stream_, 200, kEventStream);
+    state_ = State::kTransferring;
+    start_ns_ = setup_.arrival_ns;
+    worker_.shared().metrics.ObserveQueueTime(0);
+    worker_.shared().metrics.AddPromptTokens(setup_.request.prompt_tokens);
+    BeginRemoteKv(setup_.arrival_ns);
+    return true;
+  }
   const Scheduler::Admission admission = worker_.shared().scheduler.Admit(ticket_);
   if (admission == Scheduler::Admission::kRejected) {
     ticket_->listener = nullptr;
@@ -75,6 +105,10 @@ void Generation::OnAdmitted(int64_t start_ns) {
   SimShared& shared = worker_.shared();
   shared.metrics.ObserveQueueTime(Seconds(start_ns - setup_.arrival_ns));
   shared.metrics.AddPromptTokens(setup_.request.prompt_tokens);
+  if (remote_prefill()) {
+    BeginRemoteKv(start_ns);
+    return;
+  }
   if (shared.prefix_cache != nullptr) {
     const int64_t hit_blocks = shared.prefix_cache->Lookup(setup_.request.prompt_blocks);
     // As vLLM, at least the last prompt token is computed even when everything is cached.
@@ -83,7 +117,18 @@ void Generation::OnAdmitted(int64_t start_ns) {
     shared.metrics.AddPrefixCacheQueries(setup_.request.prompt_tokens, cached_tokens_);
   }
   next_due_ns_ = start_ns + shared.latency.PrefillNs(setup_.request.prompt_tokens - cached_tokens_);
-  if (shared.latency.disaggregated()) state_ = State::kPrefilling;
+  // A prefill leg holds its prefill slot to the end: it has no decode to move to.
+  if (shared.latency.disaggregated() && !remote_decode()) state_ = State::kPrefilling;
+  worker_.emitter().Schedule(this, next_due_ns_);
+}
+
+void Generation::BeginRemoteKv(int64_t start_ns) {
+  SimShared& shared = worker_.shared();
+  // No prefill here, so the prefix cache is neither consulted nor filled.
+  std::vector<uint64_t>().swap(setup_.request.prompt_blocks);
+  const int64_t transfer_ns = shared.latency.KvTransferNs(setup_.request.prompt_tokens);
+  shared.metrics.ObserveKvTransferTime(Seconds(transfer_ns));
+  next_due_ns_ = start_ns + transfer_ns;
   worker_.emitter().Schedule(this, next_due_ns_);
 }
 
@@ -108,7 +153,7 @@ void Generation::OnDue(int64_t now_ns) {
   if (index == 0) {
     shared.metrics.ObserveTimeToFirstToken(Seconds(now_ns - setup_.arrival_ns));
     // The prefill is done: its blocks are in the cache from now on.
-    if (shared.prefix_cache != nullptr) {
+    if (shared.prefix_cache != nullptr && !remote_prefill()) {
       shared.prefix_cache->Insert(setup_.request.prompt_blocks);
       shared.metrics.SetKvCacheUsage(static_cast<double>(shared.prefix_cache->size()) /
                                      static_cast<double>(shared.prefix_cache->capacity()));
@@ -167,7 +212,12 @@ void Generation::Complete(int64_t now_ns) {
     std::string text;
     for (int64_t i = 0; i < setup_.plan.completion_tokens; ++i) text_.AppendDelta(i, text);
     out.clear();
-    formatter_.AppendFullResponse(text, finish_reason(), usage, out);
+    if (remote_decode()) {
+      const RemoteKvSource source = KvSource(shared, usage.prompt_tokens);
+      formatter_.AppendFullResponse(text, finish_reason(), usage, out, &source);
+    } else {
+      formatter_.AppendFullResponse(text, finish_reason(), usage, out);
+    }
     connection_->Respond(stream_, 200, "application/json", out);
   }
   shared.metrics.ObserveE2eLatency(Seconds(now_ns - setup_.arrival_ns));
@@ -295,6 +345,7 @@ void Generation::StartDecode(int64_t start_ns) {
 
 Scheduler& Generation::RunningScheduler() {
   SimShared& shared = worker_.shared();
+  if (remote_decode()) return shared.scheduler;
   return shared.decode_scheduler != nullptr ? *shared.decode_scheduler : shared.scheduler;
 }
 

@@ -76,9 +76,19 @@ class Generation final : public TimedTask, public AdmissionListener {
   // Disaggregated: the decode slot is ours from `start_ns`; token 0 is due then, or when the
   // transfer ends if that is later.
   void StartDecode(int64_t start_ns);
-  // The scheduler whose slot a kRunning sequence holds: the decode instance's when disaggregated.
+  // The prompt's KV cache was computed elsewhere (kv_transfer_params.do_remote_prefill): token 0
+  // is due once it has moved here, `start_ns` + the KV transfer, instead of after a prefill.
+  void BeginRemoteKv(int64_t start_ns);
+  // The scheduler whose slot a kRunning sequence holds: the decode instance's when disaggregated,
+  // except for a prefill leg, which never leaves the prefill instance.
   Scheduler& RunningScheduler();
-  const char* finish_reason() const { return setup_.plan.stopped_by_length ? "length" : "stop"; }
+  bool remote_prefill() const { return setup_.request.kv_transfer.do_remote_prefill; }
+  // A prefill leg (kv_transfer_params.do_remote_decode): prefill, one token, answer.
+  bool remote_decode() const { return setup_.request.kv_transfer.do_remote_decode; }
+  const char* finish_reason() const {
+    if (remote_decode()) return "remote_decode";
+    return setup_.plan.stopped_by_length ? "length" : "stop";
+  }
 
   SimWorker& worker_;
   ServerConnection* connection_;

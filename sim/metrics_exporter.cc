@@ -76,6 +76,8 @@ struct SimMetrics::Impl {
                            .Register(*registry)),
         success_length(success_family.Add({{"model_name", model}, {"finish_reason", "length"}})),
         success_stop(success_family.Add({{"model_name", model}, {"finish_reason", "stop"}})),
+        success_remote_decode(
+            success_family.Add({{"model_name", model}, {"finish_reason", "remote_decode"}})),
         ttft(prometheus::BuildHistogram()
                  .Name("vllm:time_to_first_token_seconds")
                  .Help("Histogram of time to first token in seconds.")
@@ -118,6 +120,7 @@ struct SimMetrics::Impl {
   prometheus::Family<prometheus::Counter>& success_family;
   prometheus::Counter& success_length;
   prometheus::Counter& success_stop;
+  prometheus::Counter& success_remote_decode;
   prometheus::Histogram& ttft;
   prometheus::Histogram& itl;
   prometheus::Histogram& e2e;
@@ -158,7 +161,13 @@ void SimMetrics::AddPrefixCacheQueries(int64_t tokens, int64_t hits) {
   impl_->prefix_cache_hits.Increment(static_cast<double>(hits));
 }
 void SimMetrics::AddRequestSuccess(std::string_view finish_reason) {
-  (finish_reason == "length" ? impl_->success_length : impl_->success_stop).Increment();
+  if (finish_reason == "length") {
+    impl_->success_length.Increment();
+  } else if (finish_reason == "remote_decode") {
+    impl_->success_remote_decode.Increment();
+  } else {
+    impl_->success_stop.Increment();
+  }
 }
 void SimMetrics::ObserveTimeToFirstToken(double seconds) { impl_->ttft.Observe(seconds); }
 void SimMetrics::ObserveInterTokenLatency(double seconds) { impl_->itl.Observe(seconds); }

@@ -78,7 +78,8 @@ class SimMetrics {
   void AddPromptTokens(int64_t tokens);
   void AddGenerationTokens(int64_t tokens);
   void AddPrefixCacheQueries(int64_t tokens, int64_t hits);
-  // A request finished with all its tokens; `finish_reason` is "length" or "stop".
+  // A request finished with all its tokens; `finish_reason` is "length", "stop" or
+  // "remote_decode".
   void AddRequestSuccess(std::string_view finish_reason);
 
   void ObserveTimeToFirstToken(double seconds);

@@ -87,7 +87,6 @@ int64_t LatencyModel::PrefillNs(int64_t uncached_prompt_tokens) const {
 }
 
 int64_t LatencyModel::KvTransferNs(int64_t prompt_tokens) const {
-  if (!disaggregated_) return 0;
   return kv_transfer_latency_ns_ + std::max<int64_t>(0, prompt_tokens) * kv_transfer_per_token_ns_;
 }
 

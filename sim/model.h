@@ -64,7 +64,9 @@ class LatencyModel {
   bool disaggregated() const { return disaggregated_; }
   // The KV transfer of a prompt of `prompt_tokens` tokens (all of them: the decode side needs
   // the whole KV cache, cached blocks included): kv_transfer_latency + prompt_tokens x
-  // kv_transfer_per_token. Zero in aggregated mode.
+  // kv_transfer_per_token (unset settings count 0). Used by --disagg between its two instances
+  // and, in either mode, instead of PrefillNs for a request whose prefill was remote
+  // (kv_transfer_params.do_remote_prefill).
   int64_t KvTransferNs(int64_t prompt_tokens) const;
   // The `running` of TokenGapNs, from the scheduler counts. Aggregated: every sequence holding a
   // slot, in prefill or decode, since a prefill shares the batch with the decodes (`running`).

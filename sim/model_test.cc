@@ -123,21 +123,28 @@ TEST(LatencyModelTest, GapIsItlWithSlowdownPerRunningSequence) {
   EXPECT_EQ(LatencyModel(config).TokenGapNs(1, 1, 5), 14'000'000);
 }
 
-TEST(LatencyModelTest, KvTransferIsFixedPlusPerPromptTokenOnlyWhenDisaggregated) {
+// The transfer is the same in both modes: aggregated, it times the requests whose prefill was
+// remote (kv_transfer_params.do_remote_prefill).
+TEST(LatencyModelTest, KvTransferIsFixedPlusPerPromptTokenInBothModes) {
   SimConfig config;
+  EXPECT_EQ(LatencyModel(config).KvTransferNs(100), 0);  // Unset settings: no transfer time.
   config.kv_transfer_latency = absl::Milliseconds(20);
   config.kv_transfer_per_token = absl::Microseconds(100);
-  // Aggregated: no transfer, whatever the settings say (validation rejects them anyway).
-  EXPECT_FALSE(LatencyModel(config).disaggregated());
-  EXPECT_EQ(LatencyModel(config).KvTransferNs(100), 0);
-  config.disaggregated = true;
-  const LatencyModel model(config);
-  EXPECT_TRUE(model.disaggregated());
-  EXPECT_EQ(model.KvTransferNs(100), 20'000'000 + 100 * 100'000);
-  EXPECT_EQ(model.KvTransferNs(0), 20'000'000);
-  EXPECT_EQ(model.KvTransferNs(-5), 20'000'000);
+  for (const bool disaggregated : {false, true}) {
+    config.disaggregated = disaggregated;
+    const LatencyModel model(config);
+    EXPECT_EQ(model.disaggregated(), disaggregated);
+    EXPECT_EQ(model.KvTransferNs(100), 20'000'000 + 100 * 100'000);
+    EXPECT_EQ(model.KvTransferNs(0), 20'000'000);
+    EXPECT_EQ(model.KvTransferNs(-5), 20'000'000);
+  }
   config.kv_transfer_latency.reset();
   EXPECT_EQ(LatencyModel(config).KvTransferNs(1234), 1234 * 100'000);
+  // The transfer does not depend on the prefill settings, --ttft included.
+  config.ttft = absl::Milliseconds(100);
+  config.prefill_per_token = absl::Milliseconds(1);
+  EXPECT_EQ(LatencyModel(config).KvTransferNs(1234), 1234 * 100'000);
+  EXPECT_EQ(LatencyModel(config).PrefillNs(1234), 100'000'000);
 }
 
 TEST(LatencyModelTest, DisaggregatedPrefillTimeIsTheAggregatedOne) {

@@ -30,6 +30,23 @@ void AppendUsageObject(const Usage& usage, std::string& out) {
   out.append("}}");
 }
 
+// vLLM's NixlConnector names the prefill side: the decode leg does its prefill remotely.
+void AppendKvTransferParams(const RemoteKvSource& source, std::string& out) {
+  out.append(R"("kv_transfer_params":{"do_remote_decode":false,"do_remote_prefill":true,)");
+  out.append(R"("remote_engine_id":)");
+  engine::AppendJsonString(source.engine_id, out);
+  out.append(R"(,"remote_block_ids":[)");
+  for (int64_t id = 0; id < source.block_count; ++id) {
+    if (id > 0) out.push_back(',');
+    AppendInt(id, out);
+  }
+  out.append(R"(],"remote_host":)");
+  engine::AppendJsonString(source.host, out);
+  out.append(R"(,"remote_port":)");
+  AppendInt(source.port, out);
+  out.append(R"(,"tp_size":1})");
+}
+
 void AppendFinishReason(const char* finish_reason, std::string& out) {
   if (finish_reason == nullptr) {
     out.append("null");
@@ -132,7 +149,8 @@ void ResponseFormatter::AppendUsageEvent(const Usage& usage, std::string& out) c
 void ResponseFormatter::AppendDoneEvent(std::string& out) { out.append("data: [DONE]\n\n"); }
 
 void ResponseFormatter::AppendFullResponse(std::string_view text, const char* finish_reason,
-                                           const Usage& usage, std::string& out) const {
+                                           const Usage& usage, std::string& out,
+                                           const RemoteKvSource* kv_source) const {
   out.append(full_header_);
   out.append(R"(,"choices":[{"index":0,)");
   if (kind_ == ApiKind::kChat) {
@@ -148,6 +166,10 @@ void ResponseFormatter::AppendFullResponse(std::string_view text, const char* fi
   AppendFinishReason(finish_reason, out);
   out.append(R"(,"stop_reason":null}],)");
   AppendUsageObject(usage, out);
+  if (kv_source != nullptr) {
+    out.push_back(',');
+    AppendKvTransferParams(*kv_source, out);
+  }
   out.push_back('}');
 }
 

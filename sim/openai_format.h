@@ -17,8 +17,17 @@ struct Usage {
   int64_t cached_tokens = 0;
 };
 
+// What a prefill leg (kv_transfer_params.do_remote_decode) answers with in its
+// kv_transfer_params, for the P/D sidecar to hand to the decode leg: where its KV cache is.
+struct RemoteKvSource {
+  std::string engine_id;
+  int64_t block_count = 0;  // remote_block_ids are 0 .. block_count - 1
+  std::string host;
+  int port = 0;
+};
+
 // Formats one request's output. Immutable after construction; `finish_reason` arguments are
-// "length" or "stop".
+// "length", "stop" or "remote_decode".
 class ResponseFormatter {
  public:
   // `id` is the response id ("chatcmpl-..." / "cmpl-..."), `created` Unix seconds. The model name
@@ -37,9 +46,10 @@ class ResponseFormatter {
   void AppendUsageEvent(const Usage& usage, std::string& out) const;
   static void AppendDoneEvent(std::string& out);
 
-  // The whole body of a non-streamed response: choices[0].message (chat) or choices[0].text.
+  // The whole body of a non-streamed response: choices[0].message (chat) or choices[0].text;
+  // with `kv_source`, a top-level kv_transfer_params naming it (as vLLM's prefill instance).
   void AppendFullResponse(std::string_view text, const char* finish_reason, const Usage& usage,
-                          std::string& out) const;
+                          std::string& out, const RemoteKvSource* kv_source = nullptr) const;
 
  private:
   ApiKind kind_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "sim/prefix_cache.h"
@@ -181,6 +182,74 @@ bool ReadPrompt(dom::element prompt, bool want_echo_text, BlockHasher* hasher, b
   return ReadPrompt(first, want_echo_text, hasher, /*nested=*/true, out, error);
 }
 
+// kv_transfer_params (llm-d's P/D fields). Each field may be absent or null (the sidecar sends
+// the prefill leg's remote_* as null); unknown fields (vLLM adds its own) are ignored.
+bool ReadKvTransferParams(dom::object root, KvTransferParams& out, ApiError& error) {
+  constexpr const char* kParam = "kv_transfer_params";
+  auto field = root[kParam];
+  if (IsAbsent(field)) return true;
+  dom::object params;
+  if (field.value_unsafe().get_object().get(params) != simdjson::SUCCESS) {
+    return Fail(error, "'kv_transfer_params' must be an object", kParam);
+  }
+  out.present = true;
+  auto wrong_type = [&](const char* name, const char* type) {
+    return Fail(error, absl::StrCat("'kv_transfer_params.", name, "' must be ", type), kParam);
+  };
+  for (const auto& [name, target] :
+       {std::pair<const char*, bool*>{"do_remote_decode", &out.do_remote_decode},
+        {"do_remote_prefill", &out.do_remote_prefill}}) {
+    auto flag = params[name];
+    if (IsAbsent(flag)) continue;
+    if (flag.value_unsafe().get_bool().get(*target) != simdjson::SUCCESS) {
+      return wrong_type(name, "a boolean");
+    }
+  }
+  for (const auto& [name, target] :
+       {std::pair<const char*, std::string*>{"remote_engine_id", &out.remote_engine_id},
+        {"remote_host", &out.remote_host}}) {
+    auto text = params[name];
+    if (IsAbsent(text)) continue;
+    std::string_view value;
+    if (text.value_unsafe().get_string().get(value) != simdjson::SUCCESS) {
+      return wrong_type(name, "a string");
+    }
+    target->assign(value);
+  }
+  for (const auto& [name, target] :
+       {std::pair<const char*, std::optional<int64_t>*>{"remote_port", &out.remote_port},
+        {"tp_size", &out.tp_size}}) {
+    auto number = params[name];
+    if (IsAbsent(number)) continue;
+    int64_t value = 0;
+    if (number.value_unsafe().get_int64().get(value) != simdjson::SUCCESS) {
+      return wrong_type(name, "an integer");
+    }
+    *target = value;
+  }
+  auto blocks = params["remote_block_ids"];
+  if (!IsAbsent(blocks)) {
+    // vLLM's NixlConnector sends integers, llm-d's simulator strings: both are ids.
+    dom::array ids;
+    if (blocks.value_unsafe().get_array().get(ids) != simdjson::SUCCESS) {
+      return wrong_type("remote_block_ids", "an array of block ids (integers or strings)");
+    }
+    for (dom::element id : ids) {
+      if (!id.is_int64() && !id.is_uint64() && !id.is_string()) {
+        return wrong_type("remote_block_ids", "an array of block ids (integers or strings)");
+      }
+    }
+    out.remote_block_count = static_cast<int64_t>(ids.size());
+  }
+  if (out.do_remote_decode && out.do_remote_prefill) {
+    // One leg is the prefill, the other the decode: a request cannot be both.
+    return Fail(error,
+                "'kv_transfer_params' must not set both do_remote_decode and do_remote_prefill",
+                kParam);
+  }
+  return true;
+}
+
 }  // namespace
 
 struct RequestParser::State {
@@ -295,7 +364,7 @@ bool RequestParser::Parse(ApiKind kind, std::string_view body, const ParseOption
       return false;
     }
   }
-  return true;
+  return ReadKvTransferParams(object, out.kv_transfer, error);
 }
 
 }  // namespace bench::sim

@@ -21,6 +21,21 @@ struct ApiError {
   std::string param;  // The offending field; empty is null.
 };
 
+// llm-d's per-request prefill/decode split (vLLM's NixlConnector fields). The P/D sidecar sends
+// the prefill leg with do_remote_decode and the decode leg with do_remote_prefill plus the
+// remote_* values the prefill leg answered with. bench-sim acts on the two flags only; the rest
+// is checked for type and kept for tests and logs.
+struct KvTransferParams {
+  bool present = false;  // The request had a kv_transfer_params object (not absent or null).
+  bool do_remote_decode = false;   // This is the prefill leg: prefill only, answer at once.
+  bool do_remote_prefill = false;  // This is the decode leg: the prompt's KV comes over the wire.
+  std::string remote_engine_id;
+  int64_t remote_block_count = 0;  // Entries of remote_block_ids (integers or strings).
+  std::string remote_host;
+  std::optional<int64_t> remote_port;
+  std::optional<int64_t> tp_size;
+};
+
 struct GenerationRequest {
   ApiKind kind = ApiKind::kChat;
   std::string model;
@@ -36,6 +51,7 @@ struct GenerationRequest {
   std::string echo_text;
   // Chained hashes of the prompt's full token blocks (prefix_cache.h); filled only when asked.
   std::vector<uint64_t> prompt_blocks;
+  KvTransferParams kv_transfer;
 };
 
 struct ParseOptions {
@@ -56,7 +72,9 @@ class RequestParser {
   // Fills `out` and returns true, or fills `error` (status 400, naming the field) and returns
   // false: malformed JSON, not an object, a missing or mistyped field (model, messages/prompt),
   // an out-of-range value (max_tokens < 1, min_tokens > max_tokens, n != 1), stream_options
-  // without stream. Unknown fields are ignored. The model name is not checked here.
+  // without stream, kv_transfer_params that is not an object, has a field of the wrong type or
+  // sets both do_remote_decode and do_remote_prefill. Unknown fields are ignored. The model name is
+  // not checked here.
   bool Parse(ApiKind kind, std::string_view body, const ParseOptions& options,
              GenerationRequest& out, ApiError& error);
 

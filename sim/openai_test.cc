@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -115,6 +116,84 @@ TEST_F(RequestParserTest, Rejections) {
   ExpectRejected(ApiKind::kCompletions, R"({"model":"m","prompt":[1,"a"]})", "prompt");
   ExpectRejected(ApiKind::kCompletions, R"({"model":"m","prompt":[]})", "prompt");
   ExpectRejected(ApiKind::kCompletions, R"({"model":"m","prompt":[[["a"]]]})", "prompt");
+}
+
+// The decode leg as llm-d's P/D sidecar sends it: the prefill leg's kv_transfer_params with
+// do_remote_prefill set (vLLM sends integer block ids, llm-d's simulator strings).
+TEST_F(RequestParserTest, KvTransferParamsAreRead) {
+  ASSERT_TRUE(Parse(ApiKind::kChat, R"({"model":"m","messages":[{"role":"user","content":"a b"}],
+      "kv_transfer_params":{"do_remote_decode":false,"do_remote_prefill":true,
+        "remote_engine_id":"engine-7","remote_block_ids":[4,5,"x9"],"remote_host":"10.0.0.3",
+        "remote_port":5600,"tp_size":2,"remote_request_id":"ignored"}})"))
+      << error_.message;
+  const KvTransferParams& kv = request_.kv_transfer;
+  EXPECT_TRUE(kv.present);
+  EXPECT_FALSE(kv.do_remote_decode);
+  EXPECT_TRUE(kv.do_remote_prefill);
+  EXPECT_EQ(kv.remote_engine_id, "engine-7");
+  EXPECT_EQ(kv.remote_block_count, 3);
+  EXPECT_EQ(kv.remote_host, "10.0.0.3");
+  EXPECT_EQ(kv.remote_port, 5600);
+  EXPECT_EQ(kv.tp_size, 2);
+  EXPECT_EQ(request_.prompt_tokens, 2);
+}
+
+// The prefill leg as the sidecar sends it: do_remote_decode and every remote_* null.
+TEST_F(RequestParserTest, KvTransferParamsNullFieldsAreAbsent) {
+  ASSERT_TRUE(Parse(ApiKind::kCompletions, R"({"model":"m","prompt":"x","max_tokens":1,
+      "kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,
+        "remote_engine_id":null,"remote_block_ids":null,"remote_host":null,"remote_port":null}})"))
+      << error_.message;
+  const KvTransferParams& kv = request_.kv_transfer;
+  EXPECT_TRUE(kv.present);
+  EXPECT_TRUE(kv.do_remote_decode);
+  EXPECT_FALSE(kv.do_remote_prefill);
+  EXPECT_EQ(kv.remote_engine_id, "");
+  EXPECT_EQ(kv.remote_block_count, 0);
+  EXPECT_FALSE(kv.remote_port.has_value());
+  EXPECT_FALSE(kv.tp_size.has_value());
+  // Absent or null: no P/D at all. The parser object is reused: nothing leaks over.
+  const std::vector<std::pair<std::string, bool>> bodies = {
+      {R"({"model":"m","prompt":"x"})", false},
+      {R"({"model":"m","prompt":"x","kv_transfer_params":null})", false},
+      {R"({"model":"m","prompt":"x","kv_transfer_params":{}})", true},
+  };
+  for (const auto& [body, present] : bodies) {
+    ASSERT_TRUE(Parse(ApiKind::kCompletions, body)) << body;
+    EXPECT_EQ(request_.kv_transfer.present, present) << body;
+    EXPECT_FALSE(request_.kv_transfer.do_remote_decode) << body;
+    EXPECT_FALSE(request_.kv_transfer.do_remote_prefill) << body;
+  }
+}
+
+TEST_F(RequestParserTest, KvTransferParamsTypeErrorsNameTheField) {
+  const std::string head = R"({"model":"m","prompt":"x","kv_transfer_params":)";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[]", "'kv_transfer_params' must be an object"},
+      {R"("do_remote_prefill")", "'kv_transfer_params' must be an object"},
+      {R"({"do_remote_decode":"true"})", "'kv_transfer_params.do_remote_decode' must be a boolean"},
+      {R"({"do_remote_prefill":1})", "'kv_transfer_params.do_remote_prefill' must be a boolean"},
+      {R"({"remote_engine_id":7})", "'kv_transfer_params.remote_engine_id' must be a string"},
+      {R"({"remote_host":["h"]})", "'kv_transfer_params.remote_host' must be a string"},
+      {R"({"remote_port":"8000"})", "'kv_transfer_params.remote_port' must be an integer"},
+      {R"({"remote_port":80.5})", "'kv_transfer_params.remote_port' must be an integer"},
+      {R"({"tp_size":true})", "'kv_transfer_params.tp_size' must be an integer"},
+      {R"({"remote_block_ids":"1,2"})",
+       "'kv_transfer_params.remote_block_ids' must be an array of block ids (integers or "
+       "strings)"},
+      {R"({"remote_block_ids":[1,null]})",
+       "'kv_transfer_params.remote_block_ids' must be an array of block ids (integers or "
+       "strings)"},
+      {R"({"remote_block_ids":[1.5]})",
+       "'kv_transfer_params.remote_block_ids' must be an array of block ids (integers or "
+       "strings)"},
+      {R"({"do_remote_decode":true,"do_remote_prefill":true})",
+       "'kv_transfer_params' must not set both do_remote_decode and do_remote_prefill"},
+  };
+  for (const auto& [params, message] : cases) {
+    ExpectRejected(ApiKind::kCompletions, head + params + "}", "kv_transfer_params");
+    EXPECT_EQ(error_.message, message) << params;
+  }
 }
 
 TEST_F(RequestParserTest, DeepNestingIsAnErrorNotACrash) {
@@ -231,6 +310,41 @@ TEST(ResponseFormatterTest, FullResponsesDecodeWithTheEngine) {
                                                       : R"("object":"text_completion",)";
     EXPECT_NE(body.find(object), std::string::npos) << body;
   }
+}
+
+// A prefill leg's answer: vLLM's kv_transfer_params beside the usage, readable by a JSON parser
+// and still an ordinary response for the engine's decoder.
+TEST(ResponseFormatterTest, FullResponseCarriesKvTransferParams) {
+  const ResponseFormatter formatter(ApiKind::kChat, "id-1", 1, "m");
+  RemoteKvSource source;
+  source.engine_id = "bench-sim-00ff";
+  source.block_count = 3;
+  source.host = "10.1.2.3";
+  source.port = 8200;
+  std::string body;
+  formatter.AppendFullResponse("one", "remote_decode", {40, 1, 0}, body, &source);
+  engine::OpenAiDecoder decoder;
+  engine::OpenAiPayload payload;
+  ASSERT_TRUE(decoder.DecodeResponse(body, payload).ok()) << body;
+  EXPECT_EQ(payload.finish_reason, "remote_decode");
+  ASSERT_TRUE(payload.usage.has_value());
+  EXPECT_EQ(payload.usage->completion_tokens, 1);
+
+  // vLLM's field order; the engine's decoder above has checked that the whole body is JSON.
+  EXPECT_NE(body.find(R"("usage":{"prompt_tokens":40,)"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"(}},"kv_transfer_params":{"do_remote_decode":false,)"
+                      R"("do_remote_prefill":true,"remote_engine_id":"bench-sim-00ff",)"
+                      R"("remote_block_ids":[0,1,2],"remote_host":"10.1.2.3",)"
+                      R"("remote_port":8200,"tp_size":1}})"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(body.back(), '}');
+
+  // Without a source the body has no kv_transfer_params at all.
+  std::string plain;
+  formatter.AppendFullResponse("one", "stop", {40, 1, 0}, plain);
+  ASSERT_TRUE(decoder.DecodeResponse(plain, payload).ok()) << plain;
+  EXPECT_EQ(plain.find("kv_transfer_params"), std::string::npos) << plain;
 }
 
 TEST(ErrorBodyTest, OpenAiShape) {

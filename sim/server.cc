@@ -105,6 +105,7 @@ absl::StatusOr<std::unique_ptr<SimServer>> SimServer::Create(const SimConfig& co
       BENCH_RETURN_IF_ERROR(worker->Listen(fd));
     }
     server->addresses_.push_back({address.host, port, shared.tls != nullptr});
+    if (server->addresses_.size() == 1) shared.first_port = port;
   }
   return server;
 }

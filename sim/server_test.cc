@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -498,6 +499,145 @@ TEST_F(ServerTest, GarbageAfterTheHttp2PrefaceClosesOnlyThatConnection) {
   Exchange* health = client.Send("GET", "/health", "");
   ASSERT_TRUE(client.WaitAll());
   EXPECT_EQ(health->http_status, 200);
+}
+
+// llm-d's per-request P/D (kv_transfer_params): `params` appended to a ChatBody.
+std::string WithKvTransfer(std::string body, std::string_view params) {
+  body.pop_back();  // The closing brace.
+  body.append(R"(,"kv_transfer_params":)").append(params).append("}");
+  return body;
+}
+
+// As llm-d's sidecar sends the two legs.
+constexpr std::string_view kPrefillLeg =
+    R"({"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,)"
+    R"("remote_block_ids":null,"remote_host":null,"remote_port":null})";
+constexpr std::string_view kDecodeLeg =
+    R"({"do_remote_decode":false,"do_remote_prefill":true,"remote_engine_id":"p-1",)"
+    R"("remote_block_ids":[0,1,2,3,4,5,6],"remote_host":"10.0.0.9","remote_port":8000,)"
+    R"("tp_size":1})";
+
+// Whether every slot and queue place of both schedulers is free.
+bool AllIdle(SimShared& shared) {
+  return shared.scheduler.running() == 0 && shared.scheduler.waiting() == 0 &&
+         (shared.decode_scheduler == nullptr ||
+          (shared.decode_scheduler->running() == 0 && shared.decode_scheduler->waiting() == 0));
+}
+
+// --ttft 100ms, and a KV transfer of 20 ms + 100 prompt tokens x 100 us = 30 ms. A decode leg
+// (do_remote_prefill) gets its first token after the transfer, not after --ttft, aggregated or
+// disaggregated (where it skips the prefill instance); a prefill leg (do_remote_decode) answers
+// right after its prefill whatever max_tokens says; a plain request still waits --ttft.
+TEST_F(ServerTest, TimingRemotePrefillWaitsTheKvTransferInsteadOfThePrefill) {
+  constexpr int kRequests = 5;
+  for (const bool disaggregated : {false, true}) {
+    SCOPED_TRACE(disaggregated ? "disaggregated" : "aggregated");
+    SimConfig config = FastConfig();
+    config.ttft = absl::Milliseconds(100);
+    config.itl = absl::Milliseconds(20);
+    config.kv_transfer_latency = absl::Milliseconds(20);
+    config.kv_transfer_per_token = absl::Microseconds(100);
+    config.disaggregated = disaggregated;
+    StartServer(config);
+    SimClient client(port_, Transport::kH2c);
+    ASSERT_NE(client.Send("GET", "/health", ""), nullptr);  // Connect first.
+    ASSERT_TRUE(client.WaitAll());
+    // One at a time: no queueing, so TTFT is the modelled time plus the loopback.
+    std::vector<int64_t> remote_ttft_ns;
+    for (int i = 0; i < kRequests; ++i) {
+      Exchange* exchange = client.Send("POST", "/v1/chat/completions",
+                                       WithKvTransfer(ChatBody(100, 3, true), kDecodeLeg));
+      ASSERT_TRUE(client.WaitAll());
+      ExpectChatStream(*exchange, 100, 3);
+      remote_ttft_ns.push_back(exchange->ContentEvents().front()->read_ns - exchange->sent_ns);
+    }
+    std::sort(remote_ttft_ns.begin(), remote_ttft_ns.end());
+    EXPECT_NEAR(remote_ttft_ns[kRequests / 2] / 1e6, 30.0, 3.0);
+    EXPECT_GE(remote_ttft_ns.front(), 29'000'000);  // Never early.
+
+    Exchange* plain = client.Send("POST", "/v1/chat/completions", ChatBody(100, 3, true));
+    Exchange* prefill_leg = client.Send("POST", "/v1/chat/completions",
+                                        WithKvTransfer(ChatBody(100, 50, false), kPrefillLeg));
+    ASSERT_TRUE(client.WaitAll());
+    ExpectChatStream(*plain, 100, 3);
+    const int64_t plain_ttft_ns = plain->ContentEvents().front()->read_ns - plain->sent_ns;
+    const int64_t transfer_ns = disaggregated ? 30'000'000 : 0;
+    EXPECT_GE(plain_ttft_ns, 99'000'000 + transfer_ns);
+    EXPECT_LT(plain_ttft_ns, 115'000'000 + transfer_ns);
+    // The prefill leg: 100 ms of prefill, then the answer; 50 tokens would take another second.
+    ASSERT_EQ(prefill_leg->http_status, 200) << prefill_leg->body;
+    const int64_t prefill_leg_ns = prefill_leg->end_ns - prefill_leg->sent_ns;
+    EXPECT_GE(prefill_leg_ns, 99'000'000);
+    EXPECT_LT(prefill_leg_ns, 115'000'000);
+    ASSERT_TRUE(client.WaitUntil([&] { return AllIdle(server_->shared()); }));
+  }
+}
+
+// The prefill leg's answer: one token, finish_reason remote_decode, and kv_transfer_params
+// pointing the decode leg here; streamed, the same token and finish reason.
+TEST_F(ServerTest, RemoteDecodeAnswersWithKvTransferParams) {
+  SimConfig config = FastConfig();
+  config.block_size = 16;
+  StartServer(config);
+  SimClient client(port_, Transport::kHttp1);
+  Exchange* whole = client.Send("POST", "/v1/chat/completions",
+                                WithKvTransfer(ChatBody(40, 50, false), kPrefillLeg));
+  Exchange* streamed = client.Send("POST", "/v1/chat/completions",
+                                   WithKvTransfer(ChatBody(40, 50, true), kPrefillLeg));
+  Exchange* completion = client.Send(
+      "POST", "/v1/completions",
+      std::string(R"({"model":"sim-model","prompt":"a b c","max_tokens":1,"kv_transfer_params":)")
+          .append(kPrefillLeg)
+          .append("}"));
+  Exchange* malformed =
+      client.Send("POST", "/v1/chat/completions",
+                  WithKvTransfer(ChatBody(3, 5, false), R"({"do_remote_decode":"yes"})"));
+  ASSERT_TRUE(client.WaitAll());
+
+  ASSERT_EQ(whole->http_status, 200) << whole->body;
+  engine::OpenAiDecoder decoder;
+  engine::OpenAiPayload payload;
+  ASSERT_TRUE(decoder.DecodeResponse(whole->body, payload).ok()) << whole->body;
+  EXPECT_EQ(payload.finish_reason, "remote_decode");
+  ASSERT_TRUE(payload.usage.has_value());
+  EXPECT_EQ(payload.usage->prompt_tokens, 40);
+  EXPECT_EQ(payload.usage->completion_tokens, 1);
+  // The engine's decoder checked that the body is JSON; the test client has no JSON parser of
+  // its own, so the fields are read from the text (vLLM's order, openai_test.cc).
+  const std::string& body = whole->body;
+  EXPECT_NE(body.find(R"("kv_transfer_params":{"do_remote_decode":false,"do_remote_prefill":true,)"
+                      R"("remote_engine_id":"bench-sim-)"),
+            std::string::npos)
+      << body;
+  // 40 prompt tokens in blocks of 16; the --listen host and the port bound for port 0.
+  EXPECT_NE(body.find(absl::StrCat(R"(,"remote_block_ids":[0,1,2],"remote_host":"127.0.0.1",)",
+                                   R"("remote_port":)", port_, R"(,"tp_size":1}})")),
+            std::string::npos)
+      << body;
+  ASSERT_EQ(streamed->http_status, 200);
+  ASSERT_EQ(streamed->events.size(), 5u) << streamed->body;  // role, token, finish, usage, DONE
+  EXPECT_EQ(streamed->ContentEvents().size(), 1u);
+  EXPECT_EQ(streamed->events[2].payload.finish_reason, "remote_decode");
+  ASSERT_TRUE(streamed->events[3].payload.usage.has_value());
+  EXPECT_EQ(streamed->events[3].payload.usage->completion_tokens, 1);
+  EXPECT_EQ(streamed->body.find("kv_transfer_params"), std::string::npos);
+
+  ASSERT_EQ(completion->http_status, 200) << completion->body;
+  ASSERT_TRUE(decoder.DecodeResponse(completion->body, payload).ok()) << completion->body;
+  EXPECT_EQ(payload.finish_reason, "remote_decode");
+  EXPECT_NE(completion->body.find(R"("remote_block_ids":[0],)"), std::string::npos)
+      << completion->body;  // 3 tokens: one partial block.
+
+  EXPECT_EQ(malformed->http_status, 400);
+  ASSERT_TRUE(decoder.DecodeResponse(malformed->body, payload).ok()) << malformed->body;
+  ASSERT_TRUE(payload.error.has_value());
+  EXPECT_EQ(payload.error->message, "'kv_transfer_params.do_remote_decode' must be a boolean");
+  EXPECT_NE(malformed->body.find(R"("param":"kv_transfer_params")"), std::string::npos)
+      << malformed->body;
+  // Three prefill legs completed: whole chat, streamed chat, completion.
+  EXPECT_NE(MetricsText().find("vllm:request_success_total{finish_reason=\"remote_decode\","
+                               "model_name=\"sim-model\"} 3"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -191,20 +191,13 @@ absl::Status ApplySetting(SimConfig& config, std::string_view key, std::string_v
 
 namespace {
 
-// The P/D settings only mean something with --disagg: a profile that sets them without it would
-// silently measure the aggregated model.
+// --prefill-max-num-seqs sizes the prefill instance that only --disagg has: without it a profile
+// would silently measure the aggregated model. The KV transfer settings stand alone: they also
+// time the requests whose prefill was remote (kv_transfer_params.do_remote_prefill), which a
+// decode pod behind llm-d's P/D sidecar gets in the aggregated mode.
 absl::Status ValidateDisaggregation(const SimConfig& config) {
-  if (!config.disaggregated) {
-    if (config.kv_transfer_latency.has_value()) {
-      return Bad("kv-transfer-latency", "needs --disagg true");
-    }
-    if (config.kv_transfer_per_token.has_value()) {
-      return Bad("kv-transfer-per-token", "needs --disagg true");
-    }
-    if (config.prefill_max_num_seqs.has_value()) {
-      return Bad("prefill-max-num-seqs", "needs --disagg true");
-    }
-    return absl::OkStatus();
+  if (!config.disaggregated && config.prefill_max_num_seqs.has_value()) {
+    return Bad("prefill-max-num-seqs", "needs --disagg true");
   }
   // An hour of transfer, or of transfer per token, is a typo, not a model.
   if (config.kv_transfer_latency.value_or(absl::ZeroDuration()) > absl::Hours(1)) {

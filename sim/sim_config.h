@@ -49,7 +49,8 @@ struct SimConfig {
   // Disaggregated prefill/decode (sim/README.md): a request is prefilled on its own capacity
   // (prefill_max_num_seqs slots, default max_num_seqs; the max_queue queue), its KV cache moves
   // in kv_transfer_latency + prompt tokens x kv_transfer_per_token, then it decodes on
-  // max_num_seqs slots. The kv_transfer and prefill_max_num_seqs settings need disaggregated.
+  // max_num_seqs slots. prefill_max_num_seqs needs disaggregated; the kv_transfer settings also
+  // time, in either mode, a request whose prefill was remote (kv_transfer_params).
   bool disaggregated = false;
   std::optional<absl::Duration> kv_transfer_latency;
   std::optional<absl::Duration> kv_transfer_per_token;

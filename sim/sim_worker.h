@@ -51,7 +51,12 @@ struct SimShared {
                          ? std::make_unique<PrefixCache>(sim_config.kv_cache_blocks)
                          : nullptr),
         failures(sim_config) {
-    if (sim_config.disaggregated) metrics.EnableKvTransferMetrics();
+    // Transfers happen with --disagg, and for requests with kv_transfer_params.do_remote_prefill
+    // when a transfer time is set.
+    if (sim_config.disaggregated || sim_config.kv_transfer_latency > absl::ZeroDuration() ||
+        sim_config.kv_transfer_per_token > absl::ZeroDuration()) {
+      metrics.EnableKvTransferMetrics();
+    }
   }
   const SimConfig config;
   SimMetrics metrics;
@@ -65,6 +70,7 @@ struct SimShared {
   std::unique_ptr<engine::TlsContext> tls;  // Null without --tls-cert.
   int64_t started_unix_seconds = 0;
   uint64_t id_nonce = 0;  // Makes response ids differ between runs.
+  int first_port = 0;     // The first --listen address's bound port (port 0 resolved).
 };
 
 // Created on any thread; after Start() everything runs on its own thread. Stop() (any thread)
