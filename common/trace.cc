@@ -86,6 +86,12 @@ absl::StatusOr<int64_t> ReadTimeNs(TimeField field, dom::element value) {
       for (const char* format :
            {"%Y-%m-%d %H:%M:%E*S", "%Y-%m-%dT%H:%M:%E*S", "%Y-%m-%dT%H:%M:%E*S%Ez"}) {
         if (absl::ParseTime(format, Absl(text), absl::UTCTimeZone(), &time, &error)) {
+          // The range the numeric times allow: offsets between any two records then fit int64.
+          if (time < absl::UnixEpoch() ||
+              time > absl::FromUnixSeconds(static_cast<int64_t>(kMaxSeconds))) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(Absl(key), " must be between 1970 and 2255, got ", Got(value)));
+          }
           return absl::ToUnixNanos(time);
         }
       }

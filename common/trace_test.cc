@@ -116,6 +116,8 @@ TEST(TraceTest, EveryBadFieldIsNamedWithFileAndLine) {
        "t.jsonl:1: timestamp_ms must be a number of milliseconds >= 0, got [1]"},
       {R"({"TIMESTAMP": "16/11/2023", "input_length": 3, "output_length": 2})",
        R"(t.jsonl:1: TIMESTAMP must be a date-time "YYYY-MM-DD HH:MM:SS[.fraction]", got "16/11/2023")"},
+      {R"({"TIMESTAMP": "0001-01-01 00:00:00", "input_length": 3, "output_length": 2})",
+       R"(t.jsonl:1: TIMESTAMP must be between 1970 and 2255, got "0001-01-01 00:00:00")"},
       {R"({"input_length": 3, "output_length": 2})",
        "t.jsonl:1: missing timestamp (seconds from the trace start; or timestamp_ms, or "
        "TIMESTAMP)"},

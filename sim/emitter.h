@@ -46,8 +46,10 @@ struct EmitterStats {
 // Owned by one loop's context; loop thread only; must not outlive the loop.
 class Emitter {
  public:
-  // `after_batch` runs after each timer wake-up's tasks (the worker flushes connections there).
-  // `lateness`, if not null, gets every task's now - due and must outlive the emitter.
+  // `after_batch` runs after each timer wake-up's tasks, and within a long one every kMaxHoldNs
+  // (the worker flushes connections there). `lateness`, if not null, gets every task's lateness
+  // (the time after_batch returned, when its output was written, minus its due time) and must
+  // outlive the emitter.
   Emitter(engine::EventLoop& loop, absl::AnyInvocable<void()> after_batch,
           TokenLatenessRecorder* lateness = nullptr);
   Emitter(const Emitter&) = delete;
@@ -64,6 +66,8 @@ class Emitter {
   // Tasks run per wake-up before the loop gets to poll sockets again (zero-latency floods must
   // not starve reads).
   static constexpr int kMaxTasksPerWake = 4096;
+  // Events fired in one wake-up are written at least this often (checked every 16 events).
+  static constexpr int64_t kMaxHoldNs = 100'000;
 
  private:
   // The heap holds the keys beside the pointers: sifting through 10,000 tasks compares
@@ -81,6 +85,9 @@ class Emitter {
   }
 
   void OnTimer();
+  // Runs after_batch (the writes) and records the lateness of the events fired since the last
+  // call.
+  void FinishBatch();
   void Arm();
   void SiftUp(size_t index);
   void SiftDown(size_t index);
@@ -94,6 +101,7 @@ class Emitter {
   bool dispatching_ = false;
   EmitterStats stats_;
   TokenLatenessRecorder* const lateness_;
+  std::vector<int64_t> batch_due_ns_;  // Due times of the batch being fired; keeps its capacity.
 };
 
 }  // namespace bench::sim

@@ -198,8 +198,8 @@ TEST(TokenLatenessRecorderTest, BucketsAreInclusiveAndOpenEnded) {
   EXPECT_EQ(snapshot.counts[two_ms + 1], 0u);
 }
 
-// Every firing is counted once, with the lateness the task itself saw (now - due), and /metrics
-// shows the recorders of all loops merged.
+// Every firing is counted once, with its lateness measured after the batch's writes (so never
+// less than what the task itself saw), and /metrics shows the recorders of all loops merged.
 TEST_F(EmitterTest, LatenessMetricCountsEveryFiring) {
   SimMetrics metrics("lateness-model");
   TokenLatenessRecorder* recorder = metrics.AddTokenLatenessRecorder();
@@ -228,8 +228,8 @@ TEST_F(EmitterTest, LatenessMetricCountsEveryFiring) {
   const TokenLatenessRecorder::Snapshot snapshot = recorder->Read();
   EXPECT_EQ(snapshot.count, static_cast<uint64_t>(fired));
   EXPECT_EQ(snapshot.count, emitter->stats().fired);
-  EXPECT_EQ(snapshot.sum_ns, lateness_sum_ns);
-  EXPECT_GE(snapshot.sum_ns, 0);
+  EXPECT_GE(snapshot.sum_ns, lateness_sum_ns);
+  EXPECT_GE(lateness_sum_ns, 0);
 
   // A second loop's recorder is merged in.
   metrics.AddTokenLatenessRecorder()->Record(3'000'000);
@@ -238,7 +238,7 @@ TEST_F(EmitterTest, LatenessMetricCountsEveryFiring) {
   const std::string label = "model_name=\"lateness-model\"";
   EXPECT_EQ(SeriesValue(text, series + "_count{" + label + "}"), fired + 1) << text;
   EXPECT_NEAR(SeriesValue(text, series + "_sum{" + label + "}"),
-              static_cast<double>(lateness_sum_ns + 3'000'000) * 1e-9, 1e-9);
+              static_cast<double>(snapshot.sum_ns + 3'000'000) * 1e-9, 1e-9);
   EXPECT_EQ(SeriesValue(text, series + "_bucket{" + label + ",le=\"+Inf\"}"), fired + 1);
   // One line per bucket, cumulative counts never decrease, le ascending; the 3 ms value is
   // above the 2 ms bucket.

@@ -144,7 +144,7 @@ void Generation::OnDue(int64_t now_ns) {
     Complete(now_ns);
     return;
   }
-  if (setup_.failure != FailureKind::kNone && !failure_struck_ &&
+  if (setup_.failure != FailureKind::kNone &&
       next_index_ == FailurePolicy::TokensBeforeFailure(total) && InjectFailure()) {
     return;
   }
@@ -209,15 +209,7 @@ void Generation::Complete(int64_t now_ns) {
     ResponseFormatter::AppendDoneEvent(out);
     connection_->SendEvent(stream_, out);
   } else {
-    std::string text;
-    for (int64_t i = 0; i < setup_.plan.completion_tokens; ++i) text_.AppendDelta(i, text);
-    out.clear();
-    if (remote_decode()) {
-      const RemoteKvSource source = KvSource(shared, usage.prompt_tokens);
-      formatter_.AppendFullResponse(text, finish_reason(), usage, out, &source);
-    } else {
-      formatter_.AppendFullResponse(text, finish_reason(), usage, out);
-    }
+    AppendWholeBody(out);
     connection_->Respond(stream_, 200, "application/json", out);
   }
   shared.metrics.ObserveE2eLatency(Seconds(now_ns - setup_.arrival_ns));
@@ -225,10 +217,22 @@ void Generation::Complete(int64_t now_ns) {
   Release();
 }
 
+void Generation::AppendWholeBody(std::string& out) {
+  std::string text;
+  for (int64_t i = 0; i < setup_.plan.completion_tokens; ++i) text_.AppendDelta(i, text);
+  const Usage usage{setup_.request.prompt_tokens, setup_.plan.completion_tokens, cached_tokens_};
+  out.clear();
+  if (remote_decode()) {
+    const RemoteKvSource source = KvSource(worker_.shared(), usage.prompt_tokens);
+    formatter_.AppendFullResponse(text, finish_reason(), usage, out, &source);
+  } else {
+    formatter_.AppendFullResponse(text, finish_reason(), usage, out);
+  }
+}
+
 bool Generation::InjectFailure() {
-  failure_struck_ = true;
   SimShared& shared = worker_.shared();
-  const FailureKind kind = setup_.failure;
+  const FailureKind kind = std::exchange(setup_.failure, FailureKind::kNone);  // Strikes once.
   switch (kind) {
     case FailureKind::kStall:
       // The due times behind it move too: the stream goes on as if nothing happened.
@@ -241,13 +245,8 @@ bool Generation::InjectFailure() {
       state_ = State::kDone;
       if (!setup_.request.stream) {
         // A body cut in half, sent as if whole: the client finds it unreadable.
-        std::string text;
-        for (int64_t i = 0; i < setup_.plan.completion_tokens; ++i) text_.AppendDelta(i, text);
         std::string& out = worker_.scratch();
-        out.clear();
-        const Usage usage{setup_.request.prompt_tokens, setup_.plan.completion_tokens,
-                          cached_tokens_};
-        formatter_.AppendFullResponse(text, finish_reason(), usage, out);
+        AppendWholeBody(out);
         out.resize(out.size() / 2);
         connection_->Respond(stream_, 200, "application/json", out);
       }

@@ -67,7 +67,11 @@ class Generation final : public TimedTask, public AdmissionListener {
   };
 
   void Complete(int64_t now_ns);
-  // The injected failure strikes. True when this object is done with (stopped or retired).
+  // The unstreamed response body (text, finish_reason, usage; kv_transfer_params for a prefill
+  // leg), replacing `out`.
+  void AppendWholeBody(std::string& out);
+  // The injected failure strikes (once: it clears setup_.failure). True when this object is done
+  // with (stopped or retired).
   bool InjectFailure();
   // Gives the slot back and hands the stream to the connection, which retires this object.
   void Release();
@@ -103,7 +107,6 @@ class Generation final : public TimedTask, public AdmissionListener {
   int64_t start_ns_ = 0;
   int64_t cached_tokens_ = 0;  // Prompt tokens found in the prefix cache.
   int64_t last_emit_ns_ = 0;
-  bool failure_struck_ = false;
 };
 
 }  // namespace bench::sim

@@ -127,7 +127,8 @@ struct SimMetrics::Impl {
   prometheus::Histogram& queue_time;
   prometheus::Family<prometheus::Counter>& injected_family;
   std::array<prometheus::Counter*, kFailureKindCount> injected{};
-  prometheus::Histogram* kv_transfer = nullptr;  // Registered with --disagg only.
+  prometheus::Histogram* kv_transfer =
+      nullptr;  // Registered with --disagg or a --kv-transfer-* setting.
 };
 
 SimMetrics::SimMetrics(std::string model_name)
@@ -230,7 +231,8 @@ prometheus::MetricFamily TokenLatenessFamily(const TokenLatenessRecorder::Snapsh
   metric.histogram.bucket.push_back(infinity);
   prometheus::MetricFamily family;
   family.name = "bench_sim:token_lateness_seconds";
-  family.help = "Time from when a token was due to when the simulator emitted it.";
+  family.help =
+      "Time from when a scheduled event (a token) was due to when the simulator wrote it.";
   family.type = prometheus::MetricType::Histogram;
   family.metric.push_back(std::move(metric));
   return family;

@@ -86,9 +86,10 @@ class SimMetrics {
   void ObserveInterTokenLatency(double seconds);
   void ObserveE2eLatency(double seconds);
   void ObserveQueueTime(double seconds);
-  // Disaggregated mode's KV transfers, as vllm:nixl_xfer_time_seconds (vLLM's NIXL connector).
-  // Enable once, before any Observe, from the thread that creates this object; without it the
-  // histogram is not exposed and observations are dropped.
+  // KV transfers (--disagg, or kv_transfer_params.do_remote_prefill), as
+  // vllm:nixl_xfer_time_seconds (vLLM's NIXL connector). Enable once, before any Observe, from the
+  // thread that creates this object; without it the histogram is not exposed and observations are
+  // dropped.
   void EnableKvTransferMetrics();
   void ObserveKvTransferTime(double seconds);
   // `requests` requests failed on purpose with `kind` (a connection-level kind counts every

@@ -384,42 +384,48 @@ void ServerConnection::StopGenerations() {
   generations_.clear();
 }
 
-void ServerConnection::Close() {
+void ServerConnection::Close() { CloseNow(/*reset=*/false); }
+
+void ServerConnection::CloseNow(bool reset) {
   if (closed_) return;
   closed_ = true;
   StopGenerations();
-  tcp_.Close();
+  if (reset) {
+    tcp_.CloseWithReset();
+  } else {
+    tcp_.Close();
+  }
   worker_.RetireConnection(this);
 }
 
 void ServerConnection::FailStream(int32_t stream, FailureKind kind) {
+  if (closed_) return;
+  constexpr uint32_t kInternalError = 2;  // RFC 9113 section 7
+  // Over HTTP/1.1 only a reset breaks a response.
+  if (http2_ == nullptr) kind = FailureKind::kReset;
+  // Counted first: the flush below may find the connection broken and close it.
+  worker_.shared().metrics.AddInjectedFailures(
+      kind, kind == FailureKind::kRstStream ? 1 : static_cast<int64_t>(generations_.size()));
   // The tokens emitted so far leave first: a reset frame would discard the DATA queued behind
   // it, and a TCP reset the bytes not yet written.
   Flush();
   if (closed_) return;
-  constexpr uint32_t kInternalError = 2;  // RFC 9113 section 7
-  SimMetrics& metrics = worker_.shared().metrics;
-  if (http2_ != nullptr && kind == FailureKind::kRstStream) {
-    metrics.AddInjectedFailures(kind, 1);
-    StopGeneration(stream);
-    http2_->ResetStream(stream, kInternalError).IgnoreError();
-    MarkDirty();
-    return;
+  switch (kind) {
+    case FailureKind::kRstStream:
+      StopGeneration(stream);
+      http2_->ResetStream(stream, kInternalError).IgnoreError();
+      MarkDirty();
+      return;
+    case FailureKind::kGoaway:
+      StopGenerations();
+      // Once GOAWAY is out the session wants neither reads nor writes: Flush() closes after it.
+      http2_->Terminate(kInternalError).IgnoreError();
+      MarkDirty();
+      return;
+    default:
+      CloseNow(/*reset=*/true);
+      return;
   }
-  const auto failed = static_cast<int64_t>(generations_.size());
-  if (http2_ != nullptr && kind == FailureKind::kGoaway) {
-    metrics.AddInjectedFailures(kind, failed);
-    StopGenerations();
-    // Once GOAWAY is out the session wants neither reads nor writes: Flush() closes after it.
-    http2_->Terminate(kInternalError).IgnoreError();
-    MarkDirty();
-    return;
-  }
-  metrics.AddInjectedFailures(FailureKind::kReset, failed);
-  closed_ = true;
-  StopGenerations();
-  tcp_.CloseWithReset();
-  worker_.RetireConnection(this);
 }
 
 }  // namespace bench::sim

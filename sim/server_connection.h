@@ -93,6 +93,8 @@ class ServerConnection final : public engine::Http1ServerListener,
   void WriteRaw(std::string_view bytes);
   void CloseAfterWrites();
   void StopGenerations();
+  // Close(), with a TCP reset (RST) instead of a FIN when `reset`.
+  void CloseNow(bool reset);
 
   SimWorker& worker_;
   const engine::TlsContext* tls_context_;

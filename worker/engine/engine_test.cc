@@ -133,7 +133,7 @@ class EngineTest : public ::testing::Test {
 
   // A 50-record trace over 1.5 s: `per_interval[b]` records in each 250 ms interval b, each at
   // least 25 ms from the interval's edges (so a few ms of schedule lag cannot move it to the
-  // next one), with random lengths; records are not in time order.
+  // next one), with random lengths, sorted by time.
   struct TestTrace {
     std::vector<int64_t> offsets_ns;  // sorted
     std::vector<PromptLengths> lengths;
