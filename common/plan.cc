@@ -99,6 +99,7 @@ void PlanTrace(const BenchmarkConfig& config, Plan& plan, std::optional<double>&
         absl::Nanoseconds(trace->records[static_cast<size_t>(first_unsent)].offset_ns) -
         plan.warmup;
   }
+  plan.trace = std::make_shared<const Trace>(*std::move(trace));
 }
 
 // Seconds into the measurement window at which the `count`-th request is sent, for the open-loop

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/trace.h"
 
 namespace bench {
 
@@ -61,6 +63,8 @@ struct Plan {
   std::string trace_note;          // Why trace_requests is unset.
   // The file's errors, one "file:line: ..." per line, when it has any (trace_requests unset).
   std::string trace_error;
+  // The parsed file when it was read and valid, so `run` does not read it again.
+  std::shared_ptr<const Trace> trace;
 };
 
 struct PlanOptions {

@@ -218,9 +218,7 @@ struct LocalRun::State {
   Plan plan;
   // type trace: the records in the measurement window (after any maxRequests cap), their mean
   // rate over the window, and when the cap stops sending (from the window's start).
-  double trace_measured = 0;
   double trace_rate = 0;
-  std::optional<int64_t> trace_cap_reached_ns;
   std::unique_ptr<engine::Engine> engine;
   bool cancelled = false;
   int64_t cancelled_at_ns = 0;
@@ -234,41 +232,34 @@ absl::StatusOr<std::unique_ptr<LocalRun>> LocalRun::Create(const BenchmarkConfig
   auto state = std::make_unique<State>();
   state->config = config;
   state->plan = MakePlan(config);
-  std::optional<Trace> trace;
+  std::shared_ptr<const Trace> trace = state->plan.trace;
   if (config.load.type == LoadType::kTrace) {
-    absl::StatusOr<Trace> read = ReadTraceFile(config.load.trace);
-    // Errors name the file and line, or say load.trace.
-    if (!read.ok()) return read.status();
-    trace = *std::move(read);
-    const int64_t warmup = Nanos(state->plan.warmup);
-    const int64_t window = Nanos(state->plan.measurement);
-    int64_t measured = trace->CountBetween(warmup, warmup + window);
-    if (measured == 0) {
+    if (trace == nullptr) {
+      // The plan could not use the file: the reader says why (errors name the file and line, or
+      // say load.trace).
+      absl::StatusOr<Trace> read = ReadTraceFile(config.load.trace);
+      if (!read.ok()) return read.status();
+      trace = std::make_shared<const Trace>(*std::move(read));
+    }
+    const Plan& plan = state->plan;
+    if (plan.measured_requests.value_or(0) == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "load.trace: no record of ", config.load.trace, " falls in the measurement window (",
-          absl::FormatDuration(state->plan.warmup), " to ", absl::FormatDuration(state->plan.total),
+          absl::FormatDuration(plan.warmup), " to ", absl::FormatDuration(plan.total),
           " after the start); the trace spans ",
           absl::FormatDuration(absl::Nanoseconds(trace->span_ns())),
           " - shorten benchmark.warmup"));
     }
-    int64_t measured_ns = window;
-    if (config.benchmark.max_requests > 0 && measured > config.benchmark.max_requests) {
-      // The first in-window record that the cap keeps from being sent.
-      const int64_t first_unsent = trace->CountBetween(0, warmup) + config.benchmark.max_requests;
-      measured_ns = trace->records[static_cast<size_t>(first_unsent)].offset_ns - warmup;
-      state->trace_cap_reached_ns = measured_ns;
-      measured = config.benchmark.max_requests;
-    }
-    state->trace_measured = static_cast<double>(measured);
-    // The rate the trace asks for where it is measured (its records vary over time).
+    // The rate the trace asks for where it is measured (its records vary over time), up to
+    // where maxRequests stops sending.
+    const int64_t measured_ns = plan.cap_reached_after.has_value() ? Nanos(*plan.cap_reached_after)
+                                                                   : Nanos(plan.measurement);
     state->trace_rate =
-        measured_ns > 0 ? static_cast<double>(measured) / (static_cast<double>(measured_ns) / 1e9)
-                        : 0;
+        measured_ns > 0 ? *plan.measured_requests / (static_cast<double>(measured_ns) / 1e9) : 0;
   }
-  BENCH_ASSIGN_OR_RETURN(
-      engine::EnginePlan engine_plan,
-      BuildPlan(config, state->plan, trace.has_value() ? &*trace : nullptr, threads));
-  trace.reset();  // The engine has its own copies of the offsets and lengths.
+  BENCH_ASSIGN_OR_RETURN(engine::EnginePlan engine_plan,
+                         BuildPlan(config, state->plan, trace.get(), threads));
+  state->plan.trace.reset();  // The engine has its own copies of the offsets and lengths.
   BENCH_ASSIGN_OR_RETURN(state->engine, engine::Engine::Create(std::move(engine_plan)));
   return std::unique_ptr<LocalRun>(new LocalRun(std::move(state)));
 }
@@ -343,15 +334,13 @@ RunResult LocalRun::Result() {
     result.measured_window_ns = std::clamp<int64_t>(ran, 0, p.duration_ns);
   } else if (plan.capped && plan.cap_reached_after.has_value()) {
     result.measured_window_ns = std::min<int64_t>(p.duration_ns, Nanos(*plan.cap_reached_after));
-  } else if (state_->trace_cap_reached_ns.has_value()) {
-    result.measured_window_ns = std::min<int64_t>(p.duration_ns, *state_->trace_cap_reached_ns);
   }
   result.closed_loop = p.closed_loop;
   result.concurrency = p.concurrency;
   if (plan.type == LoadType::kTrace) {
     // The trace's own rate over the window: what it asks for, not a configured rate.
     result.requested_rate = state_->trace_rate;
-    result.requested_requests = state_->trace_measured;
+    result.requested_requests = plan.measured_requests.value_or(0);
   } else if (!p.closed_loop) {
     result.requested_rate = plan.mean_rate;
     result.requested_requests = plan.measured_requests.value_or(0);

@@ -112,11 +112,7 @@ int64_t Percentile(std::vector<int64_t> values, double q) {
 
 // The value of the sample line that starts with `name` in Prometheus text; -1 if absent.
 double Sample(const std::string& metrics, const std::string& name) {
-  const size_t at = metrics.find("\n" + name);
-  if (at == std::string::npos) return -1;
-  const size_t space = metrics.find(' ', at + 1 + name.size());
-  if (space == std::string::npos) return -1;
-  return std::strtod(metrics.c_str() + space + 1, nullptr);
+  return testing::MetricValue(metrics, name).value_or(-1);
 }
 
 struct Timings {

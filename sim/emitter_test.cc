@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "sim/metrics_exporter.h"
+#include "sim/sim_test_client.h"
 
 namespace bench::sim {
 namespace {
@@ -167,15 +168,8 @@ TEST_F(EmitterTest, RandomScheduleAndCancelKeepHeapOrder) {
 }
 
 // The value of the exposition line that starts with `series` followed by a space; -1 if absent.
-double SeriesValue(const std::string& text, absl::string_view series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.size() > series.size() && line.substr(0, series.size()) == series &&
-        line[series.size()] == ' ') {
-      double value = 0;
-      if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) return value;
-    }
-  }
-  return -1;
+double SeriesValue(const std::string& text, const std::string& series) {
+  return testing::MetricValue(text, series).value_or(-1);
 }
 
 // The le boundaries are inclusive, as Prometheus reads them; nothing is lost off either end.

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/nginx_suite.h"
 #include "tests/testing/peers.h"
 #include "worker/engine/prompts.h"
 
@@ -25,6 +26,7 @@ namespace bench::engine {
 namespace {
 
 using ::bench::testing::NginxPeer;
+using ::bench::testing::NginxSuite;
 
 constexpr char kChunk[] =
     R"(data: {"choices":[{"index":0,"delta":{"content":" word"},"finish_reason":null}]})";
@@ -88,28 +90,16 @@ std::pair<int64_t, int64_t> BodyLengths(const std::string& body) {
   return {CountWords(text), std::atoll(body.c_str() + max_tokens + 13)};
 }
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public NginxSuite<EngineTest> {
  protected:
   static void SetUpTestSuite() {
     char dir_template[] = "/tmp/bench-engine-bodies-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     bodies_dir_ = new std::string(std::string(dir_template) + "/bodies");  // nginx makes it
-    auto peer = NginxPeer::Start(Locations(*bodies_dir_));
-    if (!peer.ok()) {
-      start_error_ = new std::string(peer.status().ToString());
-      return;
-    }
-    nginx_ = std::move(peer).value().release();
-  }
-  // A failure in SetUpTestSuite() reads as "skipped" to ctest: fail each test instead.
-  void SetUp() override {
-    ASSERT_NE(nginx_, nullptr) << (start_error_ != nullptr ? *start_error_ : "no nginx");
+    StartNginx(Locations(*bodies_dir_));
   }
   static void TearDownTestSuite() {
-    delete nginx_;
-    nginx_ = nullptr;
-    delete start_error_;
-    start_error_ = nullptr;
+    StopNginx();
     if (bodies_dir_ != nullptr) {
       for (const std::string& file : ListDir(*bodies_dir_)) std::remove(file.c_str());
       rmdir(bodies_dir_->c_str());
@@ -216,12 +206,8 @@ class EngineTest : public ::testing::Test {
     return all;
   }
 
-  static NginxPeer* nginx_;
-  static std::string* start_error_;
   static std::string* bodies_dir_;
 };
-NginxPeer* EngineTest::nginx_ = nullptr;
-std::string* EngineTest::start_error_ = nullptr;
 std::string* EngineTest::bodies_dir_ = nullptr;
 
 TEST_F(EngineTest, OpenLoopSendsTheScheduleAndCountsEveryToken) {

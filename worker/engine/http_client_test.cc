@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/nginx_suite.h"
 #include "tests/testing/peers.h"
 
 namespace bench::engine {
@@ -17,6 +18,7 @@ namespace {
 
 using ::bench::testing::NghttpdPeer;
 using ::bench::testing::NginxPeer;
+using ::bench::testing::NginxSuite;
 
 constexpr char kEvent[] = R"(data: {"choices":[{"delta":{"content":"hi"}}]})";
 
@@ -148,34 +150,14 @@ void ExpectAllCompleted(const std::vector<std::unique_ptr<Recorder>>& recorders)
   }
 }
 
-class HttpClientNginx : public ::testing::Test {
+class HttpClientNginx : public NginxSuite<HttpClientNginx> {
  protected:
-  static void SetUpTestSuite() {
-    auto peer = NginxPeer::Start(Locations());
-    if (!peer.ok()) {
-      start_error_ = new std::string(peer.status().ToString());
-      return;
-    }
-    nginx_ = std::move(peer).value().release();
-  }
-  // A failure in SetUpTestSuite() reads as "skipped" to ctest: fail each test instead.
-  void SetUp() override {
-    ASSERT_NE(nginx_, nullptr) << (start_error_ != nullptr ? *start_error_ : "no nginx");
-  }
-  static void TearDownTestSuite() {
-    delete nginx_;
-    nginx_ = nullptr;
-    delete start_error_;
-    start_error_ = nullptr;
-  }
+  static void SetUpTestSuite() { StartNginx(Locations()); }
+  static void TearDownTestSuite() { StopNginx(); }
   static std::string Url(int port, bool tls = false) {
     return absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", port, "/v1/chat/completions");
   }
-  static NginxPeer* nginx_;
-  static std::string* start_error_;
 };
-NginxPeer* HttpClientNginx::nginx_ = nullptr;
-std::string* HttpClientNginx::start_error_ = nullptr;
 
 TEST_F(HttpClientNginx, Http1KeepAliveReusesOneConnectionForSequentialRequests) {
   Fixture f;
