@@ -191,7 +191,7 @@ enum class WorkerLossPolicy { kRebalance, kFail };
 
 struct ClusterConfig {
   int64_t workers = 0;  // Wait for at least this many workers; 0 = all connected.
-  WorkerLossPolicy on_worker_loss = WorkerLossPolicy::kRebalance;
+  WorkerLossPolicy on_worker_loss = WorkerLossPolicy::kFail;  // Rebalancing is opt-in.
 
   bool operator==(const ClusterConfig&) const = default;
 };

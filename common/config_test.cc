@@ -216,7 +216,7 @@ TEST(DefaultsTest, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c.output.dir, "results");
   EXPECT_THAT(c.output.formats,
               ElementsAre(OutputFormat::kJson, OutputFormat::kHtml, OutputFormat::kPng));
-  EXPECT_EQ(c.cluster.on_worker_loss, WorkerLossPolicy::kRebalance);
+  EXPECT_EQ(c.cluster.on_worker_loss, WorkerLossPolicy::kFail);
   EXPECT_EQ(c.cluster.workers, 0);
   EXPECT_TRUE(c.slo.thresholds.empty());
   EXPECT_FALSE(c.slo.max_error_rate.has_value());

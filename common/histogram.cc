@@ -173,6 +173,38 @@ absl::Status Histogram::Add(const Histogram& other) {
   return absl::OkStatus();
 }
 
+absl::Status Histogram::Subtract(const Histogram& earlier) {
+  if (!SameLayout(earlier)) {
+    return absl::InvalidArgumentError("histogram subtract: layouts differ");
+  }
+  if (earlier.total_count_ > total_count_ || earlier.clamped_count_ > clamped_count_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("histogram subtract: ", earlier.total_count_, " counts from ", total_count_));
+  }
+  for (int32_t i = earlier.min_index_; i <= earlier.max_index_; ++i) {
+    if (earlier.counts_[i] > counts_[i]) {
+      return absl::InvalidArgumentError(absl::StrCat("histogram subtract: index ", i, " holds ",
+                                                     counts_[i], ", not ", earlier.counts_[i],
+                                                     " or more"));
+    }
+  }
+  for (int32_t i = earlier.min_index_; i <= earlier.max_index_; ++i)
+    counts_[i] -= earlier.counts_[i];
+  total_count_ -= earlier.total_count_;
+  clamped_count_ -= earlier.clamped_count_;
+  // The extremes may have emptied: find them again within the old range.
+  const int32_t old_min = min_index_;
+  const int32_t old_max = max_index_;
+  min_index_ = std::numeric_limits<int32_t>::max();
+  max_index_ = -1;
+  for (int32_t i = old_min; i <= old_max; ++i) {
+    if (counts_[i] == 0) continue;
+    min_index_ = std::min(min_index_, i);
+    max_index_ = i;
+  }
+  return absl::OkStatus();
+}
+
 void Histogram::Reset() {
   if (max_index_ >= 0) std::fill(counts_.begin() + min_index_, counts_.begin() + max_index_ + 1, 0);
   total_count_ = 0;

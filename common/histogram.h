@@ -75,6 +75,11 @@ class Histogram {
   // count would overflow int64.
   absl::Status Add(const Histogram& other);
 
+  // Removes `earlier`'s counts: turns a cumulative histogram into the delta since `earlier` was
+  // copied from it. kInvalidArgument (and no change) unless the layouts are the same and every
+  // bucket of `earlier` is at most this one's, i.e. `earlier` is a past state of this histogram.
+  absl::Status Subtract(const Histogram& earlier);
+
   // Clears all counts and clamped_count(); the layout stays.
   void Reset();
 

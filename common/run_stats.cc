@@ -89,6 +89,49 @@ absl::Status StatsShard::Merge(const StatsShard& other) {
   return absl::OkStatus();
 }
 
+absl::Status StatsShard::Subtract(const StatsShard& earlier) {
+  for (int i = 0; i < kLatencyMetricCount; ++i) {
+    BENCH_RETURN_IF_ERROR(latency[i].Subtract(earlier.latency[i]));
+  }
+  auto minus = [](uint64_t& value, uint64_t past, const char* name) -> absl::Status {
+    if (past > value) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stats subtract: ", name, " ", past, " exceeds ", value));
+    }
+    value -= past;
+    return absl::OkStatus();
+  };
+  BENCH_RETURN_IF_ERROR(minus(requests_sent, earlier.requests_sent, "requests_sent"));
+  BENCH_RETURN_IF_ERROR(minus(succeeded, earlier.succeeded, "succeeded"));
+  BENCH_RETURN_IF_ERROR(minus(failed, earlier.failed, "failed"));
+  BENCH_RETURN_IF_ERROR(minus(incomplete, earlier.incomplete, "incomplete"));
+  BENCH_RETURN_IF_ERROR(minus(input_tokens, earlier.input_tokens, "input_tokens"));
+  BENCH_RETURN_IF_ERROR(minus(output_tokens, earlier.output_tokens, "output_tokens"));
+  BENCH_RETURN_IF_ERROR(minus(cached_tokens, earlier.cached_tokens, "cached_tokens"));
+  BENCH_RETURN_IF_ERROR(minus(input_tokens_with_cache_info, earlier.input_tokens_with_cache_info,
+                              "input_tokens_with_cache_info"));
+  BENCH_RETURN_IF_ERROR(minus(slo_met, earlier.slo_met, "slo_met"));
+  BENCH_RETURN_IF_ERROR(minus(usage_missing, earlier.usage_missing, "usage_missing"));
+  for (const auto& [key, count] : earlier.errors) {
+    auto it = errors.find(key);
+    if (it == errors.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("stats subtract: error ", key, " missing"));
+    }
+    BENCH_RETURN_IF_ERROR(minus(it->second, count, "errors"));
+    if (it->second == 0) errors.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+bool StatsShard::Empty() const {
+  for (const Histogram& histogram : latency) {
+    if (histogram.TotalCount() != 0) return false;
+  }
+  return requests_sent == 0 && succeeded == 0 && failed == 0 && incomplete == 0 &&
+         input_tokens == 0 && output_tokens == 0 && cached_tokens == 0 &&
+         input_tokens_with_cache_info == 0 && slo_met == 0 && usage_missing == 0 && errors.empty();
+}
+
 void StatsShard::Reset() { *this = StatsShard(); }
 
 bool StatsShard::operator==(const StatsShard& other) const {
@@ -109,6 +152,28 @@ void IntervalPoint::Merge(const IntervalPoint& other) {
   output_chunks += other.output_chunks;
   in_flight += other.in_flight;
   client_queue += other.client_queue;
+}
+
+IntervalPoint IntervalPoint::DeltaSince(const IntervalPoint& earlier) const {
+  IntervalPoint delta = *this;
+  delta.started -= earlier.started;
+  delta.completed -= earlier.completed;
+  delta.succeeded -= earlier.succeeded;
+  delta.failed -= earlier.failed;
+  delta.output_tokens -= earlier.output_tokens;
+  delta.output_chunks -= earlier.output_chunks;
+  return delta;
+}
+
+void IntervalPoint::ApplyDelta(const IntervalPoint& delta) {
+  started += delta.started;
+  completed += delta.completed;
+  succeeded += delta.succeeded;
+  failed += delta.failed;
+  output_tokens += delta.output_tokens;
+  output_chunks += delta.output_chunks;
+  in_flight = delta.in_flight;
+  client_queue = delta.client_queue;
 }
 
 }  // namespace bench

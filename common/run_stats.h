@@ -73,6 +73,11 @@ struct StatsShard {
   }
   // Adds `other` bucket for bucket and counter for counter: exact.
   absl::Status Merge(const StatsShard& other);
+  // Removes `earlier` (a past state of this shard): what was recorded since. kInvalidArgument
+  // (this shard then unspecified) when `earlier` is not a past state.
+  absl::Status Subtract(const StatsShard& earlier);
+  // True when nothing was recorded.
+  bool Empty() const;
   void Reset();
   bool operator==(const StatsShard& other) const;
 };
@@ -89,6 +94,12 @@ struct IntervalPoint {
   uint32_t in_flight = 0;                  // at the end of the interval
   uint32_t client_queue = 0;               // at the end of the interval
   void Merge(const IntervalPoint& other);  // sums; gauges add across threads
+  // The counters recorded since `earlier` (a past state of this point); gauges keep this point's
+  // values, since a gauge is a reading, not a sum.
+  IntervalPoint DeltaSince(const IntervalPoint& earlier) const;
+  // Adds a delta's counters and takes its gauges (one source's point over time).
+  void ApplyDelta(const IntervalPoint& delta);
+  bool operator==(const IntervalPoint&) const = default;
 };
 
 }  // namespace bench

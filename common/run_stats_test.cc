@@ -52,5 +52,55 @@ TEST(RunStats, MergeIsExactAndOrderFree) {
   EXPECT_FALSE(ab == a);
 }
 
+TEST(RunStats, DeltasSinceAPastStateAddBackToTheWhole) {
+  // A worker reports cumulative - last reported; the controller adds the deltas: the sum must be
+  // the cumulative shard exactly, bucket for bucket.
+  StatsShard cumulative, reported, applied;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 1; i <= 300; ++i) {
+      cumulative.histogram(LatencyMetric::kTtft).Record(i * (round + 1) * 37);
+      cumulative.histogram(LatencyMetric::kItl).Record(round * 1000 + i);
+    }
+    cumulative.succeeded += 300;
+    cumulative.requests_sent += 301;
+    cumulative.failed += 1;
+    cumulative.errors[round % 2 == 0 ? "timeout" : "http_5xx:503"] += 1;
+    StatsShard delta = cumulative;
+    ASSERT_TRUE(delta.Subtract(reported).ok());
+    EXPECT_EQ(delta.succeeded, 300u);
+    EXPECT_EQ(delta.histogram(LatencyMetric::kTtft).TotalCount(), 300);
+    EXPECT_EQ(delta.errors.size(), 1u);
+    ASSERT_TRUE(applied.Merge(delta).ok());
+    reported = cumulative;
+  }
+  EXPECT_TRUE(applied == cumulative);
+  StatsShard nothing = cumulative;
+  ASSERT_TRUE(nothing.Subtract(cumulative).ok());
+  EXPECT_TRUE(nothing.Empty());
+  EXPECT_EQ(nothing.histogram(LatencyMetric::kTtft).Max(), 0);
+}
+
+TEST(RunStats, SubtractRefusesAStateThatIsNotInThePast) {
+  StatsShard small, large;
+  large.histogram(LatencyMetric::kTtft).Record(100);
+  large.succeeded = 1;
+  EXPECT_EQ(small.Subtract(large).code(), absl::StatusCode::kInvalidArgument);
+  StatsShard other_bucket;
+  other_bucket.histogram(LatencyMetric::kTtft).Record(5000);
+  Histogram h = large.histogram(LatencyMetric::kTtft);
+  EXPECT_EQ(h.Subtract(other_bucket.histogram(LatencyMetric::kTtft)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.TotalCount(), 1);  // Unchanged.
+}
+
+TEST(RunStats, IntervalDeltasSumCountersAndKeepTheLatestGauges) {
+  IntervalPoint first{0, 5, 3, 2, 1, 40, 50, 7, 2};
+  IntervalPoint later{0, 9, 6, 5, 1, 90, 95, 4, 0};
+  IntervalPoint applied;
+  applied.ApplyDelta(first.DeltaSince(IntervalPoint{}));
+  applied.ApplyDelta(later.DeltaSince(first));
+  EXPECT_EQ(applied, later);
+}
+
 }  // namespace
 }  // namespace bench

@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_format.h"
 #include "common/config_yaml.h"
 
 namespace bench::controller {
@@ -55,6 +57,24 @@ absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
   }
   ::close(fd);
   return text;
+}
+
+namespace {
+std::string FormatMs(double ms) { return ms < 0 ? "-" : absl::StrFormat("%.1fms", ms); }
+}  // namespace
+
+std::string RenderProgressLine(const Progress& p, const std::string& message) {
+  if (p.workers == 0) return message.empty() ? "[starting]" : "[starting] " + message;
+  std::string rate = p.requested_rate > 0
+                         ? absl::StrFormat("%.1f/%.1f req/s", p.achieved_rate, p.requested_rate)
+                         : absl::StrFormat("%.1f req/s", p.achieved_rate);
+  return absl::StrFormat(
+      "[%s %5.1fs/%.0fs] %s | in flight %u | queued %u | ok %u | errors %u | ttft p50 %s p99 %s",
+      p.draining     ? "draining"
+      : p.warming_up ? "warmup"
+                     : "running",
+      std::max(0.0, p.elapsed_s), p.total_s, rate, p.in_flight, p.client_queue, p.succeeded,
+      p.failed, FormatMs(p.ttft_p50_ms), FormatMs(p.ttft_p99_ms));
 }
 
 }  // namespace bench::controller

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/coordinator.h"
 
 namespace bench::controller {
 
@@ -19,5 +20,10 @@ bool MatchFlag(const std::vector<std::string>& args, size_t* i, std::string_view
 // us). Errors name the path and the errno text: NotFound, InvalidArgument (a directory),
 // Internal (a read error).
 absl::StatusOr<std::string> ReadConfigFile(const std::string& path);
+
+// One line of live progress (under 100 columns), e.g.
+// "[running  12.0s/60s] 20.0/20.0 req/s | in flight 3 | ... | ttft p50 50.1ms p99 52.0ms".
+// `message` is shown while no worker has started (e.g. "waiting for 3 workers").
+std::string RenderProgressLine(const Progress& progress, const std::string& message);
 
 }  // namespace bench::controller

@@ -24,4 +24,13 @@ int RunValidateCommand(const std::vector<std::string>& args);
 // (controller/run_command.cc).
 int RunRunCommand(const std::vector<std::string>& args);
 
+// `serve`: the controller daemon (controller/serve_command.cc).
+int RunServeCommand(const std::vector<std::string>& args);
+
+// `submit --controller HOST:PORT --config F`: queue a run on a daemon, follow it, fetch results.
+int RunSubmitCommand(const std::vector<std::string>& args);
+
+// `status RUN`, `list`, `cancel RUN`, `fetch RUN` against a daemon.
+int RunClientCommand(const std::string& command, const std::vector<std::string>& args);
+
 }  // namespace bench::controller

@@ -18,8 +18,14 @@ constexpr char kUsage[] =
     "             run a whole benchmark in this process; prints the summary, writes results/\n"
     "  validate --config F [--set key.path=value ...] [--endpoint URL] [--model M]\n"
     "             check a config and print the resolved plan without sending traffic\n"
+    "  serve [--listen HOST:PORT] [--tls-cert F --tls-key F] [--token-file F] ...\n"
+    "             the controller daemon that bench-worker processes dial\n"
+    "  submit --controller HOST:PORT --config F [--detach]\n"
+    "             queue a run on a daemon, follow it, print the summary, fetch the results\n"
+    "  status RUN | list | cancel RUN | fetch RUN   (with --controller HOST:PORT)\n"
+    "             inspect and control runs on a daemon\n"
     "\n"
-    "coming next: serve, submit, status, list, cancel, fetch, report, compare.\n"
+    "coming next: report, compare.\n"
     "exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 aborted,\n"
     "            5 cancelled, 6 denied.\n";
 
@@ -39,6 +45,11 @@ int main(int argc, char** argv) {
   }
   if (command == "validate") return bench::controller::RunValidateCommand(args);
   if (command == "run") return bench::controller::RunRunCommand(args);
+  if (command == "serve") return bench::controller::RunServeCommand(args);
+  if (command == "submit") return bench::controller::RunSubmitCommand(args);
+  if (command == "status" || command == "list" || command == "cancel" || command == "fetch") {
+    return bench::controller::RunClientCommand(std::string(command), args);
+  }
   std::fprintf(stderr, "bench-controller: unknown command '%.*s'\n\n%s",
                static_cast<int>(command.size()), command.data(), kUsage);
   return kExitUsage;

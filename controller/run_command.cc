@@ -1,5 +1,7 @@
-// `bench-controller run`: a whole benchmark in this process - engine threads, live progress,
-// the summary table and the results directory. No cluster, no gRPC.
+// `bench-controller run`: a whole benchmark in this process - live progress, the summary table
+// and the results directory. It runs through the same path as a cluster: a Coordinator splits
+// the run among in-process workers (the bench-worker code) that report delta shards over an
+// in-process gRPC channel, and the summary is made from the merged shards.
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -16,12 +19,14 @@
 #include "absl/strings/str_format.h"
 #include "common/config.h"
 #include "common/config_yaml.h"
+#include "common/logging.h"
 #include "common/plan.h"
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
-#include "controller/local_engine.h"
-#include "controller/results.h"
-#include "controller/summary.h"
+#include "controller/coordinator.h"
+#include "controller/local_workers.h"
+#include "controller/rpc_services.h"
+#include "grpcpp/grpcpp.h"
 
 namespace bench::controller {
 namespace {
@@ -39,7 +44,8 @@ constexpr char kUsage[] =
     "  --rate R              open loop at R requests/s (constant); with --concurrency as a cap\n"
     "  --concurrency C       closed loop with C requests in flight (or the cap with --rate)\n"
     "  --duration D          measurement window, e.g. 60, 30s, 5m\n"
-    "  --threads N           engine threads (default: one per core)\n"
+    "  --threads N           engine threads in all (default: one per core), shared by the\n"
+    "                        in-process workers (cluster.workers, default 1)\n"
     "  --output DIR          results parent directory (output.dir)\n"
     "  --quiet               no progress display\n"
     "  --json                print summary.json to stdout (the table goes to stderr)\n"
@@ -55,19 +61,6 @@ void OnSignal(int) { interrupts.fetch_add(1); }
 int UsageError(const std::string& reason) {
   std::fprintf(stderr, "bench-controller run: %s\n\n%s", reason.c_str(), kUsage);
   return kExitUsage;
-}
-
-std::string FormatMs(double ms) { return ms < 0 ? "-" : absl::StrFormat("%.1fms", ms); }
-
-std::string ProgressLine(const Progress& p) {
-  const char* phase = p.draining ? "draining" : p.warming_up ? "warmup" : "running";
-  std::string rate = p.requested_rate > 0
-                         ? absl::StrFormat("%.1f/%.1f req/s", p.achieved_rate, p.requested_rate)
-                         : absl::StrFormat("%.1f req/s", p.achieved_rate);
-  return absl::StrFormat(
-      "[%s %5.1fs/%.0fs] %s | in flight %u | queued %u | ok %u | errors %u | ttft p50 %s p99 %s",
-      phase, std::max(0.0, p.elapsed_s), p.total_s, rate, p.in_flight, p.client_queue, p.succeeded,
-      p.failed, FormatMs(p.ttft_p50_ms), FormatMs(p.ttft_p99_ms));
 }
 
 struct Options {
@@ -173,24 +166,53 @@ int RunRunCommand(const std::vector<std::string>& args) {
     return UsageError(std::string(runnable.message()));
   }
 
-  auto run = LocalRun::Create(config, options.threads);
-  if (!run.ok()) {
-    const absl::Status& status = run.status();
-    std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
-                 std::string(status.message()).c_str());
-    // An unreachable target is a run failure; everything else is the config's.
-    return status.code() == absl::StatusCode::kNotFound &&
-                   absl::StrContains(status.message(), "target.endpoint")
-               ? kExitRunFailed
-               : kExitUsage;
-  }
+  // The in-process controller and workers log as a daemon would; here the progress line and the
+  // summary say it all, unless BENCH_LOG_LEVEL asks for more.
+  if (std::getenv("BENCH_LOG_LEVEL") == nullptr) SetMinLogSeverity(LogSeverity::kWarning);
   const Plan plan = MakePlan(config);
+  const int total_threads =
+      options.threads > 0 ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int worker_count = static_cast<int>(std::max<int64_t>(1, config.cluster.workers));
+  const int threads_each = std::max(1, total_threads / worker_count);
   if (!options.quiet) {
     std::fprintf(stderr, "llm-d-bench run %s: %s (%s), model %s\n", config.benchmark.name.c_str(),
                  config.target.endpoint.c_str(),
                  std::string(ProtocolName(config.target.protocol)).c_str(),
                  config.target.model.c_str());
-    std::fprintf(stderr, "%s\nengine threads: %d\n", RenderPlan(plan).c_str(), (*run)->threads());
+    std::fprintf(stderr, "%s\nengine threads: %d (%d in-process %s)\n", RenderPlan(plan).c_str(),
+                 threads_each * worker_count, worker_count,
+                 worker_count == 1 ? "worker" : "workers");
+  }
+
+  // The controller and its workers, in this process.
+  CoordinatorOptions coordinator_options;
+  coordinator_options.controller_id = "run";
+  coordinator_options.start_delay = absl::Milliseconds(300);
+  coordinator_options.ping_interval = absl::Milliseconds(200);
+  Coordinator coordinator(coordinator_options);
+  coordinator.Start();
+  const TokenCheck no_token("");
+  std::unique_ptr<grpc::Service> link = MakeWorkerLinkService(coordinator, no_token);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(link.get());
+  builder.SetMaxReceiveMessageSize(256 << 20);
+  builder.SetMaxSendMessageSize(256 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    std::fprintf(stderr, "bench-controller run: cannot start the in-process controller\n");
+    return kExitRunFailed;
+  }
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(256 << 20);
+  channel_args.SetMaxSendMessageSize(256 << 20);
+  auto workers = std::make_unique<LocalWorkers>(server->InProcessChannel(channel_args),
+                                                worker_count, threads_each);
+  absl::StatusOr<std::string> run_id = coordinator.Submit(config, parsed->notes, "local");
+  if (!run_id.ok()) {
+    std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
+                 std::string(run_id.status().message()).c_str());
+    return run_id.status().code() == absl::StatusCode::kPermissionDenied ? kExitDenied : kExitUsage;
   }
 
   struct sigaction action {};
@@ -199,55 +221,62 @@ int RunRunCommand(const std::vector<std::string>& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  if (absl::Status started = (*run)->Start(); !started.ok()) {
-    std::fprintf(stderr, "bench-controller run: %s\n", std::string(started.message()).c_str());
-    return kExitRunFailed;
-  }
   const bool terminal = isatty(STDERR_FILENO) != 0;
   const absl::Duration progress_every = terminal ? absl::Seconds(1) : absl::Seconds(10);
   absl::Time next_progress = absl::Now() + progress_every;
   int handled_interrupts = 0;
-  while (!(*run)->Wait(absl::Milliseconds(100))) {
-    const int seen = interrupts.load();
-    if (seen > handled_interrupts) {
+  uint64_t seen = 0;
+  RunInfo info;
+  while (true) {
+    absl::StatusOr<RunInfo> changed =
+        coordinator.WaitForChange(*run_id, seen, absl::Milliseconds(100));
+    if (!changed.ok()) break;
+    info = *std::move(changed);
+    seen = info.version;
+    if (IsTerminal(info.phase)) break;
+    const int interrupts_seen = interrupts.load();
+    if (interrupts_seen > handled_interrupts) {
       // First Ctrl-C: stop sending, give requests in flight a moment. Second: stop now.
-      (*run)->Cancel(seen == 1 ? absl::Seconds(5) : absl::ZeroDuration());
+      (void)coordinator.Cancel(*run_id, "local",
+                               interrupts_seen == 1 ? absl::Seconds(5) : absl::ZeroDuration());
       if (!options.quiet) {
-        std::fprintf(
-            stderr, "%sinterrupted: %s\n", terminal ? "\n" : "",
-            seen == 1 ? "stopping, draining up to 5 s (Ctrl-C again to stop now)" : "stopping now");
+        std::fprintf(stderr, "%sinterrupted: %s\n", terminal ? "\n" : "",
+                     interrupts_seen == 1
+                         ? "stopping, draining up to 5 s (Ctrl-C again to stop now)"
+                         : "stopping now");
       }
-      handled_interrupts = seen;
+      handled_interrupts = interrupts_seen;
     }
     if (!options.quiet && absl::Now() >= next_progress) {
-      const std::string line = ProgressLine((*run)->GetProgress());
+      const std::string line = RenderProgressLine(info.progress, info.error);
       std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
       next_progress += progress_every;
     }
   }
   if (!options.quiet && terminal) std::fputs("\n", stderr);
+  workers.reset();
+  server->Shutdown(std::chrono::system_clock::now());
 
-  RunResult result = (*run)->Result();
-  result.notes = parsed->notes;
-  for (std::string& note : NotWrittenNotes(config)) result.notes.push_back(std::move(note));
-  const RunSummary summary = Summarize(config, result);
-  auto directory = WriteResults(config, result, summary, (*run)->started_at());
-  const std::string table = RenderSummaryTable(summary);
+  if (info.results_path.empty() && info.phase != RunPhase::kDone) {
+    std::fprintf(
+        stderr, "bench-controller run: %s%s\n", info.error.c_str(),
+        info.summary_json.empty() || info.progress.started == 0 ? "; nothing was sent" : "");
+    return info.exit_code >= 0 ? info.exit_code : kExitRunFailed;
+  }
   if (options.json) {
-    std::fputs(SummaryToJson(summary).c_str(), stdout);
+    std::fputs(info.summary_json.c_str(), stdout);
     std::fputs("\n", stdout);
-    if (!options.quiet) std::fputs(table.c_str(), stderr);
+    if (!options.quiet) std::fputs(info.summary_table.c_str(), stderr);
   } else {
-    std::fputs(table.c_str(), stdout);
+    std::fputs(info.summary_table.c_str(), stdout);
   }
-  if (directory.ok()) {
-    std::fprintf(options.json ? stderr : stdout, "results: %s\n", directory->c_str());
-  } else {
-    std::fprintf(stderr, "bench-controller run: cannot write results: %s\n",
-                 std::string(directory.status().message()).c_str());
-    return kExitRunFailed;
+  if (!info.error.empty() && info.phase == RunPhase::kFailed) {
+    std::fprintf(stderr, "bench-controller run: %s\n", info.error.c_str());
   }
-  return ExitCodeFor(summary);
+  if (!info.results_path.empty()) {
+    std::fprintf(options.json ? stderr : stdout, "results: %s\n", info.results_path.c_str());
+  }
+  return info.exit_code;
 }
 
 }  // namespace bench::controller

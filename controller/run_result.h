@@ -12,6 +12,22 @@
 
 namespace bench::controller {
 
+// One worker's part of a run, for the per-worker table of the summary.
+struct WorkerFigures {
+  std::string name;
+  std::string worker_id;
+  int threads = 0;
+  bool active = true;        // false: the caps left it no share
+  uint32_t concurrency = 0;  // its cap or users
+  double rate = 0;           // its requests/s for Poisson and gamma (0: dealt by index)
+  uint64_t sent = 0;         // in-window requests it counted
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t incomplete = 0;
+  bool lost = false;            // its stream ended and did not come back within the lease
+  uint32_t lost_in_flight = 0;  // requests it had in flight when last heard of
+};
+
 struct RunResult {
   // In-window requests, one shard per stage (one stage unless load.type is stages).
   std::vector<StatsShard> stages;
@@ -40,6 +56,7 @@ struct RunResult {
   uint64_t retries = 0;
   int engine_threads = 0;
   int workers = 1;
+  std::vector<WorkerFigures> worker_figures;
 
   bool cancelled = false;      // Ctrl-C or a cancel request.
   std::string started_at_utc;  // RFC 3339, when time 0 of the schedule was.

@@ -685,6 +685,7 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   summary.retries = result.retries;
   summary.engine_threads = result.engine_threads;
   summary.workers = result.workers;
+  summary.worker_figures = result.worker_figures;
 
   StatsShard merged;
   std::string merge_error;
@@ -762,6 +763,22 @@ std::string SummaryToJson(const RunSummary& summary) {
                              {"failed", summary.connection_failures},
                              {"retries", summary.retries}};
   json["engine"] = Json{{"threads", summary.engine_threads}, {"workers", summary.workers}};
+  Json workers = Json::array();
+  for (const WorkerFigures& w : summary.worker_figures) {
+    workers.push_back(Json{{"name", w.name},
+                           {"id", w.worker_id},
+                           {"threads", w.threads},
+                           {"active", w.active},
+                           {"concurrency", w.concurrency},
+                           {"rate", w.rate > 0 ? Json(w.rate) : Json(nullptr)},
+                           {"requests", w.sent},
+                           {"succeeded", w.succeeded},
+                           {"failed", w.failed},
+                           {"incomplete", w.incomplete},
+                           {"lost", w.lost},
+                           {"lost_in_flight", w.lost_in_flight}});
+  }
+  json["workers"] = std::move(workers);
 
   Json stages = Json::array();
   for (const BlockSummary& block : summary.stages) {
@@ -865,6 +882,14 @@ std::string RenderSummaryTable(const RunSummary& summary) {
                    FormatCount(summary.connection_failures), " failed, ",
                    FormatCount(summary.retries), " retries"),
       &out);
+  if (summary.worker_figures.size() > 1) {
+    std::string line;
+    for (const WorkerFigures& w : summary.worker_figures) {
+      absl::StrAppend(&line, line.empty() ? "" : ", ", w.name, " ", FormatCount(w.sent),
+                      w.lost ? " (lost)" : "");
+    }
+    AppendWrapped("workers", absl::StrCat("requests per worker: ", line), &out);
+  }
 
   AppendLatencyTable(summary, all, &out);
   if (!summary.stages.empty()) AppendStageTable(summary, &out);

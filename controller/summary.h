@@ -144,6 +144,7 @@ struct RunSummary {
   uint64_t retries = 0;
   int engine_threads = 0;
   int workers = 0;
+  std::vector<WorkerFigures> worker_figures;  // one per worker of the run
 };
 
 RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result);

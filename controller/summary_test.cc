@@ -544,10 +544,10 @@ TEST(SummarizeTest, JsonHasTheDocumentedFields) {
 
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
-  EXPECT_EQ(keys,
-            (std::vector<std::string>{"schema_version", "benchmark", "requests", "latency",
-                                      "throughput", "rates", "goodput", "cache", "generator", "slo",
-                                      "warnings", "notes", "connections", "engine", "stages"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"schema_version", "benchmark", "requests", "latency",
+                                            "throughput", "rates", "goodput", "cache", "generator",
+                                            "slo", "warnings", "notes", "connections", "engine",
+                                            "workers", "stages"}));
   std::vector<std::string> benchmark_keys;
   for (const auto& item : json["benchmark"].items()) benchmark_keys.push_back(item.key());
   EXPECT_EQ(benchmark_keys, (std::vector<std::string>{

@@ -30,8 +30,8 @@ forbid() {
 forbid '^common/' 'worker/|controller/|sim/' "common/ is the leaf layer"
 forbid '^worker/' 'controller/|sim/' "worker/ never includes controller/ or sim/"
 forbid '^worker/engine/' 'worker/[a-z_]+\.h' "the engine must not include the worker above it"
-forbid '^controller/' 'worker/|sim/' "controller/ never includes worker/ or sim/ (the embedded engine of \`run\` is reached through controller/local_engine.* only)" '^controller/local_engine\.cc$'
-forbid '^controller/local_engine\.cc$' 'worker/[a-z_]+\.h' "controller/local_engine.cc may use worker/engine/ only"
+forbid '^controller/' 'worker/|sim/' "controller/ never includes worker/ or sim/ (the in-process workers of \`run\` are reached through controller/local_workers.* only)" '^controller/local_workers\.cc$'
+forbid '^controller/local_workers\.cc$' 'worker/engine/|worker/share' "controller/local_workers.cc may use the worker agent (worker/rpc_agent.h) only"
 forbid '^sim/' 'controller/|worker/[a-z_]+\.h' "sim/ may use worker/engine/ pieces only"
 
 # 2. Generated protobuf/gRPC types stay in edge files.

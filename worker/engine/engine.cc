@@ -151,9 +151,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
   if (plan.closed_loop && plan.concurrency == 0) {
     return absl::InvalidArgumentError("engine: a closed loop needs concurrency >= 1");
   }
-  if (plan.closed_loop) {
-    // A thread without users would only idle.
-    plan.threads = static_cast<int>(std::min<uint32_t>(plan.threads, plan.concurrency));
+  if (plan.prompt_stride == 0) return absl::InvalidArgumentError("engine: prompt_stride is 0");
+  // A thread without users (or slots, or requests) would only idle, or run uncapped.
+  if (plan.concurrency > 0) {
+    plan.threads = static_cast<int>(std::min<uint64_t>(plan.threads, plan.concurrency));
+  }
+  if (plan.max_requests > 0) {
+    plan.threads = static_cast<int>(std::min<uint64_t>(plan.threads, plan.max_requests));
   }
   std::unique_ptr<Engine> engine(new Engine(std::move(plan)));
   const EnginePlan& p = engine->plan_;
@@ -185,23 +189,24 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     DriverPlan driver;
     driver.closed_loop = p.closed_loop;
     driver.concurrency = static_cast<uint32_t>(concurrency[t]);
-    // An open-loop cap smaller than the thread count leaves some threads uncapped at 0: give
-    // each at least one slot so the cap cannot silently vanish.
-    if (!p.closed_loop && p.concurrency > 0 && driver.concurrency == 0) driver.concurrency = 1;
+    // Threads are at most the cap and the request limit (above), so each gets at least one of
+    // each and the shares sum exactly.
     driver.phases = phases_per_thread[t];
     driver.warmup_ns = p.warmup_ns;
     driver.duration_ns = p.duration_ns;
-    driver.max_requests = p.max_requests == 0 ? 0 : std::max<uint64_t>(1, max_requests[t]);
+    driver.max_requests = max_requests[t];
     driver.timeout_ns = p.timeout_ns;
-    driver.prompt_stride = static_cast<uint32_t>(p.threads);
-    driver.prompt_offset = static_cast<uint32_t>(t);
+    driver.prompt_stride = p.prompt_stride * static_cast<uint32_t>(p.threads);
+    driver.prompt_offset = p.prompt_offset + p.prompt_stride * static_cast<uint32_t>(t);
     engine->workers_.push_back(std::make_unique<Worker>(*engine, t, std::move(driver)));
   }
   return engine;
 }
 
-absl::Status Engine::Start() {
-  run_start_ns_ = MonotonicNowNs() + plan_.start_delay_ns;
+absl::Status Engine::Start() { return StartAt(MonotonicNowNs() + plan_.start_delay_ns); }
+
+absl::Status Engine::StartAt(int64_t run_start_ns) {
+  run_start_ns_ = run_start_ns;
   for (auto& worker : workers_) BENCH_RETURN_IF_ERROR(worker->Start(run_start_ns_));
   return absl::OkStatus();
 }

@@ -44,6 +44,10 @@ struct EnginePlan {
   int64_t warmup_ns = 0;
   int64_t duration_ns = 0;
   uint64_t max_requests = 0;
+  // Prompt indices of random schedules and closed loops: this engine's part of a split prompt
+  // sequence (k * prompt_stride + prompt_offset), divided again among its threads.
+  uint32_t prompt_stride = 1;
+  uint32_t prompt_offset = 0;
   int64_t timeout_ns = 600'000'000'000;
   int64_t interval_ns = 1'000'000'000;
   int stage_count = 1;
@@ -77,6 +81,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   absl::Status Start();
+  // Starts with time 0 of the schedule at `run_start_ns` (MonotonicNowNs() clock), e.g. a common
+  // start agreed across workers. It should leave the threads time to get ready (~100 ms).
+  absl::Status StartAt(int64_t run_start_ns);
   // Stops every thread from sending; open requests get `drain_ns` to finish.
   void StopSending(int64_t drain_ns);
   // True when every thread finished (schedule done, drained) within `timeout`.

@@ -1,0 +1,214 @@
+#include "common/rpc_share.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc_histogram.h"
+#include "common/status_macros.h"
+
+namespace bench {
+namespace {
+
+using PbSpec = bench::v1::ArrivalSpec;
+
+PbSpec::Type ToProto(ArrivalSpec::Type type) {
+  switch (type) {
+    case ArrivalSpec::Type::kConstant:
+      return PbSpec::TYPE_CONSTANT;
+    case ArrivalSpec::Type::kPoisson:
+      return PbSpec::TYPE_POISSON;
+    case ArrivalSpec::Type::kGamma:
+      return PbSpec::TYPE_GAMMA;
+    case ArrivalSpec::Type::kRamp:
+      return PbSpec::TYPE_RAMP;
+    case ArrivalSpec::Type::kBurst:
+      return PbSpec::TYPE_BURST;
+    case ArrivalSpec::Type::kStages:
+      return PbSpec::TYPE_STAGES;
+    case ArrivalSpec::Type::kTrace:
+      return PbSpec::TYPE_TRACE;
+  }
+  return PbSpec::TYPE_CONSTANT;
+}
+
+absl::StatusOr<ArrivalSpec::Type> FromProto(int type) {
+  switch (type) {
+    case PbSpec::TYPE_CONSTANT:
+      return ArrivalSpec::Type::kConstant;
+    case PbSpec::TYPE_POISSON:
+      return ArrivalSpec::Type::kPoisson;
+    case PbSpec::TYPE_GAMMA:
+      return ArrivalSpec::Type::kGamma;
+    case PbSpec::TYPE_RAMP:
+      return ArrivalSpec::Type::kRamp;
+    case PbSpec::TYPE_BURST:
+      return ArrivalSpec::Type::kBurst;
+    case PbSpec::TYPE_STAGES:
+      return ArrivalSpec::Type::kStages;
+    case PbSpec::TYPE_TRACE:
+      return ArrivalSpec::Type::kTrace;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("share.phases.spec.type: unknown value ", type));
+}
+
+}  // namespace
+
+void ToProto(const WorkShare& share, bench::v1::WorkShare* out) {
+  out->Clear();
+  out->set_active(share.active);
+  out->set_closed_loop(share.closed_loop);
+  out->set_concurrency(share.concurrency);
+  out->set_max_requests(share.max_requests);
+  out->set_prompt_stride(share.prompt_stride);
+  out->set_prompt_offset(share.prompt_offset);
+  for (const SharePhase& phase : share.phases) {
+    bench::v1::SharePhase* p = out->add_phases();
+    p->set_start_ns(phase.start_ns);
+    p->set_sequence_base(phase.sequence_base);
+    const ArrivalSpec& spec = phase.spec;
+    PbSpec* s = p->mutable_spec();
+    s->set_type(ToProto(spec.type));
+    s->set_rate_per_s(spec.rate_per_s);
+    s->set_burstiness(spec.burstiness);
+    s->set_ramp_from_per_s(spec.ramp_from_per_s);
+    s->set_ramp_to_per_s(spec.ramp_to_per_s);
+    s->set_burst_size(spec.burst_size);
+    s->set_burst_every_ns(spec.burst_every_ns);
+    for (const ArrivalStage& stage : spec.stages) {
+      bench::v1::Stage* st = s->add_stages();
+      st->set_rate(stage.rate_per_s);
+      st->set_duration_ns(stage.duration_ns);
+    }
+    s->mutable_trace_offsets_ns()->Add(spec.trace_offsets_ns.begin(), spec.trace_offsets_ns.end());
+    s->set_duration_ns(spec.duration_ns);
+    s->set_seed(spec.seed);
+    s->set_slice_cycle(spec.slice.cycle);
+    s->mutable_slice_offsets()->Add(spec.slice.offsets.begin(), spec.slice.offsets.end());
+  }
+  for (const FixedLength& length : share.fixed_lengths) {
+    out->add_fixed_input_lengths(length.input);
+    out->add_fixed_output_lengths(length.output);
+  }
+}
+
+absl::StatusOr<WorkShare> FromProto(const bench::v1::WorkShare& in) {
+  WorkShare share;
+  share.active = in.active();
+  share.closed_loop = in.closed_loop();
+  share.concurrency = in.concurrency();
+  share.max_requests = in.max_requests();
+  share.prompt_stride = in.prompt_stride();
+  share.prompt_offset = in.prompt_offset();
+  if (share.prompt_stride == 0) {
+    return absl::InvalidArgumentError("share.prompt_stride must be >= 1, got 0");
+  }
+  for (const bench::v1::SharePhase& p : in.phases()) {
+    SharePhase phase;
+    phase.start_ns = p.start_ns();
+    phase.sequence_base = p.sequence_base();
+    const PbSpec& s = p.spec();
+    BENCH_ASSIGN_OR_RETURN(phase.spec.type, FromProto(s.type()));
+    phase.spec.rate_per_s = s.rate_per_s();
+    phase.spec.burstiness = s.burstiness();
+    phase.spec.ramp_from_per_s = s.ramp_from_per_s();
+    phase.spec.ramp_to_per_s = s.ramp_to_per_s();
+    phase.spec.burst_size = s.burst_size();
+    phase.spec.burst_every_ns = s.burst_every_ns();
+    for (const bench::v1::Stage& st : s.stages()) {
+      phase.spec.stages.push_back(ArrivalStage{st.rate(), st.duration_ns()});
+    }
+    phase.spec.trace_offsets_ns.assign(s.trace_offsets_ns().begin(), s.trace_offsets_ns().end());
+    phase.spec.duration_ns = s.duration_ns();
+    phase.spec.seed = s.seed();
+    phase.spec.slice.cycle = s.slice_cycle();
+    phase.spec.slice.offsets.assign(s.slice_offsets().begin(), s.slice_offsets().end());
+    BENCH_RETURN_IF_ERROR(ValidateArrivalSpec(phase.spec));
+    share.phases.push_back(std::move(phase));
+  }
+  if (in.fixed_input_lengths_size() != in.fixed_output_lengths_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("share.fixed_input_lengths has ", in.fixed_input_lengths_size(),
+                     " entries, fixed_output_lengths ", in.fixed_output_lengths_size()));
+  }
+  share.fixed_lengths.reserve(static_cast<size_t>(in.fixed_input_lengths_size()));
+  for (int i = 0; i < in.fixed_input_lengths_size(); ++i) {
+    share.fixed_lengths.push_back({in.fixed_input_lengths(i), in.fixed_output_lengths(i)});
+  }
+  return share;
+}
+
+void ToProto(const StatsShard& stats, bench::v1::StageStats* out) {
+  bench::v1::Counters* c = out->mutable_counters();
+  c->set_requests_sent(stats.requests_sent);
+  c->set_requests_succeeded(stats.succeeded);
+  c->set_requests_failed(stats.failed);
+  c->set_requests_incomplete(stats.incomplete);
+  c->set_input_tokens(stats.input_tokens);
+  c->set_output_tokens(stats.output_tokens);
+  c->set_cached_tokens(stats.cached_tokens);
+  c->set_input_tokens_with_cache_info(stats.input_tokens_with_cache_info);
+  c->set_slo_met(stats.slo_met);
+  c->set_usage_missing(stats.usage_missing);
+  for (const auto& [key, count] : stats.errors) (*c->mutable_errors())[key] = count;
+  for (int i = 0; i < kLatencyMetricCount; ++i) {
+    const auto metric = static_cast<LatencyMetric>(i);
+    const Histogram& histogram = stats.histogram(metric);
+    if (histogram.TotalCount() == 0) continue;
+    ToProto(LatencyMetricName(metric), histogram, out->add_histograms());
+  }
+}
+
+absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& in) {
+  StatsShard stats;
+  const bench::v1::Counters& c = in.counters();
+  stats.requests_sent = c.requests_sent();
+  stats.succeeded = c.requests_succeeded();
+  stats.failed = c.requests_failed();
+  stats.incomplete = c.requests_incomplete();
+  stats.input_tokens = c.input_tokens();
+  stats.output_tokens = c.output_tokens();
+  stats.cached_tokens = c.cached_tokens();
+  stats.input_tokens_with_cache_info = c.input_tokens_with_cache_info();
+  stats.slo_met = c.slo_met();
+  stats.usage_missing = c.usage_missing();
+  for (const auto& [key, count] : c.errors()) stats.errors[key] = count;
+  for (const bench::v1::EncodedHistogram& encoded : in.histograms()) {
+    LatencyMetric metric;
+    if (!LatencyMetricFromName(encoded.metric(), &metric)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stage stats: unknown metric '", encoded.metric(), "'"));
+    }
+    BENCH_ASSIGN_OR_RETURN(Histogram histogram, FromProto(encoded));
+    // Added, not assigned: the shard's layout is the default; a foreign layout is re-recorded.
+    BENCH_RETURN_IF_ERROR(stats.histogram(metric).Add(histogram));
+  }
+  return stats;
+}
+
+void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint* out) {
+  out->set_index(index);
+  out->set_started(point.started);
+  out->set_completed(point.completed);
+  out->set_succeeded(point.succeeded);
+  out->set_failed(point.failed);
+  out->set_output_tokens(point.output_tokens);
+  out->set_output_chunks(point.output_chunks);
+  out->set_in_flight(point.in_flight);
+  out->set_client_queue(point.client_queue);
+}
+
+IntervalPoint FromProto(const bench::v1::SeriesPoint& in, int64_t interval_ns) {
+  IntervalPoint point;
+  point.start_ns = static_cast<int64_t>(in.index()) * interval_ns;
+  point.started = in.started();
+  point.completed = in.completed();
+  point.succeeded = in.succeeded();
+  point.failed = in.failed();
+  point.output_tokens = in.output_tokens();
+  point.output_chunks = in.output_chunks();
+  point.in_flight = in.in_flight();
+  point.client_queue = in.client_queue();
+  return point;
+}
+
+}  // namespace bench

@@ -1,0 +1,26 @@
+// The edge between the run's plain structs and bench.v1: a worker's share (WorkShare) and what it
+// reports (StatsShard per stage, IntervalPoint per interval) to and from their messages. Every
+// conversion is lossless: FromProto(ToProto(x)) == x.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "bench.pb.h"
+#include "common/run_stats.h"
+#include "common/share.h"
+
+namespace bench {
+
+void ToProto(const WorkShare& share, bench::v1::WorkShare* out);
+// kInvalidArgument naming the field for a malformed share (bad enum, unequal length lists).
+absl::StatusOr<WorkShare> FromProto(const bench::v1::WorkShare& share);
+
+// Writes the counters and the histograms that hold samples.
+void ToProto(const StatsShard& stats, bench::v1::StageStats* out);
+// kInvalidArgument / kDataLoss for an unknown metric or a histogram that does not decode.
+absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& stats);
+
+void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint* out);
+// The point's start_ns is index * interval_ns.
+IntervalPoint FromProto(const bench::v1::SeriesPoint& point, int64_t interval_ns);
+
+}  // namespace bench

@@ -1,0 +1,77 @@
+#include "common/rpc_share.h"
+
+#include "gtest/gtest.h"
+
+namespace bench {
+namespace {
+
+TEST(RpcShare, WorkShareRoundTripsWithSlicesStagesAndLengths) {
+  WorkShare share;
+  share.closed_loop = false;
+  share.concurrency = 12;
+  share.max_requests = 99;
+  share.prompt_stride = 6;
+  share.prompt_offset = 4;
+  ArrivalSpec stages;
+  stages.type = ArrivalSpec::Type::kStages;
+  stages.stages = {{5, 1'000'000'000}, {10, 2'000'000'000}};
+  stages.slice.cycle = 3;
+  stages.slice.offsets = {0, 2};
+  share.phases.push_back({0, stages, 0});
+  ArrivalSpec trace;
+  trace.type = ArrivalSpec::Type::kTrace;
+  trace.trace_offsets_ns = {0, 10, 20};
+  share.phases.push_back({5, trace, 15});
+  share.fixed_lengths = {{1, 2}, {3, 4}, {5, 6}};
+  bench::v1::WorkShare wire;
+  ToProto(share, &wire);
+  bench::v1::WorkShare reparsed;
+  ASSERT_TRUE(reparsed.ParseFromString(wire.SerializeAsString()));
+  auto back = FromProto(reparsed);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == share);
+}
+
+TEST(RpcShare, MalformedSharesNameTheField) {
+  bench::v1::WorkShare wire;
+  wire.set_prompt_stride(1);
+  wire.add_fixed_input_lengths(3);
+  EXPECT_EQ(FromProto(wire).status().code(), absl::StatusCode::kInvalidArgument);
+  wire.clear_fixed_input_lengths();
+  wire.set_prompt_stride(0);
+  EXPECT_EQ(FromProto(wire).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RpcShare, StageStatsRoundTripBucketForBucket) {
+  StatsShard stats;
+  for (int i = 1; i < 5000; i += 7) stats.histogram(LatencyMetric::kTtft).Record(i * 13);
+  stats.histogram(LatencyMetric::kItl).Record(12);
+  stats.requests_sent = 10;
+  stats.succeeded = 8;
+  stats.failed = 2;
+  stats.errors = {{"timeout", 1}, {"http_5xx:503", 1}};
+  stats.input_tokens_with_cache_info = 77;
+  stats.usage_missing = 1;
+  bench::v1::StageStats wire;
+  ToProto(stats, &wire);
+  EXPECT_EQ(wire.histograms_size(), 2);  // Empty metrics are not sent.
+  auto back = FromProto(wire);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == stats);
+}
+
+TEST(RpcShare, UnknownMetricIsRefused) {
+  bench::v1::StageStats wire;
+  wire.add_histograms()->set_metric("ttfb");
+  EXPECT_EQ(FromProto(wire).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RpcShare, SeriesPointRoundTrips) {
+  IntervalPoint point{3'000'000'000, 1, 2, 3, 4, 5, 6, 7, 8};
+  bench::v1::SeriesPoint wire;
+  ToProto(point, 3, &wire);
+  EXPECT_EQ(FromProto(wire, 1'000'000'000), point);
+}
+
+}  // namespace
+}  // namespace bench

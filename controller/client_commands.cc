@@ -1,0 +1,417 @@
+// The client commands of a controller daemon: submit (queue a run, follow it, fetch its results),
+// status, list, cancel and fetch. Each RPC carries a deadline and the bearer token.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench.grpc.pb.h"
+#include "common/config_yaml.h"
+#include "common/rpc_credentials.h"
+#include "controller/cli_flags.h"
+#include "controller/commands.h"
+#include "controller/coordinator.h"
+#include "grpcpp/grpcpp.h"
+
+namespace bench::controller {
+namespace {
+
+constexpr char kConnectionFlags[] =
+    "connection:\n"
+    "  --controller HOST:PORT  the daemon (default 127.0.0.1:7070)\n"
+    "  --token-file PATH       bearer token (or BENCH_TOKEN in the env)\n"
+    "  --ca-file PATH          CA that signed the controller's certificate\n"
+    "  --cert-file/--key-file  client certificate and key (mTLS)\n"
+    "  --insecure              plaintext (a loopback development controller)\n";
+
+struct Client {
+  DialOptions dial;
+  Client() { dial.address = "127.0.0.1:7070"; }
+  std::unique_ptr<bench::v1::BenchmarkService::Stub> stub;
+  std::string token;
+
+  void Prepare(grpc::ClientContext* context, absl::Duration deadline) const {
+    context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+  }
+};
+
+// Takes a connection flag at args[*i]; true when it was one.
+bool MatchConnectionFlag(const std::vector<std::string>& args, size_t* i, Client* client,
+                         std::string* error) {
+  std::optional<std::string> value;
+  std::string* target = nullptr;
+  if (args[*i] == "--insecure") {
+    client->dial.insecure = true;
+    return true;
+  }
+  if (MatchFlag(args, i, "--controller", &value)) {
+    target = &client->dial.address;
+  } else if (MatchFlag(args, i, "--token-file", &value)) {
+    target = &client->dial.token_file;
+  } else if (MatchFlag(args, i, "--ca-file", &value)) {
+    target = &client->dial.ca_file;
+  } else if (MatchFlag(args, i, "--cert-file", &value)) {
+    target = &client->dial.cert_file;
+  } else if (MatchFlag(args, i, "--key-file", &value)) {
+    target = &client->dial.key_file;
+  } else {
+    return false;
+  }
+  if (!value.has_value() || value->empty()) {
+    *error = absl::StrCat(args[*i], " needs a value");
+  } else {
+    *target = *value;
+  }
+  return true;
+}
+
+absl::Status Connect(Client* client) {
+  absl::StatusOr<Dial> dial = MakeDial(client->dial);
+  if (!dial.ok()) return dial.status();
+  client->token = dial->token;
+  client->stub = bench::v1::BenchmarkService::NewStub(
+      grpc::CreateCustomChannel(client->dial.address, dial->credentials, dial->arguments));
+  return absl::OkStatus();
+}
+
+// SPEC section 7 for a failed RPC.
+int ExitCodeForRpc(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return kExitUsage;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return kExitDenied;
+    default:
+      return kExitRunFailed;
+  }
+}
+
+int RpcFailed(const char* command, const grpc::Status& status, const std::string& address) {
+  std::fprintf(stderr, "bench-controller %s: %s (controller %s, code %d)\n", command,
+               status.error_message().c_str(), address.c_str(),
+               static_cast<int>(status.error_code()));
+  return ExitCodeForRpc(status);
+}
+
+std::string StateName(bench::v1::RunState state) {
+  std::string name = bench::v1::RunState_Name(state);
+  if (name.rfind("RUN_STATE_", 0) == 0) name = name.substr(10);
+  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
+  return name;
+}
+
+Progress FromProto(const bench::v1::Progress& p) {
+  Progress progress;
+  progress.elapsed_s = static_cast<double>(p.elapsed_ns()) / 1e9;
+  progress.total_s = static_cast<double>(p.total_ns()) / 1e9;
+  progress.warming_up = p.warming_up();
+  progress.draining = p.draining();
+  progress.requested_rate = p.requested_rate();
+  progress.achieved_rate = p.achieved_rate();
+  progress.started = p.started();
+  progress.succeeded = p.succeeded();
+  progress.failed = p.errors();
+  progress.in_flight = p.in_flight();
+  progress.client_queue = p.client_queue();
+  progress.ttft_p50_ms = p.ttft_p50_ms();
+  progress.ttft_p99_ms = p.ttft_p99_ms();
+  progress.workers = p.workers();
+  return progress;
+}
+
+// Streams a run's results directory into `parent`/<run id>/; returns the directory.
+absl::StatusOr<std::string> FetchInto(const Client& client, const std::string& run_id,
+                                      const std::string& parent) {
+  namespace fs = std::filesystem;
+  grpc::ClientContext context;
+  client.Prepare(&context, absl::Minutes(10));
+  bench::v1::FetchResultsRequest request;
+  request.set_run_id(run_id);
+  auto reader = client.stub->FetchResults(&context, request);
+  const fs::path root = fs::path(parent) / run_id;
+  std::error_code error;
+  fs::create_directories(root, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", root.string(), ": ", error.message()));
+  }
+  bench::v1::ResultFile piece;
+  std::map<std::string, std::ofstream> open;
+  while (reader->Read(&piece)) {
+    const fs::path relative(piece.path());
+    if (relative.is_absolute() || piece.path().find("..") != std::string::npos) {
+      return absl::DataLossError(absl::StrCat("the controller sent a bad path: ", piece.path()));
+    }
+    const fs::path path = root / relative;
+    auto it = open.find(piece.path());
+    if (it == open.end()) {
+      fs::create_directories(path.parent_path(), error);
+      it =
+          open.emplace(piece.path(), std::ofstream(path, std::ios::binary | std::ios::trunc)).first;
+    }
+    it->second.write(piece.data().data(), static_cast<std::streamsize>(piece.data().size()));
+    if (piece.last_chunk()) it->second.close();
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  }
+  return root.string();
+}
+
+absl::StatusOr<bench::v1::Run> GetRun(const Client& client, const std::string& run_id,
+                                      grpc::Status* rpc_status) {
+  grpc::ClientContext context;
+  client.Prepare(&context, absl::Seconds(30));
+  bench::v1::GetRunRequest request;
+  request.set_run_id(run_id);
+  bench::v1::Run run;
+  *rpc_status = client.stub->GetRun(&context, request, &run);
+  if (!rpc_status->ok()) return absl::UnavailableError(rpc_status->error_message());
+  return run;
+}
+
+constexpr char kSubmitUsage[] =
+    "usage: bench-controller submit --controller HOST:PORT --config FILE [options]\n"
+    "\n"
+    "Queues a run on a controller daemon, follows its progress, prints the summary and fetches\n"
+    "the results directory into --output (default: the config's output.dir).\n"
+    "  --config FILE         the YAML benchmark config\n"
+    "  --set key.path=value  override one config field; repeatable\n"
+    "  --endpoint URL        target.endpoint;  --model NAME  target.model\n"
+    "  --detach              print the run id and return at once\n"
+    "  --output DIR          local results parent directory\n"
+    "  --no-fetch            do not fetch the results directory\n"
+    "  --quiet               no progress display\n"
+    "  --json                print summary.json to stdout (the table goes to stderr)\n";
+
+}  // namespace
+
+int RunSubmitCommand(const std::vector<std::string>& args) {
+  Client client;
+  std::string config_path, output;
+  std::vector<std::string> sets;
+  bool detach = false, quiet = false, json = false, fetch = true;
+  auto usage = [&](const std::string& reason) {
+    std::fprintf(stderr, "bench-controller submit: %s\n\n%s%s", reason.c_str(), kSubmitUsage,
+                 kConnectionFlags);
+    return kExitUsage;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string error;
+    std::optional<std::string> value;
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::printf("%s%s", kSubmitUsage, kConnectionFlags);
+      return kExitOk;
+    } else if (MatchConnectionFlag(args, &i, &client, &error)) {
+      if (!error.empty()) return usage(error);
+    } else if (args[i] == "--detach") {
+      detach = true;
+    } else if (args[i] == "--quiet") {
+      quiet = true;
+    } else if (args[i] == "--json") {
+      json = true;
+    } else if (args[i] == "--no-fetch") {
+      fetch = false;
+    } else if (MatchFlag(args, &i, "--config", &value)) {
+      if (!value || value->empty()) return usage("--config needs a file path");
+      config_path = *value;
+    } else if (MatchFlag(args, &i, "--set", &value)) {
+      if (!value || value->empty()) return usage("--set needs key.path=value");
+      sets.push_back(*value);
+    } else if (MatchFlag(args, &i, "--endpoint", &value)) {
+      if (!value || value->empty()) return usage("--endpoint needs a URL");
+      sets.push_back("target.endpoint=" + *value);
+    } else if (MatchFlag(args, &i, "--model", &value)) {
+      if (!value || value->empty()) return usage("--model needs a name");
+      sets.push_back("target.model=" + *value);
+    } else if (MatchFlag(args, &i, "--output", &value)) {
+      if (!value || value->empty()) return usage("--output needs a directory");
+      output = *value;
+    } else {
+      return usage("unknown flag " + args[i]);
+    }
+  }
+  if (config_path.empty()) return usage("--config FILE is required");
+  absl::StatusOr<std::string> text = ReadConfigFile(config_path);
+  if (!text.ok()) return usage(std::string(text.status().message()));
+  // Checked here too, so a typo is reported before any connection is made.
+  absl::StatusOr<ParsedConfig> parsed = ParseConfigWithSets(*text, config_path, sets);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "%s\nbench-controller submit: invalid config; nothing was sent\n",
+                 std::string(parsed.status().message()).c_str());
+    return kExitUsage;
+  }
+  if (output.empty()) output = parsed->config.output.dir;
+  if (absl::Status connected = Connect(&client); !connected.ok()) {
+    return usage(std::string(connected.message()));
+  }
+
+  bench::v1::SubmitRequest request;
+  request.set_config_yaml(*text);
+  for (const std::string& set : sets) request.add_overrides(set);
+  bench::v1::SubmitResponse response;
+  {
+    grpc::ClientContext context;
+    client.Prepare(&context, absl::Seconds(30));
+    const grpc::Status status = client.stub->Submit(&context, request, &response);
+    if (!status.ok()) return RpcFailed("submit", status, client.dial.address);
+  }
+  if (detach) {
+    std::printf("%s\n", response.run_id().c_str());
+    return kExitOk;
+  }
+  const std::string& run_id = response.run_id();
+  if (!quiet)
+    std::fprintf(stderr, "run %s queued on %s\n", run_id.c_str(), client.dial.address.c_str());
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  {
+    // Queueing and waiting for workers may take long; the run itself is bounded.
+    const absl::Duration limit = parsed->config.benchmark.warmup +
+                                 parsed->config.benchmark.duration + parsed->config.target.timeout +
+                                 absl::Hours(24);
+    grpc::ClientContext context;
+    client.Prepare(&context, limit);
+    bench::v1::WatchRequest watch;
+    watch.set_run_id(run_id);
+    auto reader = client.stub->Watch(&context, watch);
+    bench::v1::Progress progress;
+    absl::Time next_line = absl::Now();
+    while (reader->Read(&progress)) {
+      if (quiet || absl::Now() < next_line) continue;
+      next_line = absl::Now() + (terminal ? absl::Seconds(1) : absl::Seconds(10));
+      const std::string line = RenderProgressLine(FromProto(progress), progress.message());
+      std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
+    }
+    if (!quiet && terminal) std::fputs("\n", stderr);
+    const grpc::Status status = reader->Finish();
+    if (!status.ok()) return RpcFailed("submit (watch)", status, client.dial.address);
+  }
+  grpc::Status rpc_status;
+  absl::StatusOr<bench::v1::Run> run = GetRun(client, run_id, &rpc_status);
+  if (!run.ok()) return RpcFailed("submit (result)", rpc_status, client.dial.address);
+  if (json) {
+    std::fputs(run->summary_json().c_str(), stdout);
+    std::fputs("\n", stdout);
+    if (!quiet) std::fputs(run->summary_table().c_str(), stderr);
+  } else {
+    std::fputs(run->summary_table().c_str(), stdout);
+  }
+  if (!run->error().empty()) {
+    std::fprintf(stderr, "bench-controller submit: run %s %s: %s\n", run_id.c_str(),
+                 StateName(run->state()).c_str(), run->error().c_str());
+  }
+  if (fetch && !run->summary_json().empty()) {
+    absl::StatusOr<std::string> directory = FetchInto(client, run_id, output);
+    if (directory.ok()) {
+      std::fprintf(json ? stderr : stdout, "results: %s\n", directory->c_str());
+    } else {
+      std::fprintf(stderr, "bench-controller submit: cannot fetch the results: %s\n",
+                   std::string(directory.status().message()).c_str());
+      return kExitRunFailed;
+    }
+  }
+  return run->exit_code() >= 0 ? run->exit_code() : kExitRunFailed;
+}
+
+// status RUN | list | cancel RUN | fetch RUN: one RPC each.
+int RunClientCommand(const std::string& command, const std::vector<std::string>& args) {
+  Client client;
+  std::string run_id, output = "results";
+  bool json = false;
+  const bool needs_run = command != "list";
+  auto usage = [&](const std::string& reason) {
+    std::fprintf(stderr,
+                 "bench-controller %s: %s\n\nusage: bench-controller %s%s [--json] "
+                 "[--output DIR (fetch)] [connection flags]\n%s",
+                 command.c_str(), reason.c_str(), command.c_str(), needs_run ? " RUN" : "",
+                 kConnectionFlags);
+    return kExitUsage;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string error;
+    std::optional<std::string> value;
+    if (MatchConnectionFlag(args, &i, &client, &error)) {
+      if (!error.empty()) return usage(error);
+    } else if (args[i] == "--json") {
+      json = true;
+    } else if (MatchFlag(args, &i, "--output", &value)) {
+      if (!value || value->empty()) return usage("--output needs a directory");
+      output = *value;
+    } else if (args[i] == "--help" || args[i] == "-h") {
+      std::printf("usage: bench-controller %s%s [--json] [--output DIR (fetch)] [connection]\n%s",
+                  command.c_str(), needs_run ? " RUN" : "", kConnectionFlags);
+      return kExitOk;
+    } else if (!args[i].empty() && args[i][0] != '-' && needs_run && run_id.empty()) {
+      run_id = args[i];
+    } else {
+      return usage("unexpected argument " + args[i]);
+    }
+  }
+  if (needs_run && run_id.empty()) return usage("which run? give its id");
+  if (absl::Status connected = Connect(&client); !connected.ok()) {
+    return usage(std::string(connected.message()));
+  }
+  if (command == "list") {
+    grpc::ClientContext context;
+    client.Prepare(&context, absl::Seconds(30));
+    bench::v1::ListRunsRequest request;
+    bench::v1::ListRunsResponse response;
+    const grpc::Status status = client.stub->ListRuns(&context, request, &response);
+    if (!status.ok()) return RpcFailed("list", status, client.dial.address);
+    std::printf("%-44s %-20s %-5s %s\n", "RUN", "STATE", "EXIT", "TARGET");
+    for (const bench::v1::Run& run : response.runs()) {
+      std::printf("%-44s %-20s %-5s %s\n", run.run_id().c_str(), StateName(run.state()).c_str(),
+                  run.exit_code() >= 0 ? absl::StrCat(run.exit_code()).c_str() : "-",
+                  run.target().c_str());
+    }
+    return kExitOk;
+  }
+  if (command == "cancel") {
+    grpc::ClientContext context;
+    client.Prepare(&context, absl::Seconds(30));
+    bench::v1::CancelRequest request;
+    request.set_run_id(run_id);
+    bench::v1::CancelResponse response;
+    const grpc::Status status = client.stub->Cancel(&context, request, &response);
+    if (!status.ok()) return RpcFailed("cancel", status, client.dial.address);
+    std::printf("%s %s\n", run_id.c_str(), StateName(response.state()).c_str());
+    return kExitOk;
+  }
+  if (command == "fetch") {
+    absl::StatusOr<std::string> directory = FetchInto(client, run_id, output);
+    if (!directory.ok()) {
+      std::fprintf(stderr, "bench-controller fetch: %s\n",
+                   std::string(directory.status().message()).c_str());
+      return directory.status().code() == absl::StatusCode::kUnauthenticated ? kExitDenied
+                                                                             : kExitRunFailed;
+    }
+    std::printf("results: %s\n", directory->c_str());
+    return kExitOk;
+  }
+  grpc::Status rpc_status;  // status
+  absl::StatusOr<bench::v1::Run> run = GetRun(client, run_id, &rpc_status);
+  if (!run.ok()) return RpcFailed("status", rpc_status, client.dial.address);
+  if (json) {
+    std::fputs(run->summary_json().c_str(), stdout);
+    std::fputs("\n", stdout);
+    return kExitOk;
+  }
+  std::printf("run %s (%s): %s\n", run->run_id().c_str(), run->name().c_str(),
+              StateName(run->state()).c_str());
+  if (!run->error().empty()) std::printf("  %s\n", run->error().c_str());
+  std::printf("  %s\n", RenderProgressLine(FromProto(run->progress()), "").c_str());
+  if (run->exit_code() >= 0) std::printf("  exit code %d\n", run->exit_code());
+  return kExitOk;
+}
+
+}  // namespace bench::controller

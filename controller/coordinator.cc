@@ -1,0 +1,887 @@
+#include "controller/coordinator.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/allow_list.h"
+#include "common/config_yaml.h"
+#include "common/logging.h"
+#include "common/plan.h"
+#include "common/rpc_share.h"
+#include "common/share.h"
+#include "controller/results.h"
+#include "controller/summary.h"
+
+namespace bench::controller {
+namespace {
+
+int64_t Nanos(absl::Duration duration) { return absl::ToInt64Nanoseconds(duration); }
+
+std::string NewRunId(const std::string& name) {
+  std::random_device device;
+  return absl::StrCat(name, "-",
+                      absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+                      absl::Hex(device() & 0xffff, absl::kZeroPad4));
+}
+
+}  // namespace
+
+std::string RunPhaseName(RunPhase phase) {
+  switch (phase) {
+    case RunPhase::kQueued:
+      return "queued";
+    case RunPhase::kWaitingForWorkers:
+      return "waiting-for-workers";
+    case RunPhase::kRunning:
+      return "running";
+    case RunPhase::kDraining:
+      return "draining";
+    case RunPhase::kDone:
+      return "done";
+    case RunPhase::kFailed:
+      return "failed";
+    case RunPhase::kCancelled:
+      return "cancelled";
+    case RunPhase::kInterrupted:
+      return "interrupted";
+  }
+  return "unknown";
+}
+
+bool IsTerminal(RunPhase phase) {
+  return phase == RunPhase::kDone || phase == RunPhase::kFailed || phase == RunPhase::kCancelled ||
+         phase == RunPhase::kInterrupted;
+}
+
+// A connected worker stream.
+struct Coordinator::Worker {
+  uint64_t key = 0;
+  WorkerPeer* peer = nullptr;
+  std::string address;
+  bool hello = false;
+  std::string id;
+  std::string name;
+  uint32_t threads = 1;
+  absl::Time last_heard;
+  // Clock offset (worker wall clock - controller wall clock) from the ping with the shortest
+  // round trip so far.
+  uint64_t ping_nonce = 0;
+  absl::Time ping_sent;
+  absl::Time next_ping;
+  bool has_offset = false;
+  absl::Duration best_rtt = absl::InfiniteDuration();
+  int64_t offset_ns = 0;
+  std::string run_id;  // The run it works on, if any.
+};
+
+// One worker's part in a run and everything it reported.
+struct Coordinator::Slot {
+  std::string worker_id;
+  std::string name;
+  uint64_t key = 0;  // 0 while its stream is gone
+  absl::Time detached_at;
+  uint32_t threads = 1;
+  WorkShare share;
+  bool acked = false;
+  bool final = false;
+  bool lost = false;
+  uint64_t applied = 0;  // the last sequence applied
+  std::vector<StatsShard> stages;
+  std::vector<IntervalPoint> series;
+  uint64_t started = 0;
+  uint32_t in_flight = 0;
+  uint32_t client_queue = 0;
+  uint64_t connections_opened = 0;
+  uint64_t connection_failures = 0;
+  uint64_t retries = 0;
+};
+
+struct Coordinator::RunRecord {
+  std::string id;
+  BenchmarkConfig config;
+  std::vector<std::string> notes;
+  Plan plan;
+  WorkShare whole;
+  double requested_rate = 0;  // open loop (trace: its rate over the window)
+  RunPhase phase = RunPhase::kQueued;
+  absl::Time created;
+  absl::Time finished;
+  absl::Time start;     // time 0 of the schedule, on the controller's clock
+  absl::Time deadline;  // stop waiting for final shards
+  std::vector<Slot> slots;
+  std::string waiting_message;
+  bool failing = false;
+  int failure_exit_code = 1;
+  bool cancelled = false;
+  absl::Time cancelled_at;
+  std::string error;
+  int exit_code = -1;
+  std::string summary_json;
+  std::string summary_table;
+  std::string results_path;
+  uint64_t version = 1;
+  uint64_t shard_errors = 0;
+};
+
+Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
+
+Coordinator::~Coordinator() {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+    changed_.notify_all();
+  }
+  if (ticker_.joinable()) ticker_.join();
+}
+
+void Coordinator::Start() {
+  ticker_ = std::thread([this] { TickerMain(); });
+}
+
+void Coordinator::TickerMain() {
+  std::unique_lock<Mutex> lock(mu_);
+  while (!stopping_) {
+    changed_.wait_for(lock, std::chrono::milliseconds(50));
+    if (stopping_) break;
+    Tick();
+  }
+}
+
+void Coordinator::Touch(RunRecord& run) {
+  ++run.version;
+  changed_.notify_all();
+}
+
+Coordinator::RunRecord* Coordinator::Active() {
+  for (auto& run : runs_) {
+    if (!IsTerminal(run->phase)) return run.get();
+  }
+  return nullptr;
+}
+
+// ---- workers ----------------------------------------------------------------------------------
+
+uint64_t Coordinator::AttachWorker(WorkerPeer* peer, std::string peer_address) {
+  MutexLock lock(mu_);
+  auto worker = std::make_unique<Worker>();
+  worker->key = next_key_++;
+  worker->peer = peer;
+  worker->address = std::move(peer_address);
+  worker->last_heard = absl::Now();
+  const uint64_t key = worker->key;
+  workers_[key] = std::move(worker);
+  return key;
+}
+
+size_t Coordinator::ConnectedWorkers() {
+  MutexLock lock(mu_);
+  size_t count = 0;
+  for (const auto& [key, worker] : workers_) count += worker->hello ? 1 : 0;
+  return count;
+}
+
+void Coordinator::DetachWorker(uint64_t key, const std::string& reason) {
+  MutexLock lock(mu_);
+  auto it = workers_.find(key);
+  if (it == workers_.end()) return;
+  Worker& worker = *it->second;
+  if (worker.hello) {
+    BENCH_LOG(INFO) << "worker " << worker.name << " (" << worker.id
+                    << ") disconnected: " << reason;
+  }
+  if (RunRecord* run = Active(); run != nullptr) {
+    for (Slot& slot : run->slots) {
+      if (slot.key == key) {
+        slot.key = 0;
+        slot.detached_at = absl::Now();
+      }
+    }
+  }
+  workers_.erase(it);
+}
+
+void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& message) {
+  MutexLock lock(mu_);
+  auto it = workers_.find(key);
+  if (it == workers_.end()) return;
+  Worker& worker = *it->second;
+  const absl::Time now = absl::Now();
+  worker.last_heard = now;
+  if (!worker.hello && !message.has_hello()) {
+    worker.peer->Disconnect("the first message must be hello");
+    return;
+  }
+  switch (message.kind_case()) {
+    case bench::v1::WorkerMessage::kHello: {
+      if (worker.hello) break;
+      const bench::v1::Hello& hello = message.hello();
+      if (hello.worker_id().empty() || hello.protocol_version() != 1) {
+        worker.peer->Disconnect("hello needs a worker_id and protocol_version 1");
+        return;
+      }
+      // A worker that reconnects before its old stream timed out replaces it.
+      for (auto& [other_key, other] : workers_) {
+        if (other_key != key && other->id == hello.worker_id()) {
+          other->peer->Disconnect("replaced by a new stream of the same worker");
+          other->hello = false;
+        }
+      }
+      worker.hello = true;
+      worker.id = hello.worker_id();
+      worker.name = hello.hostname().empty() ? hello.worker_id() : hello.hostname();
+      worker.threads = std::max<uint32_t>(1, hello.engine_threads());
+      bench::v1::ControllerMessage welcome;
+      welcome.mutable_welcome()->set_controller_id(options_.controller_id);
+      welcome.mutable_welcome()->set_lease_ns(Nanos(options_.lease));
+      welcome.mutable_welcome()->set_heartbeat_interval_ns(1'000'000'000);
+      worker.peer->Send(welcome);
+      worker.next_ping = now;  // At the next tick: the clock offset is needed to start.
+      BENCH_LOG(INFO) << "worker " << worker.name << " (" << worker.id << ", " << worker.threads
+                      << " threads) connected from " << worker.address;
+      RunRecord* run = Active();
+      for (const std::string& pending : hello.pending_run_ids()) {
+        bool resumed = false;
+        if (run != nullptr && run->id == pending) {
+          for (Slot& slot : run->slots) {
+            if (slot.worker_id == worker.id && !slot.lost) {
+              slot.key = key;
+              worker.run_id = run->id;
+              resumed = true;
+            }
+          }
+        }
+        if (!resumed) {
+          // A run this controller no longer has (it restarted, or the run ended): drop it.
+          bench::v1::ControllerMessage stop;
+          stop.mutable_stop()->set_run_id(pending);
+          stop.mutable_stop()->set_reason(bench::v1::Stop::REASON_FAILED);
+          worker.peer->Send(stop);
+        }
+      }
+      if (run != nullptr) Touch(*run);
+      break;
+    }
+    case bench::v1::WorkerMessage::kHeartbeat:
+      break;
+    case bench::v1::WorkerMessage::kPong: {
+      if (message.pong().nonce() != worker.ping_nonce) break;
+      const absl::Duration rtt = now - worker.ping_sent;
+      if (rtt <= worker.best_rtt) {
+        worker.best_rtt = rtt;
+        const int64_t midpoint = absl::ToUnixNanos(worker.ping_sent + rtt / 2);
+        worker.offset_ns = message.pong().worker_unix_ns() - midpoint;
+        worker.has_offset = true;
+      }
+      break;
+    }
+    case bench::v1::WorkerMessage::kAssignmentAck: {
+      RunRecord* run = Active();
+      const bench::v1::AssignmentAck& ack = message.assignment_ack();
+      if (run == nullptr || run->id != ack.run_id()) break;
+      for (Slot& slot : run->slots) {
+        if (slot.worker_id != worker.id) continue;
+        if (ack.accepted()) {
+          slot.acked = true;
+        } else if (!run->failing) {
+          // The exit code of SPEC section 7: an unreachable target fails the run; a config the
+          // worker cannot use (a missing dataset, an unset ${env:} variable) is invalid input;
+          // a target outside the allow-list is denied.
+          const auto code = static_cast<absl::StatusCode>(ack.error_code());
+          const bool target = ack.error().find("target.endpoint") != std::string::npos;
+          const int exit_code = code == absl::StatusCode::kPermissionDenied ? 6
+                                : target                                    ? 1
+                                : code == absl::StatusCode::kInvalidArgument ||
+                                        code == absl::StatusCode::kNotFound ||
+                                        code == absl::StatusCode::kFailedPrecondition
+                                    ? 2
+                                    : 1;
+          slot.final = true;
+          Fail(*run, absl::StrCat("worker ", worker.name, " refused its share: ", ack.error()),
+               exit_code);
+        }
+      }
+      break;
+    }
+    case bench::v1::WorkerMessage::kShard:
+      ApplyShard(worker, message.shard());
+      break;
+    case bench::v1::WorkerMessage::KIND_NOT_SET:
+      break;
+  }
+}
+
+void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard) {
+  auto ack = [&](uint64_t sequence) {
+    bench::v1::ControllerMessage message;
+    message.mutable_shard_ack()->set_run_id(shard.run_id());
+    message.mutable_shard_ack()->set_sequence(sequence);
+    worker.peer->Send(message);
+  };
+  RunRecord* run = nullptr;
+  for (auto& candidate : runs_) {
+    if (candidate->id == shard.run_id()) run = candidate.get();
+  }
+  Slot* slot = nullptr;
+  if (run != nullptr && !IsTerminal(run->phase)) {
+    for (Slot& candidate : run->slots) {
+      if (candidate.worker_id == shard.worker_id() && candidate.worker_id == worker.id) {
+        slot = &candidate;
+      }
+    }
+  }
+  if (slot == nullptr || slot->lost) {
+    ack(shard.sequence());  // A run that is over (or not this worker's): nothing to apply.
+    return;
+  }
+  if (shard.sequence() <= slot->applied) {
+    ack(slot->applied);  // A duplicate after a reconnect: applied once already.
+    return;
+  }
+  if (shard.sequence() != slot->applied + 1) return;  // A gap: the worker resends in order.
+
+  const int64_t interval_ns = Nanos(run->config.metrics.interval);
+  std::vector<std::pair<uint32_t, StatsShard>> stages;
+  for (const bench::v1::StageStats& stage : shard.stages()) {
+    absl::StatusOr<StatsShard> stats = FromProto(stage);
+    if (!stats.ok() || stage.stage_index() >= slot->stages.size()) {
+      ++run->shard_errors;
+      BENCH_LOG(ERROR) << "run " << run->id << ": shard " << shard.sequence() << " of worker "
+                       << worker.name << " does not apply: "
+                       << (stats.ok() ? "stage index out of range" : stats.status().ToString());
+      ack(shard.sequence());
+      slot->applied = shard.sequence();
+      return;
+    }
+    stages.emplace_back(stage.stage_index(), *std::move(stats));
+  }
+  for (auto& [index, stats] : stages) {
+    if (absl::Status merged = slot->stages[index].Merge(stats); !merged.ok()) ++run->shard_errors;
+  }
+  for (const bench::v1::SeriesPoint& point : shard.series()) {
+    if (point.index() >= 1'000'000) continue;  // Beyond any run: ignore rather than allocate.
+    if (slot->series.size() <= point.index()) {
+      const size_t old = slot->series.size();
+      slot->series.resize(point.index() + 1);
+      for (size_t i = old; i < slot->series.size(); ++i) {
+        slot->series[i].start_ns = static_cast<int64_t>(i) * interval_ns;
+      }
+    }
+    slot->series[point.index()].ApplyDelta(FromProto(point, interval_ns));
+  }
+  slot->started = shard.started();
+  slot->in_flight = shard.in_flight();
+  slot->client_queue = shard.client_queue();
+  slot->connections_opened += shard.client().connections_opened();
+  slot->connection_failures += shard.client().connection_failures();
+  slot->retries += shard.client().retries();
+  slot->applied = shard.sequence();
+  if (shard.final()) slot->final = true;
+  ack(shard.sequence());
+  Touch(*run);
+}
+
+// ---- clients ----------------------------------------------------------------------------------
+
+absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
+                                                std::vector<std::string> notes,
+                                                const std::string& caller) {
+  if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
+    return absl::InvalidArgumentError(runnable.message());
+  }
+  if (config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance) {
+    return absl::InvalidArgumentError(
+        "cluster.onWorkerLoss: rebalance is not built yet in this version; use fail (the default)");
+  }
+  auto run = std::make_unique<RunRecord>();
+  run->config = config;
+  run->notes = std::move(notes);
+  run->plan = MakePlan(config);
+  const Plan& plan = run->plan;
+  const RunCaps& caps = options_.caps;
+  const double peak = std::max(plan.mean_rate, plan.peak_rate);
+  if (caps.max_rate > 0 && peak > caps.max_rate) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("load: %.6g requests/s exceeds this controller's cap of %.6g (--max-rate)",
+                        peak, caps.max_rate));
+  }
+  if (caps.max_concurrency > 0 && plan.in_flight > caps.max_concurrency) {
+    return absl::ResourceExhaustedError(absl::StrCat("load.concurrency: ", plan.in_flight,
+                                                     " exceeds this controller's cap of ",
+                                                     caps.max_concurrency, " (--max-concurrency)"));
+  }
+  if (caps.max_concurrency > 0 && !plan.closed_loop && plan.in_flight == 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "load.concurrency: an open loop without a cap exceeds this controller's cap of ",
+        caps.max_concurrency, " (--max-concurrency); set load.concurrency"));
+  }
+  if (caps.max_duration > absl::ZeroDuration() && plan.total > caps.max_duration) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("benchmark: warmup + duration ", absl::FormatDuration(plan.total),
+                     " exceeds this controller's cap of ", absl::FormatDuration(caps.max_duration),
+                     " (--max-duration)"));
+  }
+  if (caps.max_workers > 0 && config.cluster.workers > caps.max_workers) {
+    return absl::ResourceExhaustedError(absl::StrCat("cluster.workers: ", config.cluster.workers,
+                                                     " exceeds this controller's cap of ",
+                                                     caps.max_workers, " (--max-workers)"));
+  }
+  if (options_.enforce_allow_list) {
+    if (absl::Status allowed = CheckTargetAllowed(config.target.endpoint, options_.allowed_targets);
+        !allowed.ok()) {
+      BENCH_LOG(WARNING) << "audit: submit denied name=" << config.benchmark.name
+                         << " caller=" << caller << ": " << allowed.message();
+      return allowed;
+    }
+  }
+  if (config.load.type == LoadType::kTrace) {
+    if (plan.trace == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "load.trace: ", plan.trace_error.empty() ? plan.trace_note : plan.trace_error,
+          " (the trace is read on the controller)"));
+    }
+    if (plan.measured_requests.value_or(0) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("load.trace: no record of ", config.load.trace,
+                       " falls in the measurement window; shorten benchmark.warmup"));
+    }
+    const int64_t measured_ns = plan.cap_reached_after.has_value() ? Nanos(*plan.cap_reached_after)
+                                                                   : Nanos(plan.measurement);
+    run->requested_rate =
+        measured_ns > 0 ? *plan.measured_requests / (static_cast<double>(measured_ns) / 1e9) : 0;
+  } else if (!plan.closed_loop) {
+    run->requested_rate = plan.mean_rate;
+  }
+  absl::StatusOr<WorkShare> whole = MakeWholeShare(config, plan, plan.trace.get());
+  if (!whole.ok()) return absl::InvalidArgumentError(whole.status().message());
+  run->whole = *std::move(whole);
+  run->plan.trace.reset();  // The share holds what workers need.
+
+  MutexLock lock(mu_);
+  size_t waiting = 0;
+  for (const auto& r : runs_) waiting += IsTerminal(r->phase) ? 0 : 1;
+  if (waiting >= options_.max_queued_runs) {
+    return absl::ResourceExhaustedError(absl::StrCat("the run queue is full (", waiting,
+                                                     " runs waiting or running); try again later"));
+  }
+  run->id = NewRunId(config.benchmark.name);
+  run->created = absl::Now();
+  const std::string id = run->id;
+  BENCH_LOG(INFO) << "audit: submit run=" << id << " name=" << config.benchmark.name
+                  << " target=" << config.target.endpoint << " caller=" << caller;
+  runs_.push_back(std::move(run));
+  changed_.notify_all();
+  return id;
+}
+
+absl::StatusOr<RunInfo> Coordinator::GetRun(const std::string& run_id) {
+  MutexLock lock(mu_);
+  for (auto& run : runs_) {
+    if (run->id == run_id) return InfoOf(*run);
+  }
+  return absl::NotFoundError(absl::StrCat("no run ", run_id));
+}
+
+std::vector<RunInfo> Coordinator::ListRuns(size_t limit) {
+  MutexLock lock(mu_);
+  std::vector<RunInfo> infos;
+  for (auto it = runs_.rbegin(); it != runs_.rend() && (limit == 0 || infos.size() < limit); ++it) {
+    RunInfo info = InfoOf(**it);
+    info.summary_json.clear();
+    info.summary_table.clear();
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+absl::StatusOr<RunPhase> Coordinator::Cancel(const std::string& run_id, const std::string& caller,
+                                             absl::Duration drain) {
+  MutexLock lock(mu_);
+  for (auto& run : runs_) {
+    if (run->id != run_id) continue;
+    if (IsTerminal(run->phase)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("run ", run_id, " is already ", RunPhaseName(run->phase)));
+    }
+    BENCH_LOG(INFO) << "audit: cancel run=" << run_id << " caller=" << caller;
+    run->cancelled = true;
+    run->cancelled_at = absl::Now();
+    if (run->phase == RunPhase::kQueued || run->phase == RunPhase::kWaitingForWorkers) {
+      run->phase = RunPhase::kCancelled;
+      run->exit_code = 5;
+      run->finished = absl::Now();
+      run->error = "cancelled before it started";
+    } else {
+      StopRun(*run, bench::v1::Stop::REASON_CANCELLED, drain);
+      run->deadline = std::min(run->deadline, absl::Now() + drain + absl::Seconds(5));
+    }
+    Touch(*run);
+    return run->phase;
+  }
+  return absl::NotFoundError(absl::StrCat("no run ", run_id));
+}
+
+absl::StatusOr<RunInfo> Coordinator::WaitForChange(const std::string& run_id, uint64_t seen_version,
+                                                   absl::Duration timeout) {
+  std::unique_lock<Mutex> lock(mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    RunRecord* found = nullptr;
+    for (auto& run : runs_) {
+      if (run->id == run_id) found = run.get();
+    }
+    if (found == nullptr) return absl::NotFoundError(absl::StrCat("no run ", run_id));
+    const absl::Duration left = deadline - absl::Now();
+    if (found->version != seen_version || left <= absl::ZeroDuration() || stopping_) {
+      return InfoOf(*found);
+    }
+    changed_.wait_for(lock, absl::ToChronoNanoseconds(left));
+  }
+}
+
+// ---- the run lifecycle ------------------------------------------------------------------------
+
+void Coordinator::Tick() {
+  const absl::Time now = absl::Now();
+  for (auto& [key, worker] : workers_) {
+    if (!worker->hello) continue;
+    if (now - worker->last_heard > options_.lease) {
+      worker->peer->Disconnect(
+          absl::StrCat("no message for ", absl::FormatDuration(options_.lease), " (the lease)"));
+      continue;
+    }
+    if (now >= worker->next_ping) {
+      worker->next_ping = now + options_.ping_interval;
+      worker->ping_nonce = (worker->ping_nonce + 1) | 1;
+      worker->ping_sent = now;
+      bench::v1::ControllerMessage ping;
+      ping.mutable_ping()->set_nonce(worker->ping_nonce);
+      ping.mutable_ping()->set_controller_unix_ns(absl::ToUnixNanos(now));
+      worker->peer->Send(ping);
+    }
+  }
+  RunRecord* run = Active();
+  if (run == nullptr) return;
+  switch (run->phase) {
+    case RunPhase::kQueued:
+      run->phase = RunPhase::kWaitingForWorkers;
+      Touch(*run);
+      [[fallthrough]];
+    case RunPhase::kWaitingForWorkers:
+      TryStart(*run);
+      return;
+    default:
+      break;
+  }
+  // Running or draining.
+  if (run->phase == RunPhase::kRunning && now >= run->start + run->plan.total) {
+    run->phase = RunPhase::kDraining;
+    Touch(*run);
+  }
+  bool all_final = true;
+  for (Slot& slot : run->slots) {
+    if (slot.final || slot.lost) continue;
+    all_final = false;
+    if (slot.key == 0 && now - slot.detached_at > options_.lease) {
+      slot.lost = true;
+      const std::string loss = absl::StrFormat(
+          "worker %s lost at %.1f s of the run (its stream ended and it did not return within "
+          "the %s lease); its %u requests in flight are counted as lost",
+          slot.name, absl::ToDoubleSeconds(now - run->start), absl::FormatDuration(options_.lease),
+          slot.in_flight);
+      run->notes.push_back(loss);
+      BENCH_LOG(WARNING) << "run " << run->id << ": " << loss;
+      if (!run->failing && !run->cancelled) {
+        Fail(*run, loss + "; cluster.onWorkerLoss is fail", 1);
+      }
+    }
+  }
+  if (all_final || now >= run->deadline) {
+    for (Slot& slot : run->slots) {
+      if (!slot.final && !slot.lost) {
+        slot.lost = true;
+        run->notes.push_back(absl::StrCat("worker ", slot.name,
+                                          " did not send its last shard in time; its figures "
+                                          "end with its last shard"));
+      }
+    }
+    Finish(*run);
+  }
+}
+
+void Coordinator::TryStart(RunRecord& run) {
+  std::vector<Worker*> ready;
+  size_t connected = 0;
+  for (auto& [key, worker] : workers_) {
+    if (!worker->hello) continue;
+    ++connected;
+    if (worker->run_id.empty() && worker->has_offset) ready.push_back(worker.get());
+  }
+  const size_t needed =
+      run.config.cluster.workers > 0 ? static_cast<size_t>(run.config.cluster.workers) : 1;
+  if (ready.size() < needed) {
+    const std::string message =
+        absl::StrCat("waiting for ", needed, needed == 1 ? " worker" : " workers", " (", connected,
+                     " connected, ", ready.size(), " ready)");
+    if (message != run.waiting_message) {
+      run.waiting_message = message;
+      Touch(run);
+    }
+    return;
+  }
+  if (options_.caps.max_workers > 0 &&
+      ready.size() > static_cast<size_t>(options_.caps.max_workers)) {
+    ready.resize(static_cast<size_t>(options_.caps.max_workers));
+  }
+  std::vector<double> weights;
+  for (Worker* worker : ready) weights.push_back(worker->threads);
+  absl::StatusOr<std::vector<WorkShare>> shares = SplitShare(run.whole, weights);
+  if (!shares.ok()) {
+    Fail(run, absl::StrCat("cannot split the run: ", shares.status().message()), 1);
+    Finish(run);
+    return;
+  }
+  const std::string config_yaml = ConfigToYaml(run.config);
+  const absl::Time start = absl::Now() + options_.start_delay;
+  run.start = start;
+  run.deadline = start + run.plan.total + run.config.target.timeout + absl::Seconds(30);
+  run.phase = RunPhase::kRunning;
+  const size_t stage_count = run.config.load.type == LoadType::kStages
+                                 ? std::max<size_t>(1, run.config.load.stages.size())
+                                 : 1;
+  for (size_t i = 0; i < ready.size(); ++i) {
+    Worker& worker = *ready[i];
+    Slot slot;
+    slot.worker_id = worker.id;
+    slot.name = worker.name;
+    slot.key = worker.key;
+    slot.threads = worker.threads;
+    slot.share = (*shares)[i];
+    slot.stages.resize(stage_count);
+    worker.run_id = run.id;
+    bench::v1::ControllerMessage message;
+    bench::v1::Assignment* assignment = message.mutable_assignment();
+    assignment->set_run_id(run.id);
+    assignment->set_worker_index(static_cast<uint32_t>(i));
+    assignment->set_worker_count(static_cast<uint32_t>(ready.size()));
+    assignment->mutable_plan()->set_config_yaml(config_yaml);
+    ToProto(slot.share, assignment->mutable_plan()->mutable_share());
+    assignment->mutable_plan()->set_report_interval_ns(Nanos(run.config.metrics.interval));
+    assignment->set_start_worker_unix_ns(absl::ToUnixNanos(start) + worker.offset_ns);
+    assignment->set_generation(1);
+    assignment->set_enforce_allowed_targets(options_.enforce_allow_list);
+    for (const std::string& entry : options_.allowed_targets) {
+      assignment->add_allowed_targets(entry);
+    }
+    worker.peer->Send(message);
+    run.slots.push_back(std::move(slot));
+  }
+  BENCH_LOG(INFO) << "run " << run.id << ": started on " << ready.size()
+                  << (ready.size() == 1 ? " worker" : " workers");
+  Touch(run);
+}
+
+void Coordinator::StopRun(RunRecord& run, bench::v1::Stop::Reason reason, absl::Duration drain) {
+  for (Slot& slot : run.slots) {
+    if (slot.key == 0 || slot.final) continue;
+    auto it = workers_.find(slot.key);
+    if (it == workers_.end()) continue;
+    bench::v1::ControllerMessage message;
+    message.mutable_stop()->set_run_id(run.id);
+    message.mutable_stop()->set_reason(reason);
+    message.mutable_stop()->set_drain_ns(Nanos(drain));
+    it->second->peer->Send(message);
+  }
+}
+
+void Coordinator::Fail(RunRecord& run, const std::string& error, int exit_code) {
+  run.failing = true;
+  run.failure_exit_code = exit_code;
+  run.error = error;
+  BENCH_LOG(ERROR) << "run " << run.id << " failed: " << error;
+  StopRun(run, bench::v1::Stop::REASON_FAILED, absl::Seconds(2));
+  run.deadline = std::min(run.deadline, absl::Now() + absl::Seconds(10));
+  Touch(run);
+}
+
+RunResult Coordinator::Merge(const RunRecord& run) {
+  const Plan& plan = run.plan;
+  RunResult result;
+  const size_t stage_count = run.config.load.type == LoadType::kStages
+                                 ? std::max<size_t>(1, run.config.load.stages.size())
+                                 : 1;
+  result.stages.resize(stage_count);
+  result.interval_ns = Nanos(run.config.metrics.interval);
+  for (const Slot& slot : run.slots) {
+    for (size_t s = 0; s < slot.stages.size() && s < stage_count; ++s) {
+      (void)result.stages[s].Merge(slot.stages[s]);  // Same layouts: cannot fail.
+    }
+    if (result.series.size() < slot.series.size()) {
+      const size_t old = result.series.size();
+      result.series.resize(slot.series.size());
+      for (size_t i = old; i < result.series.size(); ++i) {
+        result.series[i].start_ns = static_cast<int64_t>(i) * result.interval_ns;
+      }
+    }
+    for (size_t i = 0; i < slot.series.size(); ++i) result.series[i].Merge(slot.series[i]);
+    result.connections_opened += slot.connections_opened;
+    result.connection_failures += slot.connection_failures;
+    result.retries += slot.retries;
+    result.engine_threads += static_cast<int>(slot.threads);
+    WorkerFigures figures;
+    figures.name = slot.name;
+    figures.worker_id = slot.worker_id;
+    figures.threads = static_cast<int>(slot.threads);
+    figures.active = slot.share.active;
+    figures.concurrency = slot.share.concurrency;
+    for (const SharePhase& phase : slot.share.phases) {
+      if (phase.spec.type == ArrivalSpec::Type::kPoisson ||
+          phase.spec.type == ArrivalSpec::Type::kGamma) {
+        figures.rate += phase.spec.rate_per_s;
+      }
+    }
+    for (const StatsShard& stage : slot.stages) {
+      figures.sent += stage.requests_sent;
+      figures.succeeded += stage.succeeded;
+      figures.failed += stage.failed;
+      figures.incomplete += stage.incomplete;
+    }
+    figures.lost = slot.lost;
+    figures.lost_in_flight = slot.lost ? slot.in_flight : 0;
+    result.worker_figures.push_back(std::move(figures));
+  }
+  result.warmup_ns = Nanos(plan.warmup);
+  result.window_ns = Nanos(plan.measurement);
+  result.measured_window_ns = result.window_ns;
+  if (run.cancelled || run.failing) {
+    const absl::Time stopped = run.cancelled ? run.cancelled_at : absl::Now();
+    const int64_t ran = Nanos(stopped - run.start) - result.warmup_ns;
+    result.measured_window_ns = std::clamp<int64_t>(ran, 0, result.window_ns);
+  } else if (plan.capped && plan.cap_reached_after.has_value()) {
+    result.measured_window_ns = std::min<int64_t>(result.window_ns, Nanos(*plan.cap_reached_after));
+  }
+  result.closed_loop = run.whole.closed_loop;
+  result.concurrency = run.whole.concurrency;
+  if (!result.closed_loop) {
+    result.requested_rate = run.requested_rate;
+    result.requested_requests = plan.measured_requests.value_or(0);
+  }
+  for (const StatsShard& stage : result.stages) result.window_started += stage.requests_sent;
+  for (const IntervalPoint& point : result.series) {
+    result.peak_client_queue = std::max(result.peak_client_queue, point.client_queue);
+  }
+  result.workers = static_cast<int>(run.slots.size());
+  result.cancelled = run.cancelled;
+  result.started_at_utc = absl::FormatTime(absl::RFC3339_sec, run.start, absl::UTCTimeZone());
+  result.finished_at_utc = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+  result.notes = run.notes;
+  if (run.shard_errors > 0) {
+    result.notes.push_back(
+        absl::StrCat(run.shard_errors, " report shards could not be applied; figures are short"));
+  }
+  return result;
+}
+
+void Coordinator::Finish(RunRecord& run) {
+  RunResult result = Merge(run);
+  BenchmarkConfig written = run.config;
+  if (!options_.results_dir.empty()) written.output.dir = options_.results_dir;
+  for (std::string& note : NotWrittenNotes(written)) result.notes.push_back(std::move(note));
+  const RunSummary final_summary = Summarize(written, result);
+  // A run refused before any worker started sent nothing: there are no results to keep.
+  bool started = false;
+  for (const Slot& slot : run.slots) started = started || slot.acked;
+  absl::StatusOr<std::string> path =
+      started || !run.failing
+          ? WriteResults(written, result, final_summary, run.start)
+          : absl::StatusOr<std::string>(absl::FailedPreconditionError("nothing was sent"));
+  run.summary_json = SummaryToJson(final_summary);
+  run.summary_table = RenderSummaryTable(final_summary);
+  if (path.ok()) {
+    run.results_path = *path;
+  } else if (started || !run.failing) {
+    run.error = absl::StrCat(run.error.empty() ? "" : run.error + "; ",
+                             "cannot write results: ", path.status().message());
+  }
+  if (run.failing) {
+    run.phase = RunPhase::kFailed;
+    run.exit_code = run.failure_exit_code;
+  } else if (run.cancelled) {
+    run.phase = RunPhase::kCancelled;
+    run.exit_code = 5;
+  } else {
+    run.phase = path.ok() ? RunPhase::kDone : RunPhase::kFailed;
+    run.exit_code = path.ok() ? ExitCodeFor(final_summary) : 1;
+  }
+  run.finished = absl::Now();
+  for (auto& [key, worker] : workers_) {
+    if (worker->run_id == run.id) worker->run_id.clear();
+  }
+  BENCH_LOG(INFO) << "run " << run.id << " " << RunPhaseName(run.phase) << " (exit "
+                  << run.exit_code << ")" << (path.ok() ? ", results in " + *path : "");
+  Touch(run);
+}
+
+Progress Coordinator::ProgressOf(const RunRecord& run) {
+  Progress progress;
+  const Plan& plan = run.plan;
+  progress.total_s = absl::ToDoubleSeconds(plan.total);
+  progress.requested_rate = run.requested_rate;
+  progress.workers = static_cast<uint32_t>(run.slots.size());
+  if (run.slots.empty()) return progress;
+  const absl::Time now = IsTerminal(run.phase) ? run.finished : absl::Now();
+  progress.elapsed_s = absl::ToDoubleSeconds(now - run.start);
+  progress.warming_up = progress.elapsed_s < absl::ToDoubleSeconds(plan.warmup);
+  progress.draining = run.phase == RunPhase::kDraining || run.cancelled || run.failing;
+  StatsShard window;
+  std::vector<IntervalPoint> series;
+  const int64_t interval_ns = Nanos(run.config.metrics.interval);
+  for (const Slot& slot : run.slots) {
+    progress.started += slot.started;
+    progress.in_flight += slot.in_flight;
+    progress.client_queue += slot.client_queue;
+    for (const StatsShard& stage : slot.stages) (void)window.Merge(stage);
+    if (series.size() < slot.series.size()) series.resize(slot.series.size());
+    for (size_t i = 0; i < slot.series.size(); ++i) series[i].Merge(slot.series[i]);
+  }
+  for (const IntervalPoint& point : series) {
+    progress.succeeded += point.succeeded;
+    progress.failed += point.failed;
+  }
+  const int64_t index =
+      interval_ns > 0 ? static_cast<int64_t>(progress.elapsed_s * 1e9) / interval_ns : 0;
+  if (index >= 1 && static_cast<size_t>(index - 1) < series.size()) {
+    progress.achieved_rate =
+        static_cast<double>(series[index - 1].started) / (static_cast<double>(interval_ns) / 1e9);
+  }
+  const Histogram& ttft = window.histogram(LatencyMetric::kTtft);
+  if (ttft.TotalCount() > 0) {
+    progress.ttft_p50_ms = static_cast<double>(ttft.ValueAtPercentile(50)) / 1000.0;
+    progress.ttft_p99_ms = static_cast<double>(ttft.ValueAtPercentile(99)) / 1000.0;
+  }
+  return progress;
+}
+
+RunInfo Coordinator::InfoOf(const RunRecord& run) {
+  RunInfo info;
+  info.run_id = run.id;
+  info.name = run.config.benchmark.name;
+  info.phase = run.phase;
+  info.created = run.created;
+  info.finished = run.finished;
+  info.error = run.error;
+  if (info.error.empty() && run.phase == RunPhase::kWaitingForWorkers) {
+    info.error = run.waiting_message;
+  }
+  info.exit_code = run.exit_code;
+  info.summary_json = run.summary_json;
+  info.summary_table = run.summary_table;
+  info.results_path = run.results_path;
+  info.target = run.config.target.endpoint;
+  info.progress = ProgressOf(run);
+  info.version = run.version;
+  return info;
+}
+
+}  // namespace bench::controller

@@ -1,0 +1,170 @@
+// The controller's run engine (SPEC section 5), shared by `serve` and `run`: a registry of
+// connected workers, a queue of runs (one runs at a time), the split of each run into worker
+// shares, the common start, exactly-once application of delta shards, worker loss, and the
+// merged RunResult that the summary and the results directory are made from. It speaks bench.v1
+// messages but knows nothing of gRPC streams: the WorkerLink service hands it WorkerPeers.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bench.pb.h"
+#include "common/config.h"
+#include "common/mutex.h"
+#include "controller/run_result.h"
+
+namespace bench::controller {
+
+// One worker stream as the coordinator sees it. Implemented by the WorkerLink reactor; every
+// method is thread-safe and never blocks.
+class WorkerPeer {
+ public:
+  virtual ~WorkerPeer() = default;
+  virtual void Send(const bench::v1::ControllerMessage& message) = 0;
+  // Ends the stream (the worker reconnects); DetachWorker follows.
+  virtual void Disconnect(const std::string& reason) = 0;
+};
+
+// Per-run limits a daemon enforces at submit; 0 = no limit.
+struct RunCaps {
+  double max_rate = 0;          // requests/s (the mean rate of open-loop shapes)
+  int64_t max_concurrency = 0;  // load.concurrency
+  absl::Duration max_duration = absl::ZeroDuration();  // warmup + duration
+  int64_t max_workers = 0;                             // workers a run may use
+};
+
+struct CoordinatorOptions {
+  std::string controller_id = "controller";
+  absl::Duration lease = absl::Seconds(5);
+  absl::Duration ping_interval = absl::Seconds(1);
+  // Between the assignments and the common start: time for workers to load prompts and ready
+  // their threads.
+  absl::Duration start_delay = absl::Seconds(1);
+  // Where result directories go; empty: each run's output.dir.
+  std::string results_dir;
+  bool enforce_allow_list = false;  // serve: always; run: off (the user's own machine)
+  std::vector<std::string> allowed_targets;
+  RunCaps caps;
+  size_t max_queued_runs = 16;
+};
+
+enum class RunPhase {
+  kQueued,
+  kWaitingForWorkers,
+  kRunning,
+  kDraining,
+  kDone,
+  kFailed,
+  kCancelled,
+  kInterrupted,
+};
+std::string RunPhaseName(RunPhase phase);
+bool IsTerminal(RunPhase phase);
+
+// A live view of a run, for progress displays.
+struct Progress {
+  double elapsed_s = 0;  // since time 0 of the schedule (negative before it)
+  double total_s = 0;    // warmup + measurement
+  bool warming_up = false;
+  bool draining = false;
+  double requested_rate = 0;  // open loop, requests/s; 0 for a closed loop
+  double achieved_rate = 0;   // requests sent per second over the last full interval
+  uint64_t started = 0;
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint32_t in_flight = 0;
+  uint32_t client_queue = 0;
+  double ttft_p50_ms = -1;  // in-window successes so far; negative when none yet
+  double ttft_p99_ms = -1;
+  uint32_t workers = 0;
+};
+
+// What clients see of a run.
+struct RunInfo {
+  std::string run_id;
+  std::string name;
+  RunPhase phase = RunPhase::kQueued;
+  absl::Time created;
+  absl::Time finished;
+  std::string error;          // why it failed, or what the user should know
+  int exit_code = -1;         // SPEC section 7, once terminal
+  std::string summary_json;   // once terminal (partial when failed or cancelled)
+  std::string summary_table;  // the console table
+  std::string results_path;   // the results directory, once written
+  std::string target;         // endpoint (for list)
+  Progress progress;
+  uint64_t version = 0;  // bumps on every change a watcher cares about
+};
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options);
+  ~Coordinator();  // Stops the ticker; connected peers are not told.
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // Starts the ticker thread (leases, pings, starting and finishing runs).
+  void Start();
+
+  // --- workers (called by the WorkerLink service) ---
+  // Registers a stream; `peer` must stay valid until DetachWorker(key) returns.
+  uint64_t AttachWorker(WorkerPeer* peer, std::string peer_address);
+  void OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& message);
+  void DetachWorker(uint64_t key, const std::string& reason);
+  size_t ConnectedWorkers();
+
+  // --- clients ---
+  // Queues a run; kInvalidArgument for a config that cannot run, kPermissionDenied for a target
+  // outside the allow-list, kResourceExhausted over a cap or a full queue. `caller` names who
+  // asked (audit log).
+  absl::StatusOr<std::string> Submit(const BenchmarkConfig& config, std::vector<std::string> notes,
+                                     const std::string& caller);
+  absl::StatusOr<RunInfo> GetRun(const std::string& run_id);
+  std::vector<RunInfo> ListRuns(size_t limit);
+  // kNotFound for an unknown run, kFailedPrecondition for one already finished.
+  absl::StatusOr<RunPhase> Cancel(const std::string& run_id, const std::string& caller,
+                                  absl::Duration drain);
+  // Blocks until the run's version differs from `seen_version` or `timeout` passes.
+  absl::StatusOr<RunInfo> WaitForChange(const std::string& run_id, uint64_t seen_version,
+                                        absl::Duration timeout);
+
+ private:
+  struct Worker;
+  struct Slot;
+  struct RunRecord;
+
+  void TickerMain();
+  void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TryStart(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyShard(Worker& worker, const bench::v1::ReportShard& shard)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StopRun(RunRecord& run, bench::v1::Stop::Reason reason, absl::Duration drain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Fail(RunRecord& run, const std::string& error, int exit_code)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Finish(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  RunResult Merge(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Progress ProgressOf(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  RunInfo InfoOf(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Touch(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  RunRecord* Active() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const CoordinatorOptions options_;
+  Mutex mu_;
+  std::condition_variable_any changed_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<RunRecord>> runs_ ABSL_GUARDED_BY(mu_);  // creation order
+  std::thread ticker_;
+};
+
+}  // namespace bench::controller

@@ -1,0 +1,69 @@
+// One worker's part of a run on the load engine: turns the run's config and this worker's share
+// into an engine plan, starts it at the common start time, and cuts what was measured into delta
+// reports (what changed since the previous cut). Knows nothing of gRPC: worker/rpc_agent.cc
+// carries the deltas to the controller.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/run_stats.h"
+#include "common/share.h"
+
+namespace bench::engine {
+class Engine;
+}
+
+namespace bench::worker {
+
+// What was measured since the previous cut.
+struct ShareDelta {
+  std::vector<std::pair<uint32_t, StatsShard>> stages;     // stages with news, by index
+  std::vector<std::pair<uint32_t, IntervalPoint>> series;  // interval deltas with news, by index
+  uint64_t started = 0;  // cumulative requests handed to connections
+  uint32_t in_flight = 0;
+  uint32_t client_queue = 0;
+  uint64_t connections_opened = 0;  // deltas
+  uint64_t connection_failures = 0;
+  uint64_t retries = 0;
+  bool finished = false;  // the share is done: this is the last delta
+};
+
+// Created and driven by one thread (the worker's run thread); Snapshot-based, so the engine's
+// own threads are never blocked for long.
+class ShareRunner {
+ public:
+  // Resolves the target and prepares the engine (`threads` engine threads; fewer when the share
+  // caps concurrency below that). Errors name the config field (target.endpoint, prompts.dataset,
+  // an ${env:} variable). An inactive share makes a runner that is finished at once.
+  static absl::StatusOr<std::unique_ptr<ShareRunner>> Create(const BenchmarkConfig& config,
+                                                             const WorkShare& share, int threads);
+  ~ShareRunner();
+
+  // `run_start_ns` is time 0 of the schedule on MonotonicNowNs()'s clock.
+  absl::Status StartAt(int64_t run_start_ns);
+  // Stops sending; requests in flight get `drain` to finish, then count as incomplete.
+  void StopSending(absl::Duration drain);
+  bool Finished();
+  // What changed since the previous cut. Once Finished(), the delta is the last (finished set).
+  absl::StatusOr<ShareDelta> CutDelta();
+  int threads() const;
+
+ private:
+  ShareRunner() = default;
+  std::unique_ptr<engine::Engine> engine_;  // null for an inactive share
+  int stage_count_ = 1;
+  bool started_ = false;
+  std::vector<StatsShard> reported_stages_;
+  std::vector<IntervalPoint> reported_series_;
+  uint64_t reported_connections_opened_ = 0;
+  uint64_t reported_connection_failures_ = 0;
+  uint64_t reported_retries_ = 0;
+};
+
+}  // namespace bench::worker
