@@ -62,11 +62,9 @@ class WorkerAgent::Impl {
   }
 
   void Shutdown() {
+    MutexLock joining(join_mu_);  // A second caller waits for the first to finish.
     {
       MutexLock lock(mu_);
-      if (shutdown_) {
-        if (!link_thread_.joinable()) return;
-      }
       shutdown_ = true;
       if (context_ != nullptr) context_->TryCancel();
       cv_.notify_all();
@@ -379,6 +377,7 @@ class WorkerAgent::Impl {
 
   std::unique_ptr<bench::v1::WorkerLink::Stub> stub_;
   AgentOptions options_;
+  Mutex join_mu_;
   std::thread link_thread_;
   std::thread run_thread_;
 
