@@ -1,7 +1,10 @@
 #include "controller/coordinator.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -11,8 +14,10 @@
 #include "common/plan.h"
 #include "common/rpc_share.h"
 #include "common/share.h"
+#include "common/status_macros.h"
 #include "controller/results.h"
 #include "controller/summary.h"
+#include "nlohmann/json.hpp"
 
 namespace bench::controller {
 namespace {
@@ -123,6 +128,8 @@ struct Coordinator::RunRecord {
   std::string results_path;
   uint64_t version = 1;
   uint64_t shard_errors = 0;
+  BenchmarkConfig written;  // the config as results are written (output.dir of the controller)
+  absl::Time next_flush;
 };
 
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
@@ -137,7 +144,49 @@ Coordinator::~Coordinator() {
 }
 
 void Coordinator::Start() {
+  {
+    MutexLock lock(mu_);
+    if (options_.recover_runs) RecoverRuns();
+    started_ = true;
+  }
   ticker_ = std::thread([this] { TickerMain(); });
+}
+
+ControllerMetrics Coordinator::Metrics() {
+  MutexLock lock(mu_);
+  ControllerMetrics metrics;
+  metrics.ready = started_ && !stopping_;
+  for (const auto& [key, worker] : workers_) {
+    if (!worker->hello) continue;
+    ++metrics.workers_connected;
+    metrics.workers_busy += worker->run_id.empty() ? 0 : 1;
+  }
+  for (const auto& run : runs_) {
+    if (IsTerminal(run->phase)) {
+      ++metrics.runs_finished[RunPhaseName(run->phase)];
+    } else if (run->phase == RunPhase::kQueued || run->phase == RunPhase::kWaitingForWorkers) {
+      ++metrics.runs_queued;
+    }
+  }
+  if (RunRecord* run = Active();
+      run != nullptr && (run->phase == RunPhase::kRunning || run->phase == RunPhase::kDraining)) {
+    const Progress progress = ProgressOf(*run);
+    metrics.run_active = true;
+    metrics.run_id = run->id;
+    metrics.run_phase = RunPhaseName(run->phase);
+    metrics.target_rate = run->requested_rate;
+    metrics.achieved_rate = progress.achieved_rate;
+    metrics.in_flight = progress.in_flight;
+    metrics.client_queue = progress.client_queue;
+    for (const Slot& slot : run->slots) {
+      for (const StatsShard& stage : slot.stages) (void)metrics.run_window.Merge(stage);
+    }
+  }
+  metrics.totals = totals_;
+  metrics.shards_applied = shards_applied_;
+  metrics.shards_duplicate = shards_duplicate_;
+  metrics.shard_apply_errors = shard_apply_errors_;
+  return metrics;
 }
 
 void Coordinator::TickerMain() {
@@ -336,6 +385,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     return;
   }
   if (shard.sequence() <= slot->applied) {
+    ++shards_duplicate_;
     ack(slot->applied);  // A duplicate after a reconnect: applied once already.
     return;
   }
@@ -347,6 +397,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     absl::StatusOr<StatsShard> stats = FromProto(stage);
     if (!stats.ok() || stage.stage_index() >= slot->stages.size()) {
       ++run->shard_errors;
+      ++shard_apply_errors_;
       BENCH_LOG(ERROR) << "run " << run->id << ": shard " << shard.sequence() << " of worker "
                        << worker.name << " does not apply: "
                        << (stats.ok() ? "stage index out of range" : stats.status().ToString());
@@ -357,8 +408,13 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     stages.emplace_back(stage.stage_index(), *std::move(stats));
   }
   for (auto& [index, stats] : stages) {
-    if (absl::Status merged = slot->stages[index].Merge(stats); !merged.ok()) ++run->shard_errors;
+    if (absl::Status merged = slot->stages[index].Merge(stats); !merged.ok()) {
+      ++run->shard_errors;
+      ++shard_apply_errors_;
+    }
+    (void)totals_.Merge(stats);
   }
+  ++shards_applied_;
   for (const bench::v1::SeriesPoint& point : shard.series()) {
     if (point.index() >= 1'000'000) continue;  // Beyond any run: ignore rather than allocate.
     if (slot->series.size() <= point.index()) {
@@ -457,6 +513,8 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   if (!whole.ok()) return absl::InvalidArgumentError(whole.status().message());
   run->whole = *std::move(whole);
   run->plan.trace.reset();  // The share holds what workers need.
+  run->written = config;
+  if (!options_.results_dir.empty()) run->written.output.dir = options_.results_dir;
 
   MutexLock lock(mu_);
   size_t waiting = 0;
@@ -574,7 +632,18 @@ void Coordinator::Tick() {
     default:
       break;
   }
-  // Running or draining.
+  // Running or draining: partial results on disk every interval, so a controller that dies
+  // leaves them readable.
+  if (now >= run->next_flush) {
+    run->next_flush = now + std::max(absl::Seconds(1), run->config.metrics.interval);
+    bool started = false;
+    for (const Slot& slot : run->slots) started = started || slot.acked;
+    if (started) {
+      if (absl::Status flushed = Flush(*run, false); !flushed.ok()) {
+        BENCH_LOG(WARNING) << "run " << run->id << ": cannot flush results: " << flushed;
+      }
+    }
+  }
   if (run->phase == RunPhase::kRunning && now >= run->start + run->plan.total) {
     run->phase = RunPhase::kDraining;
     Touch(*run);
@@ -784,26 +853,6 @@ RunResult Coordinator::Merge(const RunRecord& run) {
 }
 
 void Coordinator::Finish(RunRecord& run) {
-  RunResult result = Merge(run);
-  BenchmarkConfig written = run.config;
-  if (!options_.results_dir.empty()) written.output.dir = options_.results_dir;
-  for (std::string& note : NotWrittenNotes(written)) result.notes.push_back(std::move(note));
-  const RunSummary final_summary = Summarize(written, result);
-  // A run refused before any worker started sent nothing: there are no results to keep.
-  bool started = false;
-  for (const Slot& slot : run.slots) started = started || slot.acked;
-  absl::StatusOr<std::string> path =
-      started || !run.failing
-          ? WriteResults(written, result, final_summary, run.start)
-          : absl::StatusOr<std::string>(absl::FailedPreconditionError("nothing was sent"));
-  run.summary_json = SummaryToJson(final_summary);
-  run.summary_table = RenderSummaryTable(final_summary);
-  if (path.ok()) {
-    run.results_path = *path;
-  } else if (started || !run.failing) {
-    run.error = absl::StrCat(run.error.empty() ? "" : run.error + "; ",
-                             "cannot write results: ", path.status().message());
-  }
   if (run.failing) {
     run.phase = RunPhase::kFailed;
     run.exit_code = run.failure_exit_code;
@@ -811,16 +860,109 @@ void Coordinator::Finish(RunRecord& run) {
     run.phase = RunPhase::kCancelled;
     run.exit_code = 5;
   } else {
-    run.phase = path.ok() ? RunPhase::kDone : RunPhase::kFailed;
-    run.exit_code = path.ok() ? ExitCodeFor(final_summary) : 1;
+    run.phase = RunPhase::kDone;
   }
   run.finished = absl::Now();
+  // A run refused before any worker started sent nothing: there are no results to keep.
+  bool started = false;
+  for (const Slot& slot : run.slots) started = started || slot.acked;
+  if (started || !run.failing) {
+    if (absl::Status flushed = Flush(run, true); !flushed.ok()) {
+      run.error = absl::StrCat(run.error.empty() ? "" : run.error + "; ",
+                               "cannot write results: ", flushed.message());
+      run.phase = RunPhase::kFailed;
+      run.exit_code = 1;
+    }
+  }
   for (auto& [key, worker] : workers_) {
     if (worker->run_id == run.id) worker->run_id.clear();
   }
   BENCH_LOG(INFO) << "run " << run.id << " " << RunPhaseName(run.phase) << " (exit "
-                  << run.exit_code << ")" << (path.ok() ? ", results in " + *path : "");
+                  << run.exit_code << ")"
+                  << (run.results_path.empty() ? "" : ", results in " + run.results_path);
   Touch(run);
+}
+
+absl::Status Coordinator::Flush(RunRecord& run, bool final) {
+  RunResult result = Merge(run);
+  for (std::string& note : NotWrittenNotes(run.written)) result.notes.push_back(std::move(note));
+  if (!final) {
+    result.notes.push_back(absl::StrCat("partial: flushed while the run was ",
+                                        RunPhaseName(run.phase), "; figures up to ",
+                                        result.finished_at_utc));
+  }
+  const RunSummary summary = Summarize(run.written, result);
+  if (final) {
+    run.summary_json = SummaryToJson(summary);
+    run.summary_table = RenderSummaryTable(summary);
+    if (run.phase == RunPhase::kDone) run.exit_code = ExitCodeFor(summary);
+  }
+  if (run.results_path.empty()) {
+    BENCH_ASSIGN_OR_RETURN(run.results_path, CreateResultsDirectory(run.written, run.start));
+  }
+  BENCH_RETURN_IF_ERROR(WriteResultsInto(run.results_path, run.written, result, summary));
+  nlohmann::json state;
+  state["run_id"] = run.id;
+  state["name"] = run.config.benchmark.name;
+  state["state"] = RunPhaseName(run.phase);
+  state["exit_code"] = run.exit_code;
+  state["target"] = run.config.target.endpoint;
+  state["created_unix_ns"] = absl::ToUnixNanos(run.created);
+  state["finished_unix_ns"] = final ? absl::ToUnixNanos(run.finished) : 0;
+  state["error"] = run.error;
+  return WriteResultFile(run.results_path + "/run.json", state.dump(2) + "\n");
+}
+
+void Coordinator::RecoverRuns() {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  std::vector<std::unique_ptr<RunRecord>> found;
+  for (auto it = fs::directory_iterator(options_.results_dir, error);
+       !error && it != fs::directory_iterator(); it.increment(error)) {
+    const fs::path state_path = it->path() / "run.json";
+    std::ifstream file(state_path);
+    if (!file) continue;
+    const nlohmann::json state = nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
+    if (!state.is_object() || !state.contains("run_id") || !state["run_id"].is_string()) continue;
+    auto run = std::make_unique<RunRecord>();
+    run->id = state.value("run_id", "");
+    run->config.benchmark.name = state.value("name", "");
+    run->config.target.endpoint = state.value("target", "");
+    run->created = absl::FromUnixNanos(state.value("created_unix_ns", int64_t{0}));
+    run->finished = absl::FromUnixNanos(state.value("finished_unix_ns", int64_t{0}));
+    run->error = state.value("error", "");
+    run->exit_code = state.value("exit_code", -1);
+    run->results_path = it->path().string();
+    const std::string phase = state.value("state", "");
+    run->phase = phase == "done"        ? RunPhase::kDone
+                 : phase == "failed"    ? RunPhase::kFailed
+                 : phase == "cancelled" ? RunPhase::kCancelled
+                                        : RunPhase::kInterrupted;
+    std::ifstream summary(it->path() / "summary.json");
+    if (summary) {
+      std::stringstream text;
+      text << summary.rdbuf();
+      run->summary_json = text.str();
+    }
+    if (run->phase == RunPhase::kInterrupted && phase != "interrupted") {
+      run->exit_code = 1;
+      run->finished = absl::Now();
+      run->error = absl::StrCat("interrupted: the controller stopped while the run was ", phase,
+                                "; the results hold what was flushed before");
+      nlohmann::json rewritten = state;
+      rewritten["state"] = "interrupted";
+      rewritten["exit_code"] = 1;
+      rewritten["error"] = run->error;
+      rewritten["finished_unix_ns"] = absl::ToUnixNanos(run->finished);
+      (void)WriteResultFile(state_path.string(), rewritten.dump(2) + "\n");
+      BENCH_LOG(WARNING) << "run " << run->id << " was " << phase
+                         << " when the controller stopped: now interrupted";
+    }
+    found.push_back(std::move(run));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a->created < b->created; });
+  for (auto& run : found) runs_.push_back(std::move(run));
 }
 
 Progress Coordinator::ProgressOf(const RunRecord& run) {

@@ -19,6 +19,7 @@
 #include "bench.pb.h"
 #include "common/config.h"
 #include "common/mutex.h"
+#include "common/run_stats.h"
 #include "controller/run_result.h"
 
 namespace bench::controller {
@@ -54,6 +55,9 @@ struct CoordinatorOptions {
   std::vector<std::string> allowed_targets;
   RunCaps caps;
   size_t max_queued_runs = 16;
+  // On Start(), list the runs found under results_dir (their run.json); a run that was not
+  // finished when the last controller stopped is shown as interrupted with what it flushed.
+  bool recover_runs = false;
 };
 
 enum class RunPhase {
@@ -104,6 +108,31 @@ struct RunInfo {
   uint64_t version = 0;  // bumps on every change a watcher cares about
 };
 
+// What /metrics shows: the controller's state now and counters since it started.
+struct ControllerMetrics {
+  size_t workers_connected = 0;                   // said hello
+  size_t workers_busy = 0;                        // working on the active run
+  size_t runs_queued = 0;                         // queued or waiting for workers
+  std::map<std::string, uint64_t> runs_finished;  // by final phase name ("done", "failed", ...)
+  // The active run, if any (running or draining).
+  bool run_active = false;
+  std::string run_id;
+  std::string run_phase;     // RunPhaseName, "" when none
+  double target_rate = 0;    // requests/s of the active open-loop run; 0 otherwise
+  double achieved_rate = 0;  // requests sent per second over the last full interval
+  uint32_t in_flight = 0;
+  uint32_t client_queue = 0;
+  // Every applied shard of every run since the controller started (in-window requests):
+  // outcomes, tokens, errors by category and the latency histograms, merged exactly.
+  StatsShard totals;
+  // The active run's merged window so far (empty when none): its live percentiles.
+  StatsShard run_window;
+  uint64_t shards_applied = 0;
+  uint64_t shards_duplicate = 0;  // acknowledged and ignored
+  uint64_t shard_apply_errors = 0;
+  bool ready = false;  // accepting runs (the ticker runs)
+};
+
 class Coordinator {
  public:
   explicit Coordinator(CoordinatorOptions options);
@@ -120,6 +149,7 @@ class Coordinator {
   void OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& message);
   void DetachWorker(uint64_t key, const std::string& reason);
   size_t ConnectedWorkers();
+  ControllerMetrics Metrics();
 
   // --- clients ---
   // Queues a run; kInvalidArgument for a config that cannot run, kPermissionDenied for a target
@@ -151,6 +181,9 @@ class Coordinator {
   void Fail(RunRecord& run, const std::string& error, int exit_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the run's results so far (and run.json); creates the directory on first use.
+  absl::Status Flush(RunRecord& run, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecoverRuns() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunResult Merge(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Progress ProgressOf(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunInfo InfoOf(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -164,6 +197,11 @@ class Coordinator {
   uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<RunRecord>> runs_ ABSL_GUARDED_BY(mu_);  // creation order
+  StatsShard totals_ ABSL_GUARDED_BY(mu_);
+  uint64_t shards_applied_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t shards_duplicate_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t shard_apply_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   std::thread ticker_;
 };
 

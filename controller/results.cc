@@ -155,8 +155,8 @@ std::string MetricsToJson(const RunResult& result) {
   return json.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 
-absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const RunResult& result,
-                                         const RunSummary& summary, absl::Time started_at) {
+absl::StatusOr<std::string> CreateResultsDirectory(const BenchmarkConfig& config,
+                                                   absl::Time started_at) {
   const std::string& name = config.benchmark.name;
   if (name.empty() || name == "." || name == ".." ||
       name.find_first_of(std::string_view("/\0", 2)) != std::string::npos) {
@@ -167,14 +167,26 @@ absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const Ru
   std::error_code error;
   std::filesystem::create_directories(parent, error);
   if (error) return PathError(error.value(), "create directory", parent);
-
   const std::string stamp = absl::FormatTime("%Y%m%d-%H%M%S", started_at, absl::UTCTimeZone());
-  BENCH_ASSIGN_OR_RETURN(const std::string directory,
-                         MakeFreshDirectory(absl::StrCat(parent, "/", name, "-", stamp)));
+  return MakeFreshDirectory(absl::StrCat(parent, "/", name, "-", stamp));
+}
 
+absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfig& config,
+                              const RunResult& result, const RunSummary& summary) {
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/config.yaml", ConfigToYaml(RedactSecrets(config))));
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/summary.json", SummaryToJson(summary) + "\n"));
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
+  return absl::OkStatus();
+}
+
+absl::Status WriteResultFile(const std::string& path, const std::string& content) {
+  return WriteFile(path, content);
+}
+
+absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const RunResult& result,
+                                         const RunSummary& summary, absl::Time started_at) {
+  BENCH_ASSIGN_OR_RETURN(const std::string directory, CreateResultsDirectory(config, started_at));
+  BENCH_RETURN_IF_ERROR(WriteResultsInto(directory, config, result, summary));
   return directory;
 }
 

@@ -27,6 +27,15 @@ std::string MetricsToJson(const RunResult& result);
 absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const RunResult& result,
                                          const RunSummary& summary, absl::Time started_at);
 
+// The two halves of WriteResults, for a controller that flushes a run's partial results every
+// interval into one directory: create it (same naming and errors), then (re)write its files.
+absl::StatusOr<std::string> CreateResultsDirectory(const BenchmarkConfig& config,
+                                                   absl::Time started_at);
+absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfig& config,
+                              const RunResult& result, const RunSummary& summary);
+// Writes `content` to `path` through a temporary file renamed into place.
+absl::Status WriteResultFile(const std::string& path, const std::string& content);
+
 // What `config` asks for that this version does not write (the other output.formats, metrics.raw's
 // requests.jsonl, metrics.prometheus's prometheus.json), one note each, for the summary: never
 // dropped without a word.

@@ -69,6 +69,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   bool insecure = false;
   CoordinatorOptions options;
   options.results_dir = "results";
+  options.recover_runs = true;
   options.enforce_allow_list = true;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
