@@ -61,6 +61,7 @@ void ToProto(const WorkShare& share, bench::v1::WorkShare* out) {
   out->set_max_requests(share.max_requests);
   out->set_prompt_stride(share.prompt_stride);
   out->set_prompt_offset(share.prompt_offset);
+  out->set_not_before_ns(share.not_before_ns);
   for (const SharePhase& phase : share.phases) {
     bench::v1::SharePhase* p = out->add_phases();
     p->set_start_ns(phase.start_ns);
@@ -99,6 +100,7 @@ absl::StatusOr<WorkShare> FromProto(const bench::v1::WorkShare& in) {
   share.max_requests = in.max_requests();
   share.prompt_stride = in.prompt_stride();
   share.prompt_offset = in.prompt_offset();
+  share.not_before_ns = in.not_before_ns();
   if (share.prompt_stride == 0) {
     return absl::InvalidArgumentError("share.prompt_stride must be >= 1, got 0");
   }

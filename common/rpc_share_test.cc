@@ -12,6 +12,7 @@ TEST(RpcShare, WorkShareRoundTripsWithSlicesStagesAndLengths) {
   share.max_requests = 99;
   share.prompt_stride = 6;
   share.prompt_offset = 4;
+  share.not_before_ns = 7'000'000'000;
   ArrivalSpec stages;
   stages.type = ArrivalSpec::Type::kStages;
   stages.stages = {{5, 1'000'000'000}, {10, 2'000'000'000}};

@@ -152,6 +152,7 @@ absl::StatusOr<std::vector<WorkShare>> SplitShare(const WorkShare& whole,
     part.prompt_stride = whole.prompt_stride * static_cast<uint32_t>(n);
     part.prompt_offset = whole.prompt_offset + whole.prompt_stride * static_cast<uint32_t>(j);
     part.fixed_lengths = whole.fixed_lengths;
+    part.not_before_ns = whole.not_before_ns;
   }
   if (!whole.active) return parts;
 

@@ -50,6 +50,9 @@ struct WorkShare {
   uint32_t prompt_offset = 0;
   // type trace: the lengths of every record (indexed by sequence index); the same in every part.
   std::vector<FixedLength> fixed_lengths;
+  // Nothing is sent before this time from the run's start: the remainder of a run re-split
+  // among workers mid-run (rebalance) starts here.
+  int64_t not_before_ns = 0;
 
   bool operator==(const WorkShare&) const = default;
 };

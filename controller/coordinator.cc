@@ -88,7 +88,9 @@ struct Coordinator::Slot {
   uint64_t key = 0;  // 0 while its stream is gone
   absl::Time detached_at;
   uint32_t threads = 1;
-  WorkShare share;
+  WorkShare share;                    // its first share (the per-worker figures show it)
+  std::vector<uint32_t> generations;  // the shares it was given, oldest first
+  WorkShare latest;                   // the share of its newest generation
   bool acked = false;
   bool final = false;
   bool lost = false;
@@ -130,6 +132,9 @@ struct Coordinator::RunRecord {
   uint64_t shard_errors = 0;
   BenchmarkConfig written;  // the config as results are written (output.dir of the controller)
   absl::Time next_flush;
+  uint32_t generation = 1;         // of the newest split
+  bool rebalance_pending = false;  // a worker joined: give it a share at the next tick
+  std::string config_yaml;         // what assignments carry
 };
 
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
@@ -309,7 +314,13 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
           worker.peer->Send(stop);
         }
       }
-      if (run != nullptr) Touch(*run);
+      if (run != nullptr) {
+        if (worker.run_id.empty() && run->phase == RunPhase::kRunning &&
+            run->config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance) {
+          run->rebalance_pending = true;
+        }
+        Touch(*run);
+      }
       break;
     }
     case bench::v1::WorkerMessage::kHeartbeat:
@@ -333,6 +344,9 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
         if (slot.worker_id != worker.id) continue;
         if (ack.accepted()) {
           slot.acked = true;
+        } else if (ack.generation() > 1) {
+          run->notes.push_back(
+              absl::StrCat("worker ", worker.name, " refused its rebalanced share: ", ack.error()));
         } else if (!run->failing) {
           // The exit code of SPEC section 7: an unreachable target fails the run; a config the
           // worker cannot use (a missing dataset, an unset ${env:} variable) is invalid input;
@@ -446,9 +460,11 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
     return absl::InvalidArgumentError(runnable.message());
   }
-  if (config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance) {
+  if (config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance &&
+      config.benchmark.max_requests > 0) {
     return absl::InvalidArgumentError(
-        "cluster.onWorkerLoss: rebalance is not built yet in this version; use fail (the default)");
+        "cluster.onWorkerLoss: rebalance cannot re-split benchmark.maxRequests among workers "
+        "mid-run; use fail or drop maxRequests");
   }
   auto run = std::make_unique<RunRecord>();
   run->config = config;
@@ -644,6 +660,17 @@ void Coordinator::Tick() {
       }
     }
   }
+  if (run->rebalance_pending && run->phase == RunPhase::kRunning && !run->failing &&
+      !run->cancelled) {
+    // Elastic: a worker that joined mid-run takes a share once its clock offset is known.
+    for (auto& [key, worker] : workers_) {
+      if (worker->hello && worker->run_id.empty() && worker->has_offset) {
+        run->rebalance_pending = false;
+        Rebalance(*run, absl::StrCat("worker ", worker->name, " joined"));
+        break;
+      }
+    }
+  }
   if (run->phase == RunPhase::kRunning && now >= run->start + run->plan.total) {
     run->phase = RunPhase::kDraining;
     Touch(*run);
@@ -659,10 +686,16 @@ void Coordinator::Tick() {
           "the %s lease); its %u requests in flight are counted as lost",
           slot.name, absl::ToDoubleSeconds(now - run->start), absl::FormatDuration(options_.lease),
           slot.in_flight);
-      run->notes.push_back(loss);
       BENCH_LOG(WARNING) << "run " << run->id << ": " << loss;
       if (!run->failing && !run->cancelled) {
-        Fail(*run, loss + "; cluster.onWorkerLoss is fail", 1);
+        if (run->config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance) {
+          Rebalance(*run, loss);
+        } else {
+          run->notes.push_back(loss);
+          Fail(*run, loss + "; cluster.onWorkerLoss is fail", 1);
+        }
+      } else {
+        run->notes.push_back(loss);
       }
     }
   }
@@ -711,7 +744,7 @@ void Coordinator::TryStart(RunRecord& run) {
     Finish(run);
     return;
   }
-  const std::string config_yaml = ConfigToYaml(run.config);
+  run.config_yaml = ConfigToYaml(run.config);
   const absl::Time start = absl::Now() + options_.start_delay;
   run.start = start;
   run.deadline = start + run.plan.total + run.config.target.timeout + absl::Seconds(30);
@@ -727,27 +760,123 @@ void Coordinator::TryStart(RunRecord& run) {
     slot.key = worker.key;
     slot.threads = worker.threads;
     slot.share = (*shares)[i];
+    slot.latest = (*shares)[i];
+    slot.generations.push_back(run.generation);
     slot.stages.resize(stage_count);
-    worker.run_id = run.id;
-    bench::v1::ControllerMessage message;
-    bench::v1::Assignment* assignment = message.mutable_assignment();
-    assignment->set_run_id(run.id);
-    assignment->set_worker_index(static_cast<uint32_t>(i));
-    assignment->set_worker_count(static_cast<uint32_t>(ready.size()));
-    assignment->mutable_plan()->set_config_yaml(config_yaml);
-    ToProto(slot.share, assignment->mutable_plan()->mutable_share());
-    assignment->mutable_plan()->set_report_interval_ns(Nanos(run.config.metrics.interval));
-    assignment->set_start_worker_unix_ns(absl::ToUnixNanos(start) + worker.offset_ns);
-    assignment->set_generation(1);
-    assignment->set_enforce_allowed_targets(options_.enforce_allow_list);
-    for (const std::string& entry : options_.allowed_targets) {
-      assignment->add_allowed_targets(entry);
-    }
-    worker.peer->Send(message);
     run.slots.push_back(std::move(slot));
+  }
+  for (size_t i = 0; i < ready.size(); ++i) {
+    Assign(run, *ready[i], run.slots[i], static_cast<uint32_t>(i),
+           static_cast<uint32_t>(ready.size()));
   }
   BENCH_LOG(INFO) << "run " << run.id << ": started on " << ready.size()
                   << (ready.size() == 1 ? " worker" : " workers");
+  Touch(run);
+}
+
+void Coordinator::Assign(RunRecord& run, Worker& worker, Slot& slot, uint32_t index,
+                         uint32_t count) {
+  worker.run_id = run.id;
+  bench::v1::ControllerMessage message;
+  bench::v1::Assignment* assignment = message.mutable_assignment();
+  assignment->set_run_id(run.id);
+  assignment->set_worker_index(index);
+  assignment->set_worker_count(count);
+  assignment->mutable_plan()->set_config_yaml(run.config_yaml);
+  ToProto(slot.latest, assignment->mutable_plan()->mutable_share());
+  assignment->mutable_plan()->set_report_interval_ns(Nanos(run.config.metrics.interval));
+  // Time 0 of the run on the worker's clock; a later generation's share starts later by its
+  // not_before_ns.
+  assignment->set_start_worker_unix_ns(absl::ToUnixNanos(run.start) + worker.offset_ns);
+  assignment->set_generation(slot.generations.back());
+  assignment->set_enforce_allowed_targets(options_.enforce_allow_list);
+  for (const std::string& entry : options_.allowed_targets) {
+    assignment->add_allowed_targets(entry);
+  }
+  worker.peer->Send(message);
+}
+
+void Coordinator::Rebalance(RunRecord& run, const std::string& reason) {
+  const absl::Time handover = absl::Now() + options_.start_delay;
+  if (handover >= run.start + run.plan.total) {
+    run.notes.push_back(absl::StrCat(reason,
+                                     "; not rebalanced: the schedule ends before a new "
+                                     "share could start"));
+    return;
+  }
+  const int64_t handover_ns = std::max<int64_t>(0, Nanos(handover - run.start));
+  // The workers that take part: those still on the run, then idle ones (joined mid-run).
+  std::vector<size_t> live;
+  for (size_t i = 0; i < run.slots.size(); ++i) {
+    const Slot& slot = run.slots[i];
+    if (!slot.lost && !slot.final && slot.key != 0 && workers_.count(slot.key) > 0) {
+      live.push_back(i);
+    }
+  }
+  std::vector<Worker*> joining;
+  for (auto& [key, worker] : workers_) {
+    if (worker->hello && worker->run_id.empty() && worker->has_offset) {
+      bool known = false;
+      for (const Slot& slot : run.slots) known = known || slot.worker_id == worker->id;
+      if (!known) joining.push_back(worker.get());
+    }
+  }
+  if (options_.caps.max_workers > 0) {
+    const size_t room = static_cast<size_t>(options_.caps.max_workers) -
+                        std::min(live.size(), static_cast<size_t>(options_.caps.max_workers));
+    if (joining.size() > room) joining.resize(room);
+  }
+  if (live.empty() && joining.empty()) {
+    Fail(run, reason + "; no worker is left to take the run over", 1);
+    return;
+  }
+  std::vector<double> weights;
+  for (size_t i : live) weights.push_back(run.slots[i].threads);
+  for (Worker* worker : joining) weights.push_back(worker->threads);
+  WorkShare rest = run.whole;
+  rest.not_before_ns = handover_ns;
+  absl::StatusOr<std::vector<WorkShare>> shares = SplitShare(rest, weights);
+  if (!shares.ok()) {
+    Fail(run, absl::StrCat(reason, "; cannot re-split the run: ", shares.status().message()), 1);
+    return;
+  }
+  ++run.generation;
+  // Hand over: the current shares end where the new ones begin.
+  for (size_t i : live) {
+    Slot& slot = run.slots[i];
+    for (uint32_t generation : slot.generations) {
+      bench::v1::ControllerMessage message;
+      message.mutable_stop()->set_run_id(run.id);
+      message.mutable_stop()->set_cut_at_run_ns(handover_ns);
+      message.mutable_stop()->set_generation(generation);
+      workers_[slot.key]->peer->Send(message);
+    }
+  }
+  const size_t stage_count = run.slots.empty() ? 1 : run.slots.front().stages.size();
+  for (Worker* worker : joining) {
+    Slot slot;
+    slot.worker_id = worker->id;
+    slot.name = worker->name;
+    slot.key = worker->key;
+    slot.threads = worker->threads;
+    slot.stages.resize(stage_count);
+    run.slots.push_back(std::move(slot));
+    live.push_back(run.slots.size() - 1);
+  }
+  for (size_t k = 0; k < live.size(); ++k) {
+    Slot& slot = run.slots[live[k]];
+    if (slot.generations.empty()) slot.share = (*shares)[k];
+    slot.latest = (*shares)[k];
+    slot.generations.push_back(run.generation);
+    Assign(run, *workers_[slot.key], slot, static_cast<uint32_t>(k),
+           static_cast<uint32_t>(live.size()));
+  }
+  const std::string note = absl::StrFormat(
+      "%s; rebalanced: from %.1f s of the run the rest is split among %d workers (generation %u)",
+      reason, static_cast<double>(handover_ns) / 1e9, static_cast<int>(live.size()),
+      run.generation);
+  run.notes.push_back(note);
+  BENCH_LOG(WARNING) << "run " << run.id << ": " << note;
   Touch(run);
 }
 

@@ -180,6 +180,12 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(RunRecord& run, const std::string& error, int exit_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Re-splits the rest of the run among the live workers and any idle ones (onWorkerLoss:
+  // rebalance): their current shares end at a handover time a start delay from now, and new
+  // shares of the whole run's schedule from that time on begin then.
+  void Rebalance(RunRecord& run, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Assign(RunRecord& run, Worker& worker, Slot& slot, uint32_t index, uint32_t count)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the run's results so far (and run.json); creates the directory on first use.
   absl::Status Flush(RunRecord& run, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

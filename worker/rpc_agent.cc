@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -86,8 +87,9 @@ class WorkerAgent::Impl {
  private:
   struct Run {
     std::string run_id;
-    uint32_t generation = 0;
-    std::unique_ptr<ShareRunner> runner;
+    // One runner per generation: a rebalance hands the rest of the run to new shares, which run
+    // beside the old ones (cut at the handover time) until those drain.
+    std::map<uint32_t, std::unique_ptr<ShareRunner>> runners;
     int64_t interval_ns = 1'000'000'000;
     int64_t drain_ns = 0;  // target.timeout: how long in-flight requests may take
     absl::Time next_cut;
@@ -200,8 +202,15 @@ class WorkerAgent::Impl {
         break;
       case ControllerMessage::kStop: {
         MutexLock lock(mu_);
-        if (run_ != nullptr && run_->run_id == message.stop().run_id()) {
-          run_->runner->StopSending(absl::Nanoseconds(message.stop().drain_ns()));
+        const bench::v1::Stop& stop = message.stop();
+        if (run_ == nullptr || run_->run_id != stop.run_id()) break;
+        if (stop.cut_at_run_ns() > 0) {
+          auto it = run_->runners.find(stop.generation());
+          if (it != run_->runners.end()) it->second->CutScheduleAt(stop.cut_at_run_ns());
+        } else {
+          for (auto& [generation, runner] : run_->runners) {
+            runner->StopSending(absl::Nanoseconds(stop.drain_ns()));
+          }
         }
         break;
       }
@@ -248,11 +257,16 @@ class WorkerAgent::Impl {
     {
       MutexLock lock(mu_);
       if (run_ != nullptr) {
-        if (run_->run_id == assignment.run_id() && run_->generation == assignment.generation()) {
+        if (run_->run_id != assignment.run_id()) {
+          return absl::FailedPreconditionError(absl::StrCat("busy with run ", run_->run_id));
+        }
+        if (run_->runners.count(assignment.generation()) > 0) {
           return absl::OkStatus();  // Sent again after a reconnect: already running.
         }
-        return absl::FailedPreconditionError(
-            absl::StrCat("busy with run ", run_->run_id, " (generation ", run_->generation, ")"));
+        if (run_->final_cut) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("run ", run_->run_id, " already finished here"));
+        }
       }
     }
     BENCH_ASSIGN_OR_RETURN(ParsedConfig parsed,
@@ -269,19 +283,28 @@ class WorkerAgent::Impl {
     // clock the engine schedules with.
     const int64_t start_ns = MonotonicNowNs() + (assignment.start_worker_unix_ns() - UnixNowNs());
     BENCH_RETURN_IF_ERROR(runner->StartAt(start_ns));
-    auto run = std::make_unique<Run>();
-    run->run_id = assignment.run_id();
-    run->generation = assignment.generation();
-    run->runner = std::move(runner);
-    run->interval_ns = std::max<int64_t>(10'000'000, assignment.plan().report_interval_ns());
-    run->drain_ns = absl::ToInt64Nanoseconds(parsed.config.target.timeout);
-    run->next_cut = absl::Now() + absl::Nanoseconds(run->interval_ns);
-    BENCH_LOG(INFO) << "worker " << options_.name << ": run " << run->run_id << " assigned ("
-                    << assignment.worker_index() + 1 << " of " << assignment.worker_count() << ", "
-                    << (share.active ? "active" : "idle: the caps leave it no share") << ")";
+    BENCH_LOG(INFO) << "worker " << options_.name << ": run " << assignment.run_id()
+                    << " assigned (" << assignment.worker_index() + 1 << " of "
+                    << assignment.worker_count() << ", generation " << assignment.generation()
+                    << ", " << (share.active ? "active" : "idle: the caps leave it no share")
+                    << ")";
     MutexLock lock(mu_);
-    run_ = std::move(run);
+    if (run_ == nullptr) {
+      run_ = std::make_unique<Run>();
+      run_->run_id = assignment.run_id();
+      run_->interval_ns = std::max<int64_t>(10'000'000, assignment.plan().report_interval_ns());
+      run_->drain_ns = absl::ToInt64Nanoseconds(parsed.config.target.timeout);
+      run_->next_cut = absl::Now() + absl::Nanoseconds(run_->interval_ns);
+    }
+    run_->runners[assignment.generation()] = std::move(runner);
     return absl::OkStatus();
+  }
+
+  bool AllFinished(Run& run) {
+    for (auto& [generation, runner] : run.runners) {
+      if (!runner->Finished()) return false;
+    }
+    return true;
   }
 
   // Cuts shards on time, enforces the lease, sends heartbeats and what is unsent.
@@ -296,7 +319,7 @@ class WorkerAgent::Impl {
         const absl::Time now = absl::Now();
         if (run_ != nullptr) {
           Run& run = *run_;
-          if (!run.final_cut && (now >= run.next_cut || run.runner->Finished())) {
+          if (!run.final_cut && (now >= run.next_cut || AllFinished(run))) {
             CutShard(run);
             run.next_cut = now + absl::Nanoseconds(run.interval_ns);
           }
@@ -305,7 +328,9 @@ class WorkerAgent::Impl {
                                << absl::FormatDuration(lease_)
                                << " (the lease); stopped sending new requests of run "
                                << run.run_id;
-            run.runner->StopSending(absl::Nanoseconds(run.drain_ns));
+            for (auto& [generation, runner] : run.runners) {
+              runner->StopSending(absl::Nanoseconds(run.drain_ns));
+            }
             run.lease_stopped = true;
           }
           for (; run.sent < run.unacked.size(); ++run.sent) {
@@ -334,7 +359,7 @@ class WorkerAgent::Impl {
   }
 
   void CutShard(Run& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    absl::StatusOr<ShareDelta> delta = run.runner->CutDelta();
+    absl::StatusOr<ShareDelta> delta = CutAll(run);
     if (!delta.ok()) {
       BENCH_LOG(ERROR) << "worker " << options_.name << ": cannot cut a shard: " << delta.status();
       return;
@@ -360,6 +385,33 @@ class WorkerAgent::Impl {
     run.final_cut = delta->finished;
     if (!options_.record_shards_path.empty()) RecordShard(shard);
     run.unacked.push_back(std::move(shard));
+  }
+
+  // The deltas of every generation's runner as one: counters and histograms add, and so do the
+  // gauges (each runner's own reading).
+  absl::StatusOr<ShareDelta> CutAll(Run& run) {
+    ShareDelta combined;
+    combined.finished = true;
+    std::map<uint32_t, StatsShard> stages;
+    std::map<uint32_t, IntervalPoint> series;
+    for (auto& [generation, runner] : run.runners) {
+      BENCH_ASSIGN_OR_RETURN(ShareDelta delta, runner->CutDelta());
+      combined.finished = combined.finished && delta.finished;
+      for (auto& [index, stats] : delta.stages) BENCH_RETURN_IF_ERROR(stages[index].Merge(stats));
+      for (auto& [index, point] : delta.series) {
+        auto [it, inserted] = series.try_emplace(index, point);
+        if (!inserted) it->second.Merge(point);
+      }
+      combined.started += delta.started;
+      combined.in_flight += delta.in_flight;
+      combined.client_queue += delta.client_queue;
+      combined.connections_opened += delta.connections_opened;
+      combined.connection_failures += delta.connection_failures;
+      combined.retries += delta.retries;
+    }
+    for (auto& [index, stats] : stages) combined.stages.emplace_back(index, std::move(stats));
+    for (auto& [index, point] : series) combined.series.emplace_back(index, point);
+    return combined;
   }
 
   void RecordShard(const bench::v1::ReportShard& shard) {

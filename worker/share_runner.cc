@@ -116,6 +116,7 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   p.max_requests = share.max_requests;
   p.prompt_stride = share.prompt_stride;
   p.prompt_offset = share.prompt_offset;
+  p.not_before_ns = share.not_before_ns;
   p.timeout_ns = Nanos(config.target.timeout);
   p.interval_ns = Nanos(config.metrics.interval);
   p.stage_count = config.load.type == LoadType::kStages
@@ -155,6 +156,10 @@ absl::Status ShareRunner::StartAt(int64_t run_start_ns) {
 
 void ShareRunner::StopSending(absl::Duration drain) {
   if (engine_ != nullptr && started_) engine_->StopSending(Nanos(drain));
+}
+
+void ShareRunner::CutScheduleAt(int64_t run_ns) {
+  if (engine_ != nullptr && started_) engine_->CutScheduleAt(run_ns);
 }
 
 bool ShareRunner::Finished() {

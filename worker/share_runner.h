@@ -49,6 +49,8 @@ class ShareRunner {
   absl::Status StartAt(int64_t run_start_ns);
   // Stops sending; requests in flight get `drain` to finish, then count as incomplete.
   void StopSending(absl::Duration drain);
+  // Ends the schedule at run time `run_ns` (a handover to a rebalanced share).
+  void CutScheduleAt(int64_t run_ns);
   bool Finished();
   // What changed since the previous cut. Once Finished(), the delta is the last (finished set).
   absl::StatusOr<ShareDelta> CutDelta();

@@ -96,7 +96,8 @@ int Merge(int argc, char** argv) {
 int Scheduled(char** argv) {
   absl::StatusOr<bench::ParsedConfig> parsed = bench::ParseConfig(ReadAll(argv[2]), argv[2]);
   int workers = 0, threads = 0;
-  if (!parsed.ok() || !absl::SimpleAtoi(argv[3], &workers) || !absl::SimpleAtoi(argv[4], &threads)) {
+  if (!parsed.ok() || !absl::SimpleAtoi(argv[3], &workers) ||
+      !absl::SimpleAtoi(argv[4], &threads)) {
     std::fprintf(stderr, "cluster_check: bad config or counts\n");
     return 2;
   }

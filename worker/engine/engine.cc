@@ -47,6 +47,13 @@ class Engine::Worker {
     });
   }
 
+  void CutAt(int64_t run_ns) {
+    if (loop_ == nullptr) return;
+    loop_->Post([this, run_ns] {
+      if (driver_ != nullptr) driver_->CutAt(run_ns);
+    });
+  }
+
   bool WaitFinished(absl::Time deadline) {
     std::unique_lock<Mutex> lock(mu_);
     while (!finished_) {
@@ -198,6 +205,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     driver.timeout_ns = p.timeout_ns;
     driver.prompt_stride = p.prompt_stride * static_cast<uint32_t>(p.threads);
     driver.prompt_offset = p.prompt_offset + p.prompt_stride * static_cast<uint32_t>(t);
+    driver.not_before_ns = p.not_before_ns;
     engine->workers_.push_back(std::make_unique<Worker>(*engine, t, std::move(driver)));
   }
   return engine;
@@ -213,6 +221,10 @@ absl::Status Engine::StartAt(int64_t run_start_ns) {
 
 void Engine::StopSending(int64_t drain_ns) {
   for (auto& worker : workers_) worker->StopSending(drain_ns);
+}
+
+void Engine::CutScheduleAt(int64_t run_ns) {
+  for (auto& worker : workers_) worker->CutAt(run_ns);
 }
 
 bool Engine::WaitUntilFinished(absl::Duration timeout) {

@@ -48,6 +48,7 @@ struct EnginePlan {
   // sequence (k * prompt_stride + prompt_offset), divided again among its threads.
   uint32_t prompt_stride = 1;
   uint32_t prompt_offset = 0;
+  int64_t not_before_ns = 0;  // Nothing is sent before this run time (a share handed over).
   int64_t timeout_ns = 600'000'000'000;
   int64_t interval_ns = 1'000'000'000;
   int stage_count = 1;
@@ -86,6 +87,8 @@ class Engine {
   absl::Status StartAt(int64_t run_start_ns);
   // Stops every thread from sending; open requests get `drain_ns` to finish.
   void StopSending(int64_t drain_ns);
+  // Ends the schedule at run time `run_ns` on every thread (LoadDriver::CutAt).
+  void CutScheduleAt(int64_t run_ns);
   // True when every thread finished (schedule done, drained) within `timeout`.
   bool WaitUntilFinished(absl::Duration timeout);
   EngineSnapshot Snapshot();

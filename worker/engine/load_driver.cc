@@ -236,15 +236,32 @@ bool LoadDriver::AtRequestLimit() const {
   return plan_.max_requests > 0 && window_started_ >= plan_.max_requests;
 }
 
+int64_t LoadDriver::EndNs() const { return std::min(plan_.warmup_ns + plan_.duration_ns, cut_ns_); }
+
+void LoadDriver::CutAt(int64_t run_ns) {
+  cut_ns_ = std::min(cut_ns_, run_ns);
+  if (!sending_) return;
+  if (plan_.closed_loop) {
+    if (users_started_) schedule_timer_.ArmAt(run_start_ns_ + EndNs());
+    return;
+  }
+  if (next_arrival_.has_value() && next_arrival_->intended_send_time_ns >= cut_ns_) {
+    next_arrival_.reset();
+    sending_ = false;
+    FinishSendingIfDone();
+  }
+}
+
 absl::Status LoadDriver::Start(int64_t run_start_ns, absl::AnyInvocable<void()> on_finished) {
   run_start_ns_ = run_start_ns;
   on_finished_ = std::move(on_finished);
   sending_ = true;
   timeout_sweeper_.Start(kTimeoutSweepMs, kTimeoutSweepMs);
   if (plan_.closed_loop) {
-    // Every user starts at time 0 (the timer's first shot); each later request starts when its
-    // user's slot frees. Starting before time 0 would send requests no window counts.
-    schedule_timer_.ArmAt(run_start_ns_);
+    // Every user starts at time 0 (the timer's first shot; later for a share handed over
+    // mid-run); each later request starts when its user's slot frees. Starting before time 0
+    // would send requests no window counts.
+    schedule_timer_.ArmAt(run_start_ns_ + plan_.not_before_ns);
     return absl::OkStatus();
   }
   for (const ArrivalPhase& phase : plan_.phases) {
@@ -273,6 +290,12 @@ absl::Status LoadDriver::AdvanceArrival() {
       // Times and indices in run terms.
       arrival->intended_send_time_ns += phase.start_ns;
       arrival->sequence_index += static_cast<int64_t>(phase.sequence_base);
+      if (arrival->intended_send_time_ns < plan_.not_before_ns) continue;  // Another's share.
+      if (arrival->intended_send_time_ns >= cut_ns_) {
+        phase_ = plan_.phases.size();  // Handed over: nothing more to send.
+        schedule_.reset();
+        return absl::OkStatus();
+      }
       next_arrival_ = *arrival;
       return absl::OkStatus();
     }
@@ -289,15 +312,16 @@ void LoadDriver::OnScheduleTimer() {
     if (!users_started_) {
       users_started_ = true;
       for (uint32_t user = 0; user < plan_.concurrency && sending_; ++user) {
-        Admit(run_start_ns_, closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
+        Admit(run_start_ns_ + plan_.not_before_ns,
+              closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
       }
       if (!sending_) return;
     }
-    if (now >= run_start_ns_ + plan_.warmup_ns + plan_.duration_ns) {
+    if (now >= run_start_ns_ + EndNs()) {
       sending_ = false;
       FinishSendingIfDone();
     } else {
-      schedule_timer_.ArmAt(run_start_ns_ + plan_.warmup_ns + plan_.duration_ns);
+      schedule_timer_.ArmAt(run_start_ns_ + EndNs());
     }
     return;
   }
@@ -330,7 +354,7 @@ void LoadDriver::OnScheduleTimer() {
 void LoadDriver::Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage) {
   // A closed-loop user whose slot frees after the window has closed stops: its request would
   // load the target without being counted (the window timer may not have fired yet).
-  if (plan_.closed_loop && intended_ns - run_start_ns_ >= plan_.warmup_ns + plan_.duration_ns) {
+  if (plan_.closed_loop && intended_ns - run_start_ns_ >= EndNs()) {
     sending_ = false;
     FinishSendingIfDone();
     return;

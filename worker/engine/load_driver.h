@@ -46,6 +46,9 @@ struct DriverPlan {
   // random schedules and closed loops, k * prompt_stride + prompt_offset for this thread's k-th.
   uint32_t prompt_stride = 1;
   uint32_t prompt_offset = 0;
+  // Nothing is sent before this run time: arrivals earlier are skipped and closed-loop users
+  // start then (a share handed over mid-run).
+  int64_t not_before_ns = 0;
 };
 
 struct DriverCounters {
@@ -71,6 +74,9 @@ class LoadDriver {
   // Stops sending. Requests in flight get up to `drain_ns` to finish; then they are cancelled
   // and counted as incomplete. Queued requests that never left are counted as incomplete.
   void StopSending(int64_t drain_ns);
+  // Ends the schedule at run time `run_ns` (arrivals at or after it are not sent, closed-loop
+  // users stop then); requests in flight finish normally. For a share handed over mid-run.
+  void CutAt(int64_t run_ns);
 
   DriverCounters counters() const;
 
@@ -93,6 +99,8 @@ class LoadDriver {
   void MaybeFinish();
   bool InWindow(int64_t intended_ns) const;
   bool AtRequestLimit() const;
+  // Run time at which sending ends: the window's end or an earlier cut.
+  int64_t EndNs() const;
   void RecordNeverSent(const Queued& queued);
   void Link(Request* request);
   void Unlink(Request* request);
@@ -107,6 +115,7 @@ class LoadDriver {
   OpenAiDecoder decoder_;  // One per thread, shared by its requests.
 
   int64_t run_start_ns_ = 0;
+  int64_t cut_ns_ = INT64_MAX;
   size_t phase_ = 0;  // Index of the phase schedule_ runs.
   std::unique_ptr<ArrivalSchedule> schedule_;
   std::optional<Arrival> next_arrival_;
