@@ -73,7 +73,9 @@ bool GetVarint(const unsigned char** pos, const unsigned char* end, int64_t* val
 
 // The histogram a V2 header declares (its counts still empty) and the payload length.
 struct DecodedHeader {
-  Histogram histogram;
+  int32_t significant_digits;
+  int64_t lowest;
+  int64_t highest;
   int64_t payload_length;
 };
 
@@ -86,26 +88,42 @@ absl::StatusOr<DecodedHeader> ParseV2Header(const unsigned char* header) {
   }
   const int32_t payload_length = static_cast<int32_t>(GetU32(header + 4));
   // header + 8: normalizing index offset; header + 32: integer-to-double ratio. Both ignored.
-  const int32_t significant_digits = static_cast<int32_t>(GetU32(header + 12));
-  const int64_t lowest = static_cast<int64_t>(GetU64(header + 16));
-  const int64_t highest = static_cast<int64_t>(GetU64(header + 24));
+  DecodedHeader decoded;
+  decoded.significant_digits = static_cast<int32_t>(GetU32(header + 12));
+  decoded.lowest = static_cast<int64_t>(GetU64(header + 16));
+  decoded.highest = static_cast<int64_t>(GetU64(header + 24));
+  decoded.payload_length = payload_length;
   if (payload_length < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("V2 header: negative payload length ", payload_length));
   }
-  auto histogram = Histogram::Create(lowest, highest, significant_digits);
-  if (!histogram.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("V2 header declares a bad layout: ", histogram.status().message()));
+  return decoded;
+}
+
+// Makes `out` an empty histogram of the declared layout: cleared in place when it already has
+// it (no allocation: a controller decodes thousands of shards a second), else created. Checks
+// the declared payload length against what the layout's counts can need.
+absl::Status PrepareHistogram(const DecodedHeader& decoded, Histogram* out) {
+  if (out->lowest_discernible_value() == decoded.lowest &&
+      out->highest_trackable_value() == decoded.highest &&
+      out->significant_digits() == decoded.significant_digits) {
+    out->Reset();
+  } else {
+    auto histogram = Histogram::Create(decoded.lowest, decoded.highest, decoded.significant_digits);
+    if (!histogram.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("V2 header declares a bad layout: ", histogram.status().message()));
+    }
+    *out = *std::move(histogram);
   }
   // Every varint fills at least one count, so a valid payload is at most 9 bytes a count.
-  const int64_t max_payload = kMaxVarintBytes * histogram->counts_length();
-  if (payload_length > max_payload) {
-    return absl::InvalidArgumentError(absl::StrCat("V2 header: payload length ", payload_length,
-                                                   " exceeds the ", max_payload, " bytes that ",
-                                                   histogram->counts_length(), " counts can need"));
+  const int64_t max_payload = kMaxVarintBytes * out->counts_length();
+  if (decoded.payload_length > max_payload) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("V2 header: payload length ", decoded.payload_length, " exceeds the ",
+                     max_payload, " bytes that ", out->counts_length(), " counts can need"));
   }
-  return DecodedHeader{*std::move(histogram), payload_length};
+  return absl::OkStatus();
 }
 
 absl::Status DecodeCounts(std::string_view payload, Histogram* histogram) {
@@ -246,7 +264,7 @@ std::string EncodeCompressed(const Histogram& histogram) {
   return CompressV2(EncodeUncompressed(histogram));
 }
 
-absl::StatusOr<Histogram> DecodeUncompressed(std::string_view bytes) {
+absl::Status DecodeUncompressedInto(std::string_view bytes, Histogram* out) {
   if (bytes.size() < kV2HeaderSize) {
     return absl::InvalidArgumentError(absl::StrCat(
         "V2 encoding truncated: ", bytes.size(), " bytes, the header alone needs ", kV2HeaderSize));
@@ -259,11 +277,11 @@ absl::StatusOr<Histogram> DecodeUncompressed(std::string_view bytes) {
                                                    decoded.payload_length, " bytes but ",
                                                    payload_bytes, " follow it"));
   }
-  BENCH_RETURN_IF_ERROR(DecodeCounts(bytes.substr(kV2HeaderSize), &decoded.histogram));
-  return std::move(decoded.histogram);
+  BENCH_RETURN_IF_ERROR(PrepareHistogram(decoded, out));
+  return DecodeCounts(bytes.substr(kV2HeaderSize), out);
 }
 
-absl::StatusOr<Histogram> DecodeCompressed(std::string_view bytes) {
+absl::Status DecodeCompressedInto(std::string_view bytes, Histogram* out) {
   if (bytes.size() < kCompressedHeaderSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("compressed V2 encoding truncated: ", bytes.size(),
@@ -297,6 +315,7 @@ absl::StatusOr<Histogram> DecodeCompressed(std::string_view bytes) {
   }
   BENCH_ASSIGN_OR_RETURN(DecodedHeader decoded,
                          ParseV2Header(reinterpret_cast<const unsigned char*>(v2_header)));
+  BENCH_RETURN_IF_ERROR(PrepareHistogram(decoded, out));
   if (decoded.payload_length + static_cast<int64_t>(kV2HeaderSize) >
       kMaxDeflateRatio * compressed_length) {
     return absl::InvalidArgumentError(absl::StrCat("V2 header declares a payload of ",
@@ -323,8 +342,19 @@ absl::StatusOr<Histogram> DecodeCompressed(std::string_view bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(inflater.unused_input(), " bytes follow the end of the zlib stream"));
   }
-  BENCH_RETURN_IF_ERROR(DecodeCounts(payload, &decoded.histogram));
-  return std::move(decoded.histogram);
+  return DecodeCounts(payload, out);
+}
+
+absl::StatusOr<Histogram> DecodeUncompressed(std::string_view bytes) {
+  Histogram histogram;
+  BENCH_RETURN_IF_ERROR(DecodeUncompressedInto(bytes, &histogram));
+  return histogram;
+}
+
+absl::StatusOr<Histogram> DecodeCompressed(std::string_view bytes) {
+  Histogram histogram;
+  BENCH_RETURN_IF_ERROR(DecodeCompressedInto(bytes, &histogram));
+  return histogram;
 }
 
 std::string EncodeCompressedBase64(const Histogram& histogram) {

@@ -34,6 +34,10 @@ std::string CompressV2(std::string_view uncompressed);
 // 1 and an int64 1 there).
 absl::StatusOr<Histogram> DecodeUncompressed(std::string_view bytes);
 absl::StatusOr<Histogram> DecodeCompressed(std::string_view bytes);
+// The same into `out`, which is cleared in place when it has the declared layout (no
+// allocation), else replaced. On error `out` holds an unspecified part of the counts.
+absl::Status DecodeUncompressedInto(std::string_view bytes, Histogram* out);
+absl::Status DecodeCompressedInto(std::string_view bytes, Histogram* out);
 
 // Base64 (standard alphabet, padded) of the compressed form: what hdr-histogram-js
 // encodeIntoCompressedBase64 / decodeFromCompressedBase64 and .hlog lines use.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/histogram_codec.h"
 #include "common/rpc_histogram.h"
 #include "common/status_macros.h"
 
@@ -160,8 +161,8 @@ void ToProto(const StatsShard& stats, bench::v1::StageStats* out) {
   }
 }
 
-absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& in) {
-  StatsShard stats;
+absl::Status FromProto(const bench::v1::StageStats& in, StatsShard* out) {
+  StatsShard& stats = *out;
   const bench::v1::Counters& c = in.counters();
   stats.requests_sent = c.requests_sent();
   stats.succeeded = c.requests_succeeded();
@@ -173,17 +174,36 @@ absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& in) {
   stats.input_tokens_with_cache_info = c.input_tokens_with_cache_info();
   stats.slo_met = c.slo_met();
   stats.usage_missing = c.usage_missing();
+  stats.errors.clear();
   for (const auto& [key, count] : c.errors()) stats.errors[key] = count;
+  bool seen[kLatencyMetricCount] = {};
   for (const bench::v1::EncodedHistogram& encoded : in.histograms()) {
     LatencyMetric metric;
     if (!LatencyMetricFromName(encoded.metric(), &metric)) {
       return absl::InvalidArgumentError(
           absl::StrCat("stage stats: unknown metric '", encoded.metric(), "'"));
     }
-    BENCH_ASSIGN_OR_RETURN(Histogram histogram, FromProto(encoded));
-    // Added, not assigned: the shard's layout is the default; a foreign layout is re-recorded.
-    BENCH_RETURN_IF_ERROR(stats.histogram(metric).Add(histogram));
+    if (seen[static_cast<int>(metric)]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stage stats: metric '", encoded.metric(), "' appears twice"));
+    }
+    seen[static_cast<int>(metric)] = true;
+    absl::Status decoded =
+        DecodeCompressedInto(encoded.hdr_v2_compressed(), &stats.histogram(metric));
+    if (!decoded.ok()) {
+      return absl::Status(decoded.code(),
+                          absl::StrCat("histogram '", encoded.metric(), "': ", decoded.message()));
+    }
   }
+  for (int i = 0; i < kLatencyMetricCount; ++i) {
+    if (!seen[i]) stats.latency[i].Reset();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& in) {
+  StatsShard stats;
+  BENCH_RETURN_IF_ERROR(FromProto(in, &stats));
   return stats;
 }
 

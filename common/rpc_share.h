@@ -18,6 +18,9 @@ absl::StatusOr<WorkShare> FromProto(const bench::v1::WorkShare& share);
 void ToProto(const StatsShard& stats, bench::v1::StageStats* out);
 // kInvalidArgument / kDataLoss for an unknown metric or a histogram that does not decode.
 absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& stats);
+// The same into `out`, reusing its histograms' memory (a controller applies thousands of shards a
+// second). On error `out` is unspecified.
+absl::Status FromProto(const bench::v1::StageStats& stats, StatsShard* out);
 
 void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint* out);
 // The point's start_ns is index * interval_ns.

@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/allow_list.h"
@@ -60,6 +61,8 @@ bool IsTerminal(RunPhase phase) {
          phase == RunPhase::kInterrupted;
 }
 
+constexpr int kOffsetSamples = 5;
+
 // A connected worker stream.
 struct Coordinator::Worker {
   uint64_t key = 0;
@@ -76,7 +79,14 @@ struct Coordinator::Worker {
   absl::Time ping_sent;
   absl::Time next_ping;
   bool has_offset = false;
+  int pongs = 0;
   absl::Duration best_rtt = absl::InfiniteDuration();
+  // Shard acknowledgements are batched (one covers every shard up to its sequence): at most one
+  // every ack interval, to keep a thousand workers' message rate down.
+  std::string ack_run_id;
+  uint64_t ack_pending = 0;  // 0: nothing to acknowledge
+  absl::Time last_ack;
+  absl::Time last_sent;  // acknowledgements and pings: what keeps the worker's lease alive
   int64_t offset_ns = 0;
   std::string run_id;  // The run it works on, if any.
 };
@@ -95,8 +105,13 @@ struct Coordinator::Slot {
   bool final = false;
   bool lost = false;
   uint64_t applied = 0;  // the last sequence applied
-  std::vector<StatsShard> stages;
-  std::vector<IntervalPoint> series;
+  // Its own figures are counters only: the histograms go straight into the run's merge, so a
+  // thousand workers cost no thousand copies of every histogram.
+  uint64_t sent = 0;
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t incomplete = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> gauges;  // per interval: in flight, client queue
   uint64_t started = 0;
   uint32_t in_flight = 0;
   uint32_t client_queue = 0;
@@ -135,6 +150,10 @@ struct Coordinator::RunRecord {
   uint32_t generation = 1;         // of the newest split
   bool rebalance_pending = false;  // a worker joined: give it a share at the next tick
   std::string config_yaml;         // what assignments carry
+  absl::flat_hash_map<std::string, size_t> slot_by_worker;  // worker id -> index in slots
+  // Every applied shard merged, per stage, and the per-interval series summed over workers.
+  std::vector<StatsShard> stages;
+  std::vector<IntervalPoint> series;
 };
 
 Coordinator::Coordinator(CoordinatorOptions options) : options_(std::move(options)) {}
@@ -144,6 +163,7 @@ Coordinator::~Coordinator() {
     MutexLock lock(mu_);
     stopping_ = true;
     changed_.notify_all();
+    tick_.notify_all();
   }
   if (ticker_.joinable()) ticker_.join();
 }
@@ -155,6 +175,11 @@ void Coordinator::Start() {
     started_ = true;
   }
   ticker_ = std::thread([this] { TickerMain(); });
+}
+
+bool Coordinator::Ready() {
+  MutexLock lock(mu_);
+  return started_ && !stopping_;
 }
 
 ControllerMetrics Coordinator::Metrics() {
@@ -183,9 +208,7 @@ ControllerMetrics Coordinator::Metrics() {
     metrics.achieved_rate = progress.achieved_rate;
     metrics.in_flight = progress.in_flight;
     metrics.client_queue = progress.client_queue;
-    for (const Slot& slot : run->slots) {
-      for (const StatsShard& stage : slot.stages) (void)metrics.run_window.Merge(stage);
-    }
+    for (const StatsShard& stage : run->stages) (void)metrics.run_window.Merge(stage);
   }
   metrics.totals = totals_;
   metrics.shards_applied = shards_applied_;
@@ -197,15 +220,26 @@ ControllerMetrics Coordinator::Metrics() {
 void Coordinator::TickerMain() {
   std::unique_lock<Mutex> lock(mu_);
   while (!stopping_) {
-    changed_.wait_for(lock, std::chrono::milliseconds(50));
+    // Its own wake-ups only (every 50 ms, or a submit or cancel): shards arrive a thousand times
+    // a second and must not each run a tick.
+    tick_.wait_for(lock, std::chrono::milliseconds(50));
     if (stopping_) break;
     Tick();
+    if (unannounced_changes_) {
+      unannounced_changes_ = false;
+      changed_.notify_all();
+    }
   }
 }
 
 void Coordinator::Touch(RunRecord& run) {
   ++run.version;
   changed_.notify_all();
+}
+
+void Coordinator::TouchQuietly(RunRecord& run) {
+  ++run.version;
+  unannounced_changes_ = true;  // Watchers hear of it at the next tick.
 }
 
 Coordinator::RunRecord* Coordinator::Active() {
@@ -327,6 +361,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
       break;
     case bench::v1::WorkerMessage::kPong: {
       if (message.pong().nonce() != worker.ping_nonce) break;
+      ++worker.pongs;
       const absl::Duration rtt = now - worker.ping_sent;
       if (rtt <= worker.best_rtt) {
         worker.best_rtt = rtt;
@@ -376,23 +411,22 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
 }
 
 void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard) {
-  auto ack = [&](uint64_t sequence) {
-    bench::v1::ControllerMessage message;
-    message.mutable_shard_ack()->set_run_id(shard.run_id());
-    message.mutable_shard_ack()->set_sequence(sequence);
-    worker.peer->Send(message);
-  };
-  RunRecord* run = nullptr;
-  for (auto& candidate : runs_) {
-    if (candidate->id == shard.run_id()) run = candidate.get();
-  }
-  Slot* slot = nullptr;
-  if (run != nullptr && !IsTerminal(run->phase)) {
-    for (Slot& candidate : run->slots) {
-      if (candidate.worker_id == shard.worker_id() && candidate.worker_id == worker.id) {
-        slot = &candidate;
-      }
+  // Immediately for final shards, duplicates and refusals; else batched (see Worker).
+  auto ack = [&](uint64_t sequence, bool now = true) {
+    if (now || shard.final() || absl::Now() - worker.last_ack >= AckInterval() ||
+        worker.ack_run_id != shard.run_id()) {
+      SendAck(worker, shard.run_id(), sequence);
+    } else {
+      worker.ack_pending = sequence;
     }
+  };
+  // Only the active run takes shards; any other run's are over (acknowledged and dropped).
+  RunRecord* run = Active();
+  if (run != nullptr && run->id != shard.run_id()) run = nullptr;
+  Slot* slot = nullptr;
+  if (run != nullptr && !IsTerminal(run->phase) && shard.worker_id() == worker.id) {
+    auto it = run->slot_by_worker.find(worker.id);
+    if (it != run->slot_by_worker.end()) slot = &run->slots[it->second];
   }
   if (slot == nullptr || slot->lost) {
     ack(shard.sequence());  // A run that is over (or not this worker's): nothing to apply.
@@ -406,23 +440,35 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   if (shard.sequence() != slot->applied + 1) return;  // A gap: the worker resends in order.
 
   const int64_t interval_ns = Nanos(run->config.metrics.interval);
-  std::vector<std::pair<uint32_t, StatsShard>> stages;
-  for (const bench::v1::StageStats& stage : shard.stages()) {
-    absl::StatusOr<StatsShard> stats = FromProto(stage);
-    if (!stats.ok() || stage.stage_index() >= slot->stages.size()) {
+  // Decode every stage first (into reused buffers): a shard applies whole or not at all.
+  if (decoded_.size() < static_cast<size_t>(shard.stages_size())) {
+    decoded_.resize(static_cast<size_t>(shard.stages_size()));
+  }
+  for (int i = 0; i < shard.stages_size(); ++i) {
+    const bench::v1::StageStats& stage = shard.stages(i);
+    absl::Status status = FromProto(stage, &decoded_[static_cast<size_t>(i)]);
+    if (status.ok() && stage.stage_index() >= run->stages.size()) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("stage index ", stage.stage_index(), " out of range"));
+    }
+    if (!status.ok()) {
       ++run->shard_errors;
       ++shard_apply_errors_;
       BENCH_LOG(ERROR) << "run " << run->id << ": shard " << shard.sequence() << " of worker "
-                       << worker.name << " does not apply: "
-                       << (stats.ok() ? "stage index out of range" : stats.status().ToString());
+                       << worker.name << " does not apply: " << status;
       ack(shard.sequence());
       slot->applied = shard.sequence();
       return;
     }
-    stages.emplace_back(stage.stage_index(), *std::move(stats));
   }
-  for (auto& [index, stats] : stages) {
-    if (absl::Status merged = slot->stages[index].Merge(stats); !merged.ok()) {
+  for (int i = 0; i < shard.stages_size(); ++i) {
+    const StatsShard& stats = decoded_[static_cast<size_t>(i)];
+    slot->sent += stats.requests_sent;
+    slot->succeeded += stats.succeeded;
+    slot->failed += stats.failed;
+    slot->incomplete += stats.incomplete;
+    if (absl::Status merged = run->stages[shard.stages(i).stage_index()].Merge(stats);
+        !merged.ok()) {
       ++run->shard_errors;
       ++shard_apply_errors_;
     }
@@ -430,15 +476,30 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   }
   ++shards_applied_;
   for (const bench::v1::SeriesPoint& point : shard.series()) {
-    if (point.index() >= 1'000'000) continue;  // Beyond any run: ignore rather than allocate.
-    if (slot->series.size() <= point.index()) {
-      const size_t old = slot->series.size();
-      slot->series.resize(point.index() + 1);
-      for (size_t i = old; i < slot->series.size(); ++i) {
-        slot->series[i].start_ns = static_cast<int64_t>(i) * interval_ns;
+    const uint32_t index = point.index();
+    if (index >= 1'000'000) continue;  // Beyond any run: ignore rather than allocate.
+    if (run->series.size() <= index) {
+      const size_t old = run->series.size();
+      run->series.resize(index + 1);
+      for (size_t i = old; i < run->series.size(); ++i) {
+        run->series[i].start_ns = static_cast<int64_t>(i) * interval_ns;
       }
     }
-    slot->series[point.index()].ApplyDelta(FromProto(point, interval_ns));
+    if (slot->gauges.size() <= index) slot->gauges.resize(index + 1);
+    const IntervalPoint delta = FromProto(point, interval_ns);
+    IntervalPoint& merged = run->series[index];
+    merged.started += delta.started;
+    merged.completed += delta.completed;
+    merged.succeeded += delta.succeeded;
+    merged.failed += delta.failed;
+    merged.output_tokens += delta.output_tokens;
+    merged.output_chunks += delta.output_chunks;
+    // Gauges: the sum of every worker's latest reading for the interval.
+    auto& [in_flight, client_queue] = slot->gauges[index];
+    merged.in_flight = merged.in_flight - in_flight + delta.in_flight;
+    merged.client_queue = merged.client_queue - client_queue + delta.client_queue;
+    in_flight = delta.in_flight;
+    client_queue = delta.client_queue;
   }
   slot->started = shard.started();
   slot->in_flight = shard.in_flight();
@@ -448,8 +509,23 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   slot->retries += shard.client().retries();
   slot->applied = shard.sequence();
   if (shard.final()) slot->final = true;
-  ack(shard.sequence());
-  Touch(*run);
+  ack(shard.sequence(), /*now=*/false);
+  TouchQuietly(*run);
+}
+
+absl::Duration Coordinator::AckInterval() const {
+  return std::min(absl::Seconds(2), options_.lease / 3);
+}
+
+void Coordinator::SendAck(Worker& worker, const std::string& run_id, uint64_t sequence) {
+  bench::v1::ControllerMessage message;
+  message.mutable_shard_ack()->set_run_id(run_id);
+  message.mutable_shard_ack()->set_sequence(sequence);
+  worker.peer->Send(message);
+  worker.ack_run_id = run_id;
+  worker.ack_pending = 0;
+  worker.last_ack = absl::Now();
+  worker.last_sent = worker.last_ack;
 }
 
 // ---- clients ----------------------------------------------------------------------------------
@@ -545,7 +621,7 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   BENCH_LOG(INFO) << "audit: submit run=" << id << " name=" << config.benchmark.name
                   << " target=" << config.target.endpoint << " caller=" << caller;
   runs_.push_back(std::move(run));
-  changed_.notify_all();
+  tick_.notify_all();
   return id;
 }
 
@@ -625,8 +701,20 @@ void Coordinator::Tick() {
           absl::StrCat("no message for ", absl::FormatDuration(options_.lease), " (the lease)"));
       continue;
     }
-    if (now >= worker->next_ping) {
-      worker->next_ping = now + options_.ping_interval;
+    if (worker->ack_pending > 0 && now - worker->last_ack >= AckInterval()) {
+      SendAck(*worker, worker->ack_run_id, worker->ack_pending);
+    }
+    // A few pings a second apart estimate the clock offset; after that a ping goes only when
+    // nothing else went to the worker for half the lease (its lease must not run out) or to
+    // refresh the offset now and then.
+    const bool due =
+        worker->pongs < kOffsetSamples
+            ? now >= worker->next_ping
+            : now - worker->last_sent >= options_.lease / 2 || now >= worker->next_ping;
+    if (due) {
+      worker->next_ping =
+          now + (worker->pongs < kOffsetSamples ? options_.ping_interval : absl::Seconds(30));
+      worker->last_sent = now;
       worker->ping_nonce = (worker->ping_nonce + 1) | 1;
       worker->ping_sent = now;
       bench::v1::ControllerMessage ping;
@@ -749,9 +837,9 @@ void Coordinator::TryStart(RunRecord& run) {
   run.start = start;
   run.deadline = start + run.plan.total + run.config.target.timeout + absl::Seconds(30);
   run.phase = RunPhase::kRunning;
-  const size_t stage_count = run.config.load.type == LoadType::kStages
-                                 ? std::max<size_t>(1, run.config.load.stages.size())
-                                 : 1;
+  run.stages.resize(run.config.load.type == LoadType::kStages
+                        ? std::max<size_t>(1, run.config.load.stages.size())
+                        : 1);
   for (size_t i = 0; i < ready.size(); ++i) {
     Worker& worker = *ready[i];
     Slot slot;
@@ -762,7 +850,7 @@ void Coordinator::TryStart(RunRecord& run) {
     slot.share = (*shares)[i];
     slot.latest = (*shares)[i];
     slot.generations.push_back(run.generation);
-    slot.stages.resize(stage_count);
+    run.slot_by_worker[slot.worker_id] = run.slots.size();
     run.slots.push_back(std::move(slot));
   }
   for (size_t i = 0; i < ready.size(); ++i) {
@@ -852,14 +940,13 @@ void Coordinator::Rebalance(RunRecord& run, const std::string& reason) {
       workers_[slot.key]->peer->Send(message);
     }
   }
-  const size_t stage_count = run.slots.empty() ? 1 : run.slots.front().stages.size();
   for (Worker* worker : joining) {
     Slot slot;
     slot.worker_id = worker->id;
     slot.name = worker->name;
     slot.key = worker->key;
     slot.threads = worker->threads;
-    slot.stages.resize(stage_count);
+    run.slot_by_worker[slot.worker_id] = run.slots.size();
     run.slots.push_back(std::move(slot));
     live.push_back(run.slots.size() - 1);
   }
@@ -906,23 +993,10 @@ void Coordinator::Fail(RunRecord& run, const std::string& error, int exit_code) 
 RunResult Coordinator::Merge(const RunRecord& run) {
   const Plan& plan = run.plan;
   RunResult result;
-  const size_t stage_count = run.config.load.type == LoadType::kStages
-                                 ? std::max<size_t>(1, run.config.load.stages.size())
-                                 : 1;
-  result.stages.resize(stage_count);
+  result.stages = run.stages;
+  result.series = run.series;
   result.interval_ns = Nanos(run.config.metrics.interval);
   for (const Slot& slot : run.slots) {
-    for (size_t s = 0; s < slot.stages.size() && s < stage_count; ++s) {
-      (void)result.stages[s].Merge(slot.stages[s]);  // Same layouts: cannot fail.
-    }
-    if (result.series.size() < slot.series.size()) {
-      const size_t old = result.series.size();
-      result.series.resize(slot.series.size());
-      for (size_t i = old; i < result.series.size(); ++i) {
-        result.series[i].start_ns = static_cast<int64_t>(i) * result.interval_ns;
-      }
-    }
-    for (size_t i = 0; i < slot.series.size(); ++i) result.series[i].Merge(slot.series[i]);
     result.connections_opened += slot.connections_opened;
     result.connection_failures += slot.connection_failures;
     result.retries += slot.retries;
@@ -939,12 +1013,10 @@ RunResult Coordinator::Merge(const RunRecord& run) {
         figures.rate += phase.spec.rate_per_s;
       }
     }
-    for (const StatsShard& stage : slot.stages) {
-      figures.sent += stage.requests_sent;
-      figures.succeeded += stage.succeeded;
-      figures.failed += stage.failed;
-      figures.incomplete += stage.incomplete;
-    }
+    figures.sent = slot.sent;
+    figures.succeeded = slot.succeeded;
+    figures.failed = slot.failed;
+    figures.incomplete = slot.incomplete;
     figures.lost = slot.lost;
     figures.lost_in_flight = slot.lost ? slot.in_flight : 0;
     result.worker_figures.push_back(std::move(figures));
@@ -1105,16 +1177,12 @@ Progress Coordinator::ProgressOf(const RunRecord& run) {
   progress.elapsed_s = absl::ToDoubleSeconds(now - run.start);
   progress.warming_up = progress.elapsed_s < absl::ToDoubleSeconds(plan.warmup);
   progress.draining = run.phase == RunPhase::kDraining || run.cancelled || run.failing;
-  StatsShard window;
-  std::vector<IntervalPoint> series;
+  const std::vector<IntervalPoint>& series = run.series;
   const int64_t interval_ns = Nanos(run.config.metrics.interval);
   for (const Slot& slot : run.slots) {
     progress.started += slot.started;
     progress.in_flight += slot.in_flight;
     progress.client_queue += slot.client_queue;
-    for (const StatsShard& stage : slot.stages) (void)window.Merge(stage);
-    if (series.size() < slot.series.size()) series.resize(slot.series.size());
-    for (size_t i = 0; i < slot.series.size(); ++i) series[i].Merge(slot.series[i]);
   }
   for (const IntervalPoint& point : series) {
     progress.succeeded += point.succeeded;
@@ -1126,7 +1194,15 @@ Progress Coordinator::ProgressOf(const RunRecord& run) {
     progress.achieved_rate =
         static_cast<double>(series[index - 1].started) / (static_cast<double>(interval_ns) / 1e9);
   }
-  const Histogram& ttft = window.histogram(LatencyMetric::kTtft);
+  // TTFT over the stages (one, unless load.type is stages), without copying the others.
+  Histogram merged_ttft;
+  if (run.stages.size() > 1) {
+    for (const StatsShard& stage : run.stages) {
+      (void)merged_ttft.Add(stage.histogram(LatencyMetric::kTtft));
+    }
+  }
+  const Histogram& ttft =
+      run.stages.size() == 1 ? run.stages.front().histogram(LatencyMetric::kTtft) : merged_ttft;
   if (ttft.TotalCount() > 0) {
     progress.ttft_p50_ms = static_cast<double>(ttft.ValueAtPercentile(50)) / 1000.0;
     progress.ttft_p99_ms = static_cast<double>(ttft.ValueAtPercentile(99)) / 1000.0;

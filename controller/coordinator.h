@@ -150,6 +150,8 @@ class Coordinator {
   void DetachWorker(uint64_t key, const std::string& reason);
   size_t ConnectedWorkers();
   ControllerMetrics Metrics();
+  // Accepting runs (started, not stopping): /readyz, without Metrics()'s copies.
+  bool Ready();
 
   // --- clients ---
   // Queues a run; kInvalidArgument for a config that cannot run, kPermissionDenied for a target
@@ -176,6 +178,10 @@ class Coordinator {
   void TryStart(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyShard(Worker& worker, const bench::v1::ReportShard& shard)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SendAck(Worker& worker, const std::string& run_id, uint64_t sequence)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Acknowledgements are batched up to this (2 s, or a third of the lease when shorter).
+  absl::Duration AckInterval() const;
   void StopRun(RunRecord& run, bench::v1::Stop::Reason reason, absl::Duration drain)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(RunRecord& run, const std::string& error, int exit_code)
@@ -194,16 +200,21 @@ class Coordinator {
   Progress ProgressOf(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunInfo InfoOf(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A change watchers may learn of up to a tick later (shard figures).
+  void TouchQuietly(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunRecord* Active() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CoordinatorOptions options_;
   Mutex mu_;
-  std::condition_variable_any changed_;
+  std::condition_variable_any changed_;  // watchers (WaitForChange)
+  std::condition_variable_any tick_;     // the ticker
+  bool unannounced_changes_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<RunRecord>> runs_ ABSL_GUARDED_BY(mu_);  // creation order
   StatsShard totals_ ABSL_GUARDED_BY(mu_);
+  std::vector<StatsShard> decoded_ ABSL_GUARDED_BY(mu_);  // reused by ApplyShard
   uint64_t shards_applied_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t shards_duplicate_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t shard_apply_errors_ ABSL_GUARDED_BY(mu_) = 0;

@@ -18,6 +18,8 @@
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
 #include "controller/coordinator.h"
+#include "controller/http_endpoint.h"
+#include "controller/metrics_exporter.h"
 #include "controller/rpc_services.h"
 #include "grpcpp/grpcpp.h"
 
@@ -44,8 +46,8 @@ constexpr char kUsage[] =
     "  --max-concurrency N       duration, workers (default: none)\n"
     "  --max-duration D\n"
     "  --max-workers N\n"
-    "\n"
-    "Not built yet (refused): --metrics-listen (/metrics, /healthz, /readyz).\n";
+    "  --metrics-listen HOST:PORT  plain HTTP for Prometheus and probes: /metrics, /healthz,\n"
+    "                            /readyz (default: off; port 0 picks one and the log says which)\n";
 
 int UsageError(const std::string& reason) {
   std::fprintf(stderr, "bench-controller serve: %s\n\n%s", reason.c_str(), kUsage);
@@ -67,6 +69,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   bool listen_given = false;
   std::string tls_cert, tls_key, client_ca, token_file;
   bool insecure = false;
+  std::string metrics_listen;  // empty: no HTTP endpoint
   CoordinatorOptions options;
   options.results_dir = "results";
   options.recover_runs = true;
@@ -135,8 +138,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
         return UsageError("--max-workers must be >= 1, got " + value.value_or(""));
       }
     } else if (MatchFlag(args, &i, "--metrics-listen", &value)) {
-      return UsageError(
-          "--metrics-listen (/metrics, /healthz, /readyz) is not built yet in this version");
+      if (!need("HOST:PORT")) return kExitUsage;
+      if (absl::Status parsed = ParseListenAddress(*value, "--metrics-listen").status();
+          !parsed.ok()) {
+        return UsageError(std::string(parsed.message()));
+      }
+      metrics_listen = *value;
     } else {
       return UsageError(arg.empty() || arg[0] != '-' ? "unexpected argument " + arg
                                                      : "unknown flag " + arg);
@@ -219,6 +226,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
   // Accept the workers' keepalive pings (every 20 s, also between calls).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Worker streams carry small messages at a steady pace: bandwidth-delay probing only adds
+  // PING frames (a write each) to every connection.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     std::fprintf(stderr, "bench-controller serve: cannot listen on %s\n", listen.c_str());
@@ -230,10 +240,27 @@ int RunServeCommand(const std::vector<std::string>& args) {
                       : client_ca.empty() ? "TLS"
                                           : "mTLS")
                   << (token.empty() ? "" : ", token") << "); results in " << options.results_dir;
+  // After the gRPC port, so its line comes first in the log. Declared after the coordinator:
+  // the endpoint's routes use the exporter, which uses the coordinator.
+  MetricsExporter exporter(coordinator);
+  HttpEndpoint metrics_endpoint;
+  if (!metrics_listen.empty()) {
+    exporter.AddRoutes(metrics_endpoint);
+    if (absl::Status started = metrics_endpoint.Start(metrics_listen); !started.ok()) {
+      std::fprintf(stderr, "bench-controller serve: --metrics-listen: %s\n",
+                   std::string(started.message()).c_str());
+      server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      return kExitRunFailed;
+    }
+    BENCH_LOG(INFO) << "metrics: listening on "
+                    << metrics_listen.substr(0, metrics_listen.rfind(':')) << ":"
+                    << metrics_endpoint.port() << " (/metrics, /healthz, /readyz)";
+  }
   int signal = 0;
   sigwait(&signals, &signal);
   BENCH_LOG(INFO) << "serve: signal " << signal << ", shutting down";
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  metrics_endpoint.Stop();
   return kExitOk;
 }
 

@@ -20,6 +20,8 @@ packages=(
   # peers and tools used by tests and benchmarks
   nodejs npm nginx libnginx-mod-http-echo nghttp2-client nghttp2-server curl openssl
   procps
+  # the Prometheus server (2.42) that scrapes bench-controller's /metrics in integration.prometheus
+  prometheus
 )
 
 missing=()
@@ -42,7 +44,11 @@ else
 fi
 
 # nginx from Debian starts itself on install; tests start their own instances on free ports.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# The same for prometheus (its service would scrape nothing of ours and hold port 9090).
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi
 
 # npm packages for interop tests (versions pinned by tests/node/package-lock.json).
 if [ ! -d "$here/tests/node/node_modules/hdr-histogram-js" ] || \

@@ -181,7 +181,13 @@ class WorkerAgent::Impl {
   bool Send(const WorkerMessage& message) {
     MutexLock lock(write_mu_);
     if (stream_ == nullptr) return false;
+    last_sent_ns_.store(MonotonicNowNs(), std::memory_order_relaxed);
     return stream_->Write(message);
+  }
+
+  // Lock-free: read under mu_, written under write_mu_ (which a blocked Write may hold long).
+  absl::Duration SinceLastSent() const {
+    return absl::Nanoseconds(MonotonicNowNs() - last_sent_ns_.load(std::memory_order_relaxed));
   }
 
   void Handle(const ControllerMessage& message) {
@@ -340,7 +346,8 @@ class WorkerAgent::Impl {
           }
           if (run.final_cut && run.unacked.empty()) run_.reset();
         }
-        if (now >= next_heartbeat) {
+        // A heartbeat only when nothing else went up for a second: shards say as much.
+        if (now >= next_heartbeat && SinceLastSent() >= absl::Seconds(1)) {
           next_heartbeat = now + absl::Seconds(1);
           WorkerMessage heartbeat;
           heartbeat.mutable_heartbeat()->set_worker_monotonic_ns(MonotonicNowNs());
@@ -435,6 +442,7 @@ class WorkerAgent::Impl {
 
   Mutex write_mu_;  // Serializes writes; one reader runs beside them.
   std::shared_ptr<Stream> stream_ ABSL_GUARDED_BY(write_mu_);
+  std::atomic<int64_t> last_sent_ns_{0};
 
   Mutex mu_;
   std::condition_variable_any cv_;
