@@ -173,6 +173,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
   const int total_threads =
       options.threads > 0 ? options.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  constexpr int64_t kMaxLocalWorkers = 64;
+  if (config.cluster.workers > kMaxLocalWorkers) {
+    return UsageError(absl::StrCat("cluster.workers: run hosts at most ", kMaxLocalWorkers,
+                                   " in-process workers, got ", config.cluster.workers,
+                                   "; use serve and bench-worker processes"));
+  }
   const int worker_count = static_cast<int>(std::max<int64_t>(1, config.cluster.workers));
   const int threads_each = std::max(1, total_threads / worker_count);
   if (!options.quiet) {
