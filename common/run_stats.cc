@@ -143,13 +143,17 @@ bool StatsShard::operator==(const StatsShard& other) const {
          slo_met == other.slo_met && usage_missing == other.usage_missing && errors == other.errors;
 }
 
-void IntervalPoint::Merge(const IntervalPoint& other) {
+void IntervalPoint::AddCounters(const IntervalPoint& other) {
   started += other.started;
   completed += other.completed;
   succeeded += other.succeeded;
   failed += other.failed;
   output_tokens += other.output_tokens;
   output_chunks += other.output_chunks;
+}
+
+void IntervalPoint::Merge(const IntervalPoint& other) {
+  AddCounters(other);
   in_flight += other.in_flight;
   client_queue += other.client_queue;
 }
@@ -166,12 +170,7 @@ IntervalPoint IntervalPoint::DeltaSince(const IntervalPoint& earlier) const {
 }
 
 void IntervalPoint::ApplyDelta(const IntervalPoint& delta) {
-  started += delta.started;
-  completed += delta.completed;
-  succeeded += delta.succeeded;
-  failed += delta.failed;
-  output_tokens += delta.output_tokens;
-  output_chunks += delta.output_chunks;
+  AddCounters(delta);
   in_flight = delta.in_flight;
   client_queue = delta.client_queue;
 }

@@ -89,11 +89,12 @@ struct IntervalPoint {
   uint64_t completed = 0;  // requests that ended in the interval (any outcome)
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  uint64_t output_tokens = 0;              // tokens of requests that ended in the interval
-  uint64_t output_chunks = 0;              // output chunks that arrived in the interval
-  uint32_t in_flight = 0;                  // at the end of the interval
-  uint32_t client_queue = 0;               // at the end of the interval
-  void Merge(const IntervalPoint& other);  // sums; gauges add across threads
+  uint64_t output_tokens = 0;                    // tokens of requests that ended in the interval
+  uint64_t output_chunks = 0;                    // output chunks that arrived in the interval
+  uint32_t in_flight = 0;                        // at the end of the interval
+  uint32_t client_queue = 0;                     // at the end of the interval
+  void Merge(const IntervalPoint& other);        // sums; gauges add across threads
+  void AddCounters(const IntervalPoint& other);  // sums the counters, leaves the gauges
   // The counters recorded since `earlier` (a past state of this point); gauges keep this point's
   // values, since a gauge is a reading, not a sum.
   IntervalPoint DeltaSince(const IntervalPoint& earlier) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -89,6 +90,9 @@ struct Coordinator::Worker {
   absl::Time last_sent;  // acknowledgements and pings: what keeps the worker's lease alive
   int64_t offset_ns = 0;
   std::string run_id;  // The run it works on, if any.
+  // A run it still holds that is over here (told to stop after a reconnect): it is not free
+  // until its final shard for that run arrives.
+  std::string draining_run_id;
 };
 
 // One worker's part in a run and everything it reported.
@@ -100,6 +104,7 @@ struct Coordinator::Slot {
   uint32_t threads = 1;
   WorkShare share;                    // its first share (the per-worker figures show it)
   std::vector<uint32_t> generations;  // the shares it was given, oldest first
+  std::map<uint32_t, int64_t> cuts;   // generation -> run time its schedule was cut at
   WorkShare latest;                   // the share of its newest generation
   bool acked = false;
   bool final = false;
@@ -135,6 +140,7 @@ struct Coordinator::RunRecord {
   std::vector<Slot> slots;
   std::string waiting_message;
   bool failing = false;
+  absl::Time failed_at;
   int failure_exit_code = 1;
   bool cancelled = false;
   absl::Time cancelled_at;
@@ -148,7 +154,8 @@ struct Coordinator::RunRecord {
   BenchmarkConfig written;  // the config as results are written (output.dir of the controller)
   absl::Time next_flush;
   uint32_t generation = 1;         // of the newest split
-  bool rebalance_pending = false;  // a worker joined: give it a share at the next tick
+  bool rebalance_pending = false;  // a worker joined or was lost: re-split at a tick
+  bool share_orphaned = false;     // a lost worker's (or refused) share waits for a re-split
   std::string config_yaml;         // what assignments carry
   absl::flat_hash_map<std::string, size_t> slot_by_worker;  // worker id -> index in slots
   // Every applied shard merged, per stage, and the per-interval series summed over workers.
@@ -332,15 +339,17 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
       for (const std::string& pending : hello.pending_run_ids()) {
         bool resumed = false;
         if (run != nullptr && run->id == pending) {
-          for (Slot& slot : run->slots) {
-            if (slot.worker_id == worker.id && !slot.lost) {
-              slot.key = key;
-              worker.run_id = run->id;
-              resumed = true;
-            }
+          auto found = run->slot_by_worker.find(worker.id);
+          if (found != run->slot_by_worker.end() && !run->slots[found->second].lost) {
+            Slot& slot = run->slots[found->second];
+            slot.key = key;
+            worker.run_id = run->id;
+            resumed = true;
+            Resume(*run, worker, slot);
           }
         }
         if (!resumed) {
+          worker.draining_run_id = pending;
           // A run this controller no longer has (it restarted, or the run ended): drop it.
           bench::v1::ControllerMessage stop;
           stop.mutable_stop()->set_run_id(pending);
@@ -380,21 +389,25 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
         if (ack.accepted()) {
           slot.acked = true;
         } else if (ack.generation() > 1) {
-          run->notes.push_back(
-              absl::StrCat("worker ", worker.name, " refused its rebalanced share: ", ack.error()));
+          // Its old share was cut at the handover: re-split the rest without it.
+          slot.final = true;
+          run->rebalance_pending = true;
+          run->share_orphaned = true;
+          run->notes.push_back(absl::StrCat("worker ", worker.name,
+                                            " refused its rebalanced share (", ack.error(),
+                                            "); the rest is split again without it"));
         } else if (!run->failing) {
           // The exit code of SPEC section 7: an unreachable target fails the run; a config the
           // worker cannot use (a missing dataset, an unset ${env:} variable) is invalid input;
           // a target outside the allow-list is denied.
           const auto code = static_cast<absl::StatusCode>(ack.error_code());
           const bool target = ack.error().find("target.endpoint") != std::string::npos;
-          const int exit_code = code == absl::StatusCode::kPermissionDenied ? 6
-                                : target                                    ? 1
-                                : code == absl::StatusCode::kInvalidArgument ||
-                                        code == absl::StatusCode::kNotFound ||
-                                        code == absl::StatusCode::kFailedPrecondition
-                                    ? 2
-                                    : 1;
+          const int exit_code =
+              code == absl::StatusCode::kPermissionDenied ? 6
+              : target                                    ? 1
+              : code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound
+                  ? 2
+                  : 1;
           slot.final = true;
           Fail(*run, absl::StrCat("worker ", worker.name, " refused its share: ", ack.error()),
                exit_code);
@@ -429,6 +442,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     if (it != run->slot_by_worker.end()) slot = &run->slots[it->second];
   }
   if (slot == nullptr || slot->lost) {
+    if (shard.final() && shard.run_id() == worker.draining_run_id) worker.draining_run_id.clear();
     ack(shard.sequence());  // A run that is over (or not this worker's): nothing to apply.
     return;
   }
@@ -488,12 +502,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     if (slot->gauges.size() <= index) slot->gauges.resize(index + 1);
     const IntervalPoint delta = FromProto(point, interval_ns);
     IntervalPoint& merged = run->series[index];
-    merged.started += delta.started;
-    merged.completed += delta.completed;
-    merged.succeeded += delta.succeeded;
-    merged.failed += delta.failed;
-    merged.output_tokens += delta.output_tokens;
-    merged.output_chunks += delta.output_chunks;
+    merged.AddCounters(delta);
     // Gauges: the sum of every worker's latest reading for the interval.
     auto& [in_flight, client_queue] = slot->gauges[index];
     merged.in_flight = merged.in_flight - in_flight + delta.in_flight;
@@ -695,12 +704,12 @@ absl::StatusOr<RunInfo> Coordinator::WaitForChange(const std::string& run_id, ui
 void Coordinator::Tick() {
   const absl::Time now = absl::Now();
   for (auto& [key, worker] : workers_) {
-    if (!worker->hello) continue;
     if (now - worker->last_heard > options_.lease) {
       worker->peer->Disconnect(
           absl::StrCat("no message for ", absl::FormatDuration(options_.lease), " (the lease)"));
       continue;
     }
+    if (!worker->hello) continue;
     if (worker->ack_pending > 0 && now - worker->last_ack >= AckInterval()) {
       SendAck(*worker, worker->ack_run_id, worker->ack_pending);
     }
@@ -748,44 +757,51 @@ void Coordinator::Tick() {
       }
     }
   }
-  if (run->rebalance_pending && run->phase == RunPhase::kRunning && !run->failing &&
-      !run->cancelled) {
-    // Elastic: a worker that joined mid-run takes a share once its clock offset is known.
-    for (auto& [key, worker] : workers_) {
-      if (worker->hello && worker->run_id.empty() && worker->has_offset) {
-        run->rebalance_pending = false;
-        Rebalance(*run, absl::StrCat("worker ", worker->name, " joined"));
-        break;
-      }
-    }
-  }
   if (run->phase == RunPhase::kRunning && now >= run->start + run->plan.total) {
     run->phase = RunPhase::kDraining;
     Touch(*run);
   }
   bool all_final = true;
+  bool detached = false;
+  std::vector<std::string> losses;
   for (Slot& slot : run->slots) {
     if (slot.final || slot.lost) continue;
     all_final = false;
     if (slot.key == 0 && now - slot.detached_at > options_.lease) {
       slot.lost = true;
-      const std::string loss = absl::StrFormat(
+      losses.push_back(absl::StrFormat(
           "worker %s lost at %.1f s of the run (its stream ended and it did not return within "
           "the %s lease); its %u requests in flight are counted as lost",
           slot.name, absl::ToDoubleSeconds(now - run->start), absl::FormatDuration(options_.lease),
-          slot.in_flight);
-      BENCH_LOG(WARNING) << "run " << run->id << ": " << loss;
-      if (!run->failing && !run->cancelled) {
-        if (run->config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance) {
-          Rebalance(*run, loss);
-        } else {
-          run->notes.push_back(loss);
-          Fail(*run, loss + "; cluster.onWorkerLoss is fail", 1);
-        }
-      } else {
-        run->notes.push_back(loss);
-      }
+          slot.in_flight));
+    } else if (slot.key == 0) {
+      detached = true;
     }
+  }
+  // Acted on after the loop: a rebalance may add slots.
+  for (const std::string& loss : losses) {
+    BENCH_LOG(WARNING) << "run " << run->id << ": " << loss;
+    run->notes.push_back(loss);
+    if (run->failing || run->cancelled) continue;
+    if (run->config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance) {
+      run->rebalance_pending = true;
+      run->share_orphaned = true;
+    } else {
+      Fail(*run, loss + "; cluster.onWorkerLoss is fail", 1);
+    }
+  }
+  // A rebalance waits while a worker is away but not yet lost: it could not be told of it.
+  bool joining = false;  // an idle worker ready to take a share
+  for (const auto& [key, worker] : workers_) {
+    joining =
+        joining || (worker->hello && worker->run_id.empty() && worker->draining_run_id.empty() &&
+                    worker->has_offset && run->slot_by_worker.count(worker->id) == 0);
+  }
+  if (run->rebalance_pending && !detached && (run->share_orphaned || joining) &&
+      run->phase == RunPhase::kRunning && !run->failing && !run->cancelled) {
+    run->rebalance_pending = false;
+    Rebalance(*run, run->share_orphaned ? "a worker's share was left" : "a worker joined");
+    run->share_orphaned = false;
   }
   if (all_final || now >= run->deadline) {
     for (Slot& slot : run->slots) {
@@ -806,7 +822,9 @@ void Coordinator::TryStart(RunRecord& run) {
   for (auto& [key, worker] : workers_) {
     if (!worker->hello) continue;
     ++connected;
-    if (worker->run_id.empty() && worker->has_offset) ready.push_back(worker.get());
+    if (worker->run_id.empty() && worker->draining_run_id.empty() && worker->has_offset) {
+      ready.push_back(worker.get());
+    }
   }
   const size_t needed =
       run.config.cluster.workers > 0 ? static_cast<size_t>(run.config.cluster.workers) : 1;
@@ -903,7 +921,8 @@ void Coordinator::Rebalance(RunRecord& run, const std::string& reason) {
   }
   std::vector<Worker*> joining;
   for (auto& [key, worker] : workers_) {
-    if (worker->hello && worker->run_id.empty() && worker->has_offset) {
+    if (worker->hello && worker->run_id.empty() && worker->draining_run_id.empty() &&
+        worker->has_offset) {
       bool known = false;
       for (const Slot& slot : run.slots) known = known || slot.worker_id == worker->id;
       if (!known) joining.push_back(worker.get());
@@ -937,6 +956,7 @@ void Coordinator::Rebalance(RunRecord& run, const std::string& reason) {
       message.mutable_stop()->set_run_id(run.id);
       message.mutable_stop()->set_cut_at_run_ns(handover_ns);
       message.mutable_stop()->set_generation(generation);
+      if (slot.cuts.count(generation) == 0) slot.cuts[generation] = handover_ns;
       workers_[slot.key]->peer->Send(message);
     }
   }
@@ -967,6 +987,30 @@ void Coordinator::Rebalance(RunRecord& run, const std::string& reason) {
   Touch(run);
 }
 
+void Coordinator::Resume(RunRecord& run, Worker& worker, Slot& slot) {
+  // What it may have missed while away: the cuts of its older shares, its newest share (a worker
+  // ignores one it already runs), or the end of the run.
+  if (run.failing || run.cancelled) {
+    bench::v1::ControllerMessage message;
+    message.mutable_stop()->set_run_id(run.id);
+    message.mutable_stop()->set_reason(run.cancelled ? bench::v1::Stop::REASON_CANCELLED
+                                                     : bench::v1::Stop::REASON_FAILED);
+    message.mutable_stop()->set_drain_ns(Nanos(absl::Seconds(2)));
+    worker.peer->Send(message);
+    return;
+  }
+  for (const auto& [generation, cut_ns] : slot.cuts) {
+    bench::v1::ControllerMessage message;
+    message.mutable_stop()->set_run_id(run.id);
+    message.mutable_stop()->set_cut_at_run_ns(cut_ns);
+    message.mutable_stop()->set_generation(generation);
+    worker.peer->Send(message);
+  }
+  if (!slot.generations.empty()) {
+    Assign(run, worker, slot, 0, static_cast<uint32_t>(run.slots.size()));
+  }
+}
+
 void Coordinator::StopRun(RunRecord& run, bench::v1::Stop::Reason reason, absl::Duration drain) {
   for (Slot& slot : run.slots) {
     if (slot.key == 0 || slot.final) continue;
@@ -982,6 +1026,7 @@ void Coordinator::StopRun(RunRecord& run, bench::v1::Stop::Reason reason, absl::
 
 void Coordinator::Fail(RunRecord& run, const std::string& error, int exit_code) {
   run.failing = true;
+  run.failed_at = absl::Now();
   run.failure_exit_code = exit_code;
   run.error = error;
   BENCH_LOG(ERROR) << "run " << run.id << " failed: " << error;
@@ -1025,7 +1070,7 @@ RunResult Coordinator::Merge(const RunRecord& run) {
   result.window_ns = Nanos(plan.measurement);
   result.measured_window_ns = result.window_ns;
   if (run.cancelled || run.failing) {
-    const absl::Time stopped = run.cancelled ? run.cancelled_at : absl::Now();
+    const absl::Time stopped = run.cancelled ? run.cancelled_at : run.failed_at;
     const int64_t ran = Nanos(stopped - run.start) - result.warmup_ns;
     result.measured_window_ns = std::clamp<int64_t>(ran, 0, result.window_ns);
   } else if (plan.capped && plan.cap_reached_after.has_value()) {

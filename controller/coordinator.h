@@ -192,6 +192,8 @@ class Coordinator {
   void Rebalance(RunRecord& run, const std::string& reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Assign(RunRecord& run, Worker& worker, Slot& slot, uint32_t index, uint32_t count)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A worker back on the run after a reconnect: resends what it may have missed.
+  void Resume(RunRecord& run, Worker& worker, Slot& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the run's results so far (and run.json); creates the directory on first use.
   absl::Status Flush(RunRecord& run, bool final) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -32,7 +32,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
  public:
   WorkerStream(grpc::CallbackServerContext* context, Coordinator& coordinator,
                const TokenCheck& tokens)
-      : coordinator_(coordinator) {
+      : coordinator_(coordinator), context_(context) {
     const grpc::Status auth = tokens.Check(*context);
     if (!auth.ok()) {
       BENCH_LOG(WARNING) << "worker stream from " << context->peer()
@@ -58,6 +58,9 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   void Disconnect(const std::string& reason) override {
     MutexLock lock(mu_);
     FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
+    // A write stuck on a peer that stopped reading (a full flow-control window) would hold the
+    // finish back for ever: cancel the call, so it fails and OnWriteDone finishes.
+    if (finish_pending_) context_->TryCancel();
   }
 
   void OnReadDone(bool ok) override {
@@ -80,6 +83,11 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
     if (!ok) {
       queue_.clear();
       writing_ = false;
+      if (finish_pending_ && !finished_) {
+        finished_ = true;
+        Finish(pending_status_);
+        return;
+      }
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
       return;
     }
@@ -113,6 +121,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   }
 
   Coordinator& coordinator_;
+  grpc::CallbackServerContext* context_;  // gRPC's; valid until OnDone
   uint64_t key_ = 0;
   WorkerMessage incoming_;
   Mutex mu_;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -98,6 +99,7 @@ class WorkerAgent::Impl {
     size_t sent = 0;  // unacked[0, sent) went out on the current stream
     bool final_cut = false;
     bool lease_stopped = false;
+    int accepting = 0;  // assignments being prepared for this run
   };
 
   // One stream at a time, reconnecting with jittered exponential backoff until Shutdown().
@@ -116,10 +118,6 @@ class WorkerAgent::Impl {
       }
       std::shared_ptr<Stream> stream(stub_->Connect(&context));
       bool welcomed = false;
-      {
-        MutexLock lock(write_mu_);
-        stream_ = stream;
-      }
       WorkerMessage hello_message;
       bench::v1::Hello* hello = hello_message.mutable_hello();
       hello->set_worker_id(options_.worker_id);
@@ -134,7 +132,13 @@ class WorkerAgent::Impl {
           run_->sent = 0;  // Everything unacknowledged goes again on this stream.
         }
       }
-      if (Send(hello_message)) {
+      // The hello goes first, before the stream is published to the run thread.
+      bool said_hello = stream->Write(hello_message);
+      if (said_hello) {
+        MutexLock lock(write_mu_);
+        stream_ = stream;
+      }
+      if (said_hello) {
         ControllerMessage message;
         while (stream->Read(&message)) {
           if (message.has_welcome() && !welcomed) {
@@ -262,6 +266,11 @@ class WorkerAgent::Impl {
   absl::Status Accept(const bench::v1::Assignment& assignment) {
     {
       MutexLock lock(mu_);
+      if (run_ == nullptr && std::find(finished_runs_.begin(), finished_runs_.end(),
+                                       assignment.run_id()) != finished_runs_.end()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("run ", assignment.run_id(), " already finished here"));
+      }
       if (run_ != nullptr) {
         if (run_->run_id != assignment.run_id()) {
           return absl::FailedPreconditionError(absl::StrCat("busy with run ", run_->run_id));
@@ -273,8 +282,21 @@ class WorkerAgent::Impl {
           return absl::FailedPreconditionError(
               absl::StrCat("run ", run_->run_id, " already finished here"));
         }
+        // Holds the run open (no final shard, no lease stop) while the new share is prepared.
+        ++run_->accepting;
       }
     }
+    const absl::Status status = Prepare(assignment);
+    MutexLock lock(mu_);
+    if (run_ != nullptr && run_->run_id == assignment.run_id() && run_->accepting > 0) {
+      --run_->accepting;
+    }
+    last_heard_ = absl::Now();  // Preparing may take longer than the lease.
+    return status;
+  }
+
+  // Builds and starts the assignment's runner; adds it to the run (made if new).
+  absl::Status Prepare(const bench::v1::Assignment& assignment) {
     BENCH_ASSIGN_OR_RETURN(ParsedConfig parsed,
                            ParseConfig(assignment.plan().config_yaml(), "assignment"));
     BENCH_ASSIGN_OR_RETURN(WorkShare share, FromProto(assignment.plan().share()));
@@ -325,11 +347,12 @@ class WorkerAgent::Impl {
         const absl::Time now = absl::Now();
         if (run_ != nullptr) {
           Run& run = *run_;
-          if (!run.final_cut && (now >= run.next_cut || AllFinished(run))) {
+          if (!run.final_cut && (now >= run.next_cut || (run.accepting == 0 && AllFinished(run)))) {
             CutShard(run);
             run.next_cut = now + absl::Nanoseconds(run.interval_ns);
           }
-          if (!run.lease_stopped && !run.final_cut && heard_once_ && now - last_heard_ > lease_) {
+          if (!run.lease_stopped && !run.final_cut && run.accepting == 0 && heard_once_ &&
+              now - last_heard_ > lease_) {
             BENCH_LOG(WARNING) << "worker " << options_.name << ": no word from the controller for "
                                << absl::FormatDuration(lease_)
                                << " (the lease); stopped sending new requests of run "
@@ -344,7 +367,11 @@ class WorkerAgent::Impl {
             *message.mutable_shard() = run.unacked[run.sent];
             outgoing.push_back(std::move(message));
           }
-          if (run.final_cut && run.unacked.empty()) run_.reset();
+          if (run.final_cut && run.unacked.empty()) {
+            finished_runs_.push_back(run.run_id);
+            if (finished_runs_.size() > 16) finished_runs_.pop_front();
+            run_.reset();
+          }
         }
         // A heartbeat only when nothing else went up for a second: shards say as much.
         if (now >= next_heartbeat && SinceLastSent() >= absl::Seconds(1)) {
@@ -388,8 +415,10 @@ class WorkerAgent::Impl {
     shard.mutable_client()->set_connections_opened(delta->connections_opened);
     shard.mutable_client()->set_connection_failures(delta->connection_failures);
     shard.mutable_client()->set_retries(delta->retries);
-    shard.set_final(delta->finished);
-    run.final_cut = delta->finished;
+    // Not the last while another generation's share is being prepared.
+    const bool last = delta->finished && run.accepting == 0;
+    shard.set_final(last);
+    run.final_cut = last;
     if (!options_.record_shards_path.empty()) RecordShard(shard);
     run.unacked.push_back(std::move(shard));
   }
@@ -453,6 +482,7 @@ class WorkerAgent::Impl {
   bool heard_once_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration lease_ ABSL_GUARDED_BY(mu_) = absl::Seconds(5);
   std::unique_ptr<Run> run_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> finished_runs_ ABSL_GUARDED_BY(mu_);  // the last few, newest last
 };
 
 WorkerAgent::WorkerAgent(std::shared_ptr<grpc::Channel> channel, AgentOptions options)

@@ -13,30 +13,8 @@ set -euo pipefail
 build=${1:?usage: cluster_faults_test.sh BUILD_DIR}
 controller=$build/controller/bench-controller
 worker=$build/worker/bench-worker
-sim=$build/sim/bench-sim
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.log; do echo "--- $f"; tail -20 "$f"; done
-  exit 1
-}
-wait_port() {
-  local port=""
-  for _ in $(seq 200); do
-    port=$(sed -n "s/.*$2 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.05
-  done
-  return 1
-}
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
 # elapsed RUN: seconds into the run, from `status` (0 before it starts).
 elapsed() {
   "$controller" status "$1" "${ctl[@]}" 2>/dev/null |
@@ -57,12 +35,10 @@ start_serve() {  # LISTEN LOG
   "$controller" serve --insecure --listen "$1" --lease 2s --allow-target 127.0.0.1/32 \
     --results-dir "$work/server-results" >>"$2" 2>&1 &
   serve_pid=$!
-  pids+=($serve_pid)
+  pids+=("$serve_pid")
 }
 
-"$sim" --listen 127.0.0.1:0 --model m --ttft 20ms --itl 5ms >"$work/sim.log" 2>&1 &
-pids+=($!)
-sim_port=$(wait_port "$work/sim.log" "listening on") || fail "no sim port"
+start_sim "$work/sim.log" --model m --ttft 20ms --itl 5ms
 start_serve 127.0.0.1:0 "$work/serve.log"
 port=$(wait_port "$work/serve.log" "listening on") || fail "no controller port"
 ctl=(--controller "127.0.0.1:$port" --insecure)
@@ -75,10 +51,6 @@ prompts: {inputLength: {mean: 50, stddev: 5}, outputLength: {mean: 10, stddev: 1
 cluster: {workers: $2, onWorkerLoss: ${4:-fail}}
 output: {formats: [json]}
 YAML
-}
-sim_served() {
-  curl -s "http://127.0.0.1:$sim_port/metrics" |
-    awk '/^vllm:request_success_total/ {s += $2} END {print s + 0}'
 }
 wait_done() {  # RUN
   for _ in $(seq 1200); do
@@ -135,7 +107,7 @@ run_id=$(cat "$work/id.out")
 wait_elapsed "$run_id" 0.5
 ( while true; do echo "$(date +%s.%N) $(sim_served)"; sleep 0.2; done ) >"$work/served.txt" &
 sampler=$!
-pids+=($sampler)
+pids+=("$sampler")
 wait_elapsed "$run_id" 5
 kill -9 "${worker_pid[4]}"
 killed_at=$(date +%s.%N)

@@ -7,28 +7,10 @@ set -euo pipefail
 build=${1:?usage: cluster_scale_test.sh BUILD_DIR [WORKERS]}
 count=${2:-50}
 controller=$build/controller/bench-controller
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; tail -20 "$work/serve.log"; exit 1; }
-wait_port() {
-  for _ in $(seq 200); do
-    local port
-    port=$(sed -n "s/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.05
-  done
-  return 1
-}
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-"$build/sim/bench-sim" --listen 127.0.0.1:0 --model m --ttft 10ms --itl 2ms >"$work/sim.log" 2>&1 &
-pids+=($!)
-sim_port=$(wait_port "$work/sim.log") || fail "no sim port"
+start_sim "$work/sim.log" --model m --ttft 10ms --itl 2ms
 "$controller" serve --insecure --listen 127.0.0.1:0 --allow-target 127.0.0.1/32 \
   --results-dir "$work/results" >"$work/serve.log" 2>&1 &
 pids+=($!)
@@ -51,8 +33,7 @@ start=$(date +%s)
   --output "$work/client" --quiet >"$work/submit.out" 2>&1 || { cat "$work/submit.out"; fail "submit"; }
 echo "$count workers: submit returned after $(( $(date +%s) - start )) s"
 summary=$(sed -n 's/^results: //p' "$work/submit.out")/summary.json
-served=$(curl -s "http://127.0.0.1:$sim_port/metrics" |
-  awk '/^vllm:request_success_total/ {s += $2} END {print s + 0}')
+served=$(sim_served)
 python3 - "$summary" "$count" "$served" <<'PY' || fail "shares do not add up"
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -14,37 +14,11 @@ set -euo pipefail
 build=${1:?usage: cluster_test.sh BUILD_DIR}
 controller=$build/controller/bench-controller
 worker=$build/worker/bench-worker
-sim=$build/sim/bench-sim
 check=$build/tests/integration/cluster_check
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-# wait_port LOG PATTERN: the port a process logged ("listening on 127.0.0.1:PORT").
-wait_port() {
-  local port=""
-  for _ in $(seq 200); do
-    port=$(sed -n "s/.*$2 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  return 1
-}
-
-# json FILE EXPR: a value from a JSON file (python3 is part of Debian's base).
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-
-"$sim" --listen 127.0.0.1:0 --model m --ttft 50ms --itl 10ms --max-num-seqs 1024 \
-  >"$work/sim.log" 2>&1 &
-pids+=($!)
-sim_port=$(wait_port "$work/sim.log" "listening on")
+start_sim "$work/sim.log" --model m --ttft 50ms --itl 10ms --max-num-seqs 1024
 endpoint="http://127.0.0.1:$sim_port/v1/chat/completions"
 
 token="tok-$RANDOM$RANDOM-secret"
@@ -98,17 +72,17 @@ rc=0
 grep -q "outside the allow-list" "$work/denied.out" || fail "no allow-list message"
 
 # --- a distributed run ---------------------------------------------------------------------
-before=$(curl -s "http://127.0.0.1:$sim_port/metrics" |
-  awk '/^vllm:request_success_total/ {s += $2} END {print s + 0}')
+before=$(sim_served)
 rc=0
 "$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/poisson.yaml" \
   --output "$work/client-results" >"$work/submit.out" 2>"$work/submit.err" || rc=$?
 cat "$work/submit.out"
 [ "$rc" -eq 0 ] || { cat "$work/submit.err" "$work/serve.log"; fail "submit exit $rc"; }
-after=$(curl -s "http://127.0.0.1:$sim_port/metrics" |
-  awk '/^vllm:request_success_total/ {s += $2} END {print s + 0}')
+after=$(sim_served)
 results=$(sed -n 's/^results: //p' "$work/submit.out")
-[ -f "$results/summary.json" ] && [ -f "$results/metrics.json" ] || fail "no results fetched"
+if [ ! -f "$results/summary.json" ] || [ ! -f "$results/metrics.json" ]; then
+  fail "no results fetched"
+fi
 run_id=$(basename "$results")
 
 "$check" merge "$results/metrics.json" "$work"/shards-w*.bin || fail "merge is not exact"

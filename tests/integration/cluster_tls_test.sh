@@ -8,24 +8,8 @@ set -euo pipefail
 build=${1:?usage: cluster_tls_test.sh BUILD_DIR}
 controller=$build/controller/bench-controller
 worker=$build/worker/bench-worker
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
-wait_port() {  # LOG
-  for _ in $(seq 200); do
-    local port
-    port=$(sed -n "s/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.05
-  done
-  return 1
-}
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # A CA, a server certificate for 127.0.0.1 and a client certificate, all from openssl.
 cd "$work"
@@ -52,9 +36,7 @@ rc=0
 "$controller" serve --insecure --listen 0.0.0.0:0 >"$work/open.out" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "serve --insecure on 0.0.0.0: exit $rc, want 2"
 
-"$build/sim/bench-sim" --listen 127.0.0.1:0 --model m --ttft 10ms --itl 2ms >"$work/sim.log" 2>&1 &
-pids+=($!)
-sim_port=$(wait_port "$work/sim.log") || fail "no sim port"
+start_sim "$work/sim.log" --model m --ttft 10ms --itl 2ms
 cat >"$work/run.yaml" <<YAML
 benchmark: {name: tls, duration: 3}
 target: {endpoint: "http://127.0.0.1:$sim_port/v1/completions", model: m}

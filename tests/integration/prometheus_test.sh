@@ -14,38 +14,8 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 controller=$build/controller/bench-controller
 worker=$build/worker/bench-worker
-sim=$build/sim/bench-sim
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$work"/*.log; do
-    echo "--- $(basename "$log") (last lines)"
-    tail -20 "$log"
-  done
-  exit 1
-}
-
-# wait_port LOG PATTERN: the port a process logged ("PATTERN 127.0.0.1:PORT").
-wait_port() {
-  local port=""
-  for _ in $(seq 200); do
-    port=$(sed -n "s/.*$2 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1)
-    [ -n "$port" ] && { echo "$port"; return 0; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  return 1
-}
-
-# json FILE EXPR: a value from a JSON file (python3 is part of Debian's base).
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # http_status URL: the status code only.
 http_status() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
@@ -62,9 +32,7 @@ except Exception:
     print("")'
 }
 
-"$sim" --listen 127.0.0.1:0 --model m --ttft 20ms --itl 5ms >"$work/sim.log" 2>&1 &
-pids+=($!)
-sim_port=$(wait_port "$work/sim.log" "listening on") || fail "bench-sim did not start"
+start_sim "$work/sim.log" --model m --ttft 20ms --itl 5ms
 
 "$controller" serve --insecure --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
   --allow-target 127.0.0.1/32 --results-dir "$work/server-results" >"$work/serve.log" 2>&1 &

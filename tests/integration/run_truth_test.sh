@@ -5,23 +5,10 @@
 # Usage: run_truth_test.sh BUILD_DIR
 set -euo pipefail
 build=${1:?usage: run_truth_test.sh BUILD_DIR}
-work=$(mktemp -d)
-sim_pid=""
-cleanup() {
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-"$build/sim/bench-sim" --listen 127.0.0.1:0 --model m --ttft 50ms --itl 20ms --max-num-seqs 1024 \
-  >"$work/sim.log" 2>&1 &
-sim_pid=$!
-port=""
-for _ in $(seq 200); do
-  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$work/sim.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ] || { cat "$work/sim.log"; echo "FAIL: no sim port"; exit 1; }
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "$0")/lib.sh"
+start_sim "$work/sim.log" --model m --ttft 50ms --itl 20ms --max-num-seqs 1024
+port=$sim_port
 
 for streams in 1 500; do
   cat >"$work/truth-$streams.yaml" <<YAML
@@ -33,9 +20,9 @@ output: {formats: [json]}
 YAML
   "$build/controller/bench-controller" run --config "$work/truth-$streams.yaml" --quiet \
     --output "$work/results" >"$work/run-$streams.out" 2>&1 ||
-    { cat "$work/run-$streams.out"; echo "FAIL: run at $streams streams"; exit 1; }
+    { cat "$work/run-$streams.out"; fail "run at $streams streams"; }
   summary=$(sed -n 's/^results: //p' "$work/run-$streams.out")/summary.json
-  python3 - "$summary" "$streams" <<'PY' || { echo "FAIL: truth at $streams streams"; exit 1; }
+  python3 - "$summary" "$streams" <<'PY' || fail "truth at $streams streams"
 import json, sys
 d = json.load(open(sys.argv[1]))
 ttft, itl = d["latency"]["ttft"], d["latency"]["itl"]

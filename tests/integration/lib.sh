@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Shared by the integration scripts (sourced after `build` is set): a scratch directory and the
+# processes a script starts (add their PIDs to `pids`), both ended on exit; ports read from the
+# logs of processes that listen on port 0; values from JSON files and from bench-sim.
+: "${build:?set build before sourcing lib.sh}"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# fail MESSAGE: says why, shows the end of every log, exits 1.
+fail() {
+  echo "FAIL: $*"
+  for log in "$work"/*.log; do
+    [ -f "$log" ] || continue
+    echo "--- $(basename "$log") (last lines)"
+    tail -20 "$log"
+  done
+  exit 1
+}
+
+# wait_port LOG [PATTERN]: the port a process logged as "PATTERN 127.0.0.1:PORT" (default
+# "listening on"), waiting up to 10 s.
+wait_port() {
+  local pattern=${2:-listening on} port=""
+  for _ in $(seq 200); do
+    port=$(sed -n "s/.*$pattern 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$1" | head -1)
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    sleep 0.05
+  done
+  cat "$1" >&2
+  return 1
+}
+
+# json FILE EXPR: a Python expression over the JSON document `d` in FILE.
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# start_sim LOG ARGS...: bench-sim on a free loopback port; sets sim_port.
+start_sim() {
+  local log=$1
+  shift
+  "$build/sim/bench-sim" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  pids+=($!)
+  sim_port=$(wait_port "$log") || fail "bench-sim did not start"
+}
+
+# sim_served: the requests bench-sim has completed so far (all finish reasons).
+sim_served() {
+  curl -s "http://127.0.0.1:$sim_port/metrics" |
+    awk '/^vllm:request_success_total/ {s += $2} END {print s + 0}'
+}
