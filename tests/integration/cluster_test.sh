@@ -25,9 +25,11 @@ token="tok-$RANDOM$RANDOM-secret"
 echo "$token" >"$work/token"
 echo "wrong-token" >"$work/bad-token"
 "$controller" serve --insecure --listen 127.0.0.1:0 --token-file "$work/token" \
-  --allow-target 127.0.0.1/32 --results-dir "$work/server-results" >"$work/serve.log" 2>&1 &
+  --allow-target 127.0.0.1/32 --results-dir "$work/server-results" \
+  --metrics-listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 pids+=($!)
-port=$(wait_port "$work/serve.log" "listening on")
+port=$(wait_port "$work/serve.log" "serve: listening on")
+metrics_port=$(wait_port "$work/serve.log" "metrics: listening on")
 ctl=(--controller "127.0.0.1:$port" --insecure)
 echo "sim on $sim_port, controller on $port"
 
@@ -137,8 +139,11 @@ sys.exit(0 if ok else 1)
 PY
 
 # --- secrets -----------------------------------------------------------------------------------
+curl -s "http://127.0.0.1:$metrics_port/metrics" >"$work/metrics.out"
+grep -q '^llmd_bench_requests_total{outcome="success"}' "$work/metrics.out" || fail "no /metrics"
 if grep -rq "$token" "$work"/*.log "$work"/*.out "$work/server-results" "$work/client-results" \
   "$work/run-results" 2>/dev/null; then
-  fail "the token appears in a log or a result"
+  fail "the token appears in a log, a result or /metrics"
 fi
+echo "secrets: the token is in no log, result, listing or /metrics"
 echo "cluster test: ok"
