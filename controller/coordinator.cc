@@ -217,7 +217,9 @@ ControllerMetrics Coordinator::Metrics() {
     metrics.client_queue = progress.client_queue;
     for (const StatsShard& stage : run->stages) (void)metrics.run_window.Merge(stage);
   }
+  // Finished runs' figures plus the active run's so far: no second merge of every shard.
   metrics.totals = totals_;
+  if (metrics.run_active) (void)metrics.totals.Merge(metrics.run_window);
   metrics.shards_applied = shards_applied_;
   metrics.shards_duplicate = shards_duplicate_;
   metrics.shard_apply_errors = shard_apply_errors_;
@@ -486,7 +488,6 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
       ++run->shard_errors;
       ++shard_apply_errors_;
     }
-    (void)totals_.Merge(stats);
   }
   ++shards_applied_;
   for (const bench::v1::SeriesPoint& point : shard.series()) {
@@ -1120,6 +1121,7 @@ void Coordinator::Finish(RunRecord& run) {
       run.exit_code = 1;
     }
   }
+  for (const StatsShard& stage : run.stages) (void)totals_.Merge(stage);
   for (auto& [key, worker] : workers_) {
     if (worker->run_id == run.id) worker->run_id.clear();
   }

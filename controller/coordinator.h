@@ -215,7 +215,7 @@ class Coordinator {
   uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<RunRecord>> runs_ ABSL_GUARDED_BY(mu_);  // creation order
-  StatsShard totals_ ABSL_GUARDED_BY(mu_);
+  StatsShard totals_ ABSL_GUARDED_BY(mu_);                // every finished run's stages, merged
   std::vector<StatsShard> decoded_ ABSL_GUARDED_BY(mu_);  // reused by ApplyShard
   uint64_t shards_applied_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t shards_duplicate_ ABSL_GUARDED_BY(mu_) = 0;
