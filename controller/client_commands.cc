@@ -1,12 +1,15 @@
 // The client commands of a controller daemon: submit (queue a run, follow it, fetch its results),
 // status, list, cancel and fetch. Each RPC carries a deadline and the bearer token.
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +24,8 @@
 
 namespace bench::controller {
 namespace {
+
+std::atomic<int> submit_interrupts{0};
 
 constexpr char kConnectionFlags[] =
     "connection:\n"
@@ -284,6 +289,38 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
     bench::v1::WatchRequest watch;
     watch.set_run_id(run_id);
     auto reader = client.stub->Watch(&context, watch);
+    // Ctrl-C: the first cancels the run on the controller (its requests in flight get a few
+    // seconds; the summary and results still come), the second stops following it.
+    struct sigaction action {};
+    action.sa_handler = [](int) { submit_interrupts.fetch_add(1); };
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::atomic<bool> watching{true};
+    std::thread interrupter([&] {
+      int handled = 0;
+      while (watching.load()) {
+        const int seen = submit_interrupts.load();
+        if (seen > handled) {
+          handled = seen;
+          if (seen == 1) {
+            std::fprintf(stderr,
+                         "%sinterrupted: cancelling run %s (Ctrl-C again to stop "
+                         "following it)\n",
+                         terminal ? "\n" : "", run_id.c_str());
+            grpc::ClientContext cancel_context;
+            client.Prepare(&cancel_context, absl::Seconds(30));
+            bench::v1::CancelRequest cancel;
+            cancel.set_run_id(run_id);
+            bench::v1::CancelResponse cancelled;
+            (void)client.stub->Cancel(&cancel_context, cancel, &cancelled);
+          } else {
+            context.TryCancel();
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
     bench::v1::Progress progress;
     absl::Time next_line = absl::Now();
     while (reader->Read(&progress)) {
@@ -294,6 +331,15 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
     }
     if (!quiet && terminal) std::fputs("\n", stderr);
     const grpc::Status status = reader->Finish();
+    watching.store(false);
+    interrupter.join();
+    if (submit_interrupts.load() > 1) {
+      std::fprintf(stderr,
+                   "bench-controller submit: stopped following run %s; `status %s` and "
+                   "`fetch %s` show it later\n",
+                   run_id.c_str(), run_id.c_str(), run_id.c_str());
+      return kExitCancelled;
+    }
     if (!status.ok()) return RpcFailed("submit (watch)", status, client.dial.address);
   }
   grpc::Status rpc_status;

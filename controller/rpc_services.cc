@@ -2,9 +2,14 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -183,129 +188,314 @@ void FillRun(const RunInfo& info, bench::v1::Run* out) {
   FillProgress(info, out->mutable_progress());
 }
 
-// Client RPCs on the synchronous API: there are few clients, and Watch and FetchResults are
-// simplest as loops.
-class BenchmarkServiceImpl final : public bench::v1::BenchmarkService::Service {
+// A streaming call refused up front (authentication, unknown run): finishes at once.
+template <typename T>
+class RefusedWriter final : public grpc::ServerWriteReactor<T> {
+ public:
+  explicit RefusedWriter(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// Watch: one reactor per watcher. The coordinator's WaitForChange blocks, so a thread of the
+// watcher's own waits for the run to change and starts each write (allowed from any thread);
+// the reactor writes one progress message at a time. They share State: the reactor ends in
+// OnDone, the thread when it sees `done`; the service waits for its threads when destroyed.
+class WatchReactor final : public grpc::ServerWriteReactor<bench::v1::Progress> {
+ public:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool writing = false;
+    bool done = false;      // nothing more may be started (finished, cancelled or deleted)
+    bool finished = false;  // Finish was called (exactly once, as the API requires)
+    bench::v1::Progress message;
+  };
+
+  WatchReactor(Coordinator& coordinator, std::string run_id, std::function<void()> on_exit)
+      : state_(std::make_shared<State>()) {
+    std::thread([this, state = state_, &coordinator, run_id = std::move(run_id),
+                 on_exit = std::move(on_exit)] {
+      Loop(*state, coordinator, run_id);
+      on_exit();
+    }).detach();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->writing = false;
+    if (!ok) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    state_->cv.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    state_->cv.notify_all();
+  }
+  void OnDone() override {
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->done = true;
+      state_->cv.notify_all();
+    }
+    delete this;
+  }
+
+ private:
+  // Runs on the watcher's thread. `this` is used only under state.mu while !state.done: OnDone
+  // sets done before the reactor is deleted.
+  void Loop(State& state, Coordinator& coordinator, const std::string& run_id) {
+    uint64_t seen = 0;
+    absl::Time next_write;
+    while (true) {
+      {
+        std::lock_guard<std::mutex> lock(state.mu);
+        if (state.done) return;
+      }
+      absl::StatusOr<RunInfo> info =
+          coordinator.WaitForChange(run_id, seen, absl::Milliseconds(500));
+      std::unique_lock<std::mutex> lock(state.mu);
+      if (state.done) return;
+      if (!info.ok()) {
+        FinishLocked(ToGrpc(info.status()));
+        return;
+      }
+      seen = info->version;
+      const bool terminal = IsTerminal(info->phase);
+      if (absl::Now() < next_write && !terminal) continue;  // At most twice a second.
+      next_write = absl::Now() + absl::Milliseconds(500);
+      state.cv.wait(lock, [&] { return !state.writing || state.done; });
+      if (state.done) return;
+      state.message.Clear();
+      FillProgress(*info, &state.message);
+      state.writing = true;
+      StartWrite(&state.message);
+      if (terminal) {
+        state.cv.wait(lock, [&] { return !state.writing || state.done; });
+        if (state.done) return;
+        FinishLocked(grpc::Status::OK);
+        return;
+      }
+    }
+  }
+
+  // Under state_->mu. Every call is finished once, however it ends.
+  void FinishLocked(const grpc::Status& status) {
+    state_->done = true;
+    if (state_->finished) return;
+    state_->finished = true;
+    Finish(status);
+  }
+
+  std::shared_ptr<State> state_;  // shared with the thread, which may outlive this reactor
+};
+
+// FetchResults: the files of a results directory, in chunks, one write at a time.
+class FetchReactor final : public grpc::ServerWriteReactor<bench::v1::ResultFile> {
+ public:
+  FetchReactor(std::filesystem::path root, std::vector<std::filesystem::path> files)
+      : root_(std::move(root)), files_(std::move(files)), chunk_(1 << 20, '\0') {
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  // Starts the write of the next chunk, or finishes.
+  void Next() {
+    while (true) {
+      if (!file_.is_open()) {
+        if (next_file_ >= files_.size()) {
+          Finish(grpc::Status::OK);
+          return;
+        }
+        path_ = files_[next_file_++];
+        file_.open(path_, std::ios::binary);
+        offset_ = 0;
+        if (!file_) {
+          Finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                              absl::StrCat("cannot read ", path_.string())));
+          return;
+        }
+      }
+      file_.read(chunk_.data(), static_cast<std::streamsize>(chunk_.size()));
+      const size_t got = static_cast<size_t>(std::max<std::streamsize>(file_.gcount(), 0));
+      const bool last = !file_ || file_.peek() == EOF;
+      if (got == 0 && offset_ > 0) {  // Ended exactly at a chunk boundary: already marked.
+        file_.close();
+        continue;
+      }
+      piece_.Clear();
+      piece_.set_path(std::filesystem::relative(path_, root_).string());
+      piece_.set_offset(offset_);
+      piece_.set_data(chunk_.data(), got);
+      piece_.set_last_chunk(last);
+      offset_ += got;
+      if (last) file_.close();
+      StartWrite(&piece_);
+      return;
+    }
+  }
+
+  const std::filesystem::path root_;
+  const std::vector<std::filesystem::path> files_;
+  size_t next_file_ = 0;
+  std::filesystem::path path_;
+  std::ifstream file_;
+  uint64_t offset_ = 0;
+  std::string chunk_;
+  bench::v1::ResultFile piece_;
+};
+
+// Client RPCs on the callback API: unary calls finish in the handler; Watch and FetchResults
+// are reactors.
+class BenchmarkServiceImpl final : public bench::v1::BenchmarkService::CallbackService {
  public:
   BenchmarkServiceImpl(Coordinator& coordinator, const TokenCheck& tokens)
       : coordinator_(coordinator), tokens_(tokens) {}
 
-  grpc::Status Submit(grpc::ServerContext* context, const bench::v1::SubmitRequest* request,
-                      bench::v1::SubmitResponse* response) override {
-    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) return auth;
+  // Waits for the watchers' threads (they end within half a second of their call).
+  ~BenchmarkServiceImpl() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return watchers_ == 0; });
+  }
+
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
+                                   const bench::v1::SubmitRequest* request,
+                                   bench::v1::SubmitResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(DoSubmit(*context, *request, response));
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<bench::v1::Progress>* Watch(
+      grpc::CallbackServerContext* context, const bench::v1::WatchRequest* request) override {
+    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) {
+      return new RefusedWriter<bench::v1::Progress>(auth);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++watchers_;
+    }
+    return new WatchReactor(coordinator_, request->run_id(), [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      --watchers_;
+      cv_.notify_all();
+    });
+  }
+
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* context,
+                                   const bench::v1::GetRunRequest* request,
+                                   bench::v1::Run* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = tokens_.Check(*context);
+    if (status.ok()) {
+      absl::StatusOr<RunInfo> info = coordinator_.GetRun(request->run_id());
+      if (info.ok()) {
+        FillRun(*info, response);
+      } else {
+        status = ToGrpc(info.status());
+      }
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
+                                     const bench::v1::ListRunsRequest* request,
+                                     bench::v1::ListRunsResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = tokens_.Check(*context);
+    if (status.ok()) {
+      for (const RunInfo& info : coordinator_.ListRuns(request->limit())) {
+        FillRun(info, response->add_runs());
+      }
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
+                                   const bench::v1::CancelRequest* request,
+                                   bench::v1::CancelResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = tokens_.Check(*context);
+    if (status.ok()) {
+      absl::StatusOr<RunPhase> phase =
+          coordinator_.Cancel(request->run_id(), TokenCheck::Caller(*context), absl::Seconds(5));
+      if (phase.ok()) {
+        response->set_state(static_cast<bench::v1::RunState>(RunStateOf(*phase, 5)));
+      } else {
+        status = ToGrpc(phase.status());
+      }
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<bench::v1::ResultFile>* FetchResults(
+      grpc::CallbackServerContext* context,
+      const bench::v1::FetchResultsRequest* request) override {
+    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) {
+      return new RefusedWriter<bench::v1::ResultFile>(auth);
+    }
+    absl::StatusOr<RunInfo> info = coordinator_.GetRun(request->run_id());
+    if (!info.ok()) return new RefusedWriter<bench::v1::ResultFile>(ToGrpc(info.status()));
+    if (info->results_path.empty()) {
+      return new RefusedWriter<bench::v1::ResultFile>(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                       absl::StrCat("run ", request->run_id(), " has no results yet (",
+                                    RunPhaseName(info->phase), ")")));
+    }
+    namespace fs = std::filesystem;
+    std::error_code error;
+    const fs::path root(info->results_path);
+    std::vector<fs::path> files;
+    for (auto it = fs::recursive_directory_iterator(root, error);
+         !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      if (it->is_regular_file()) files.push_back(it->path());
+    }
+    if (error) {
+      return new RefusedWriter<bench::v1::ResultFile>(
+          grpc::Status(grpc::StatusCode::INTERNAL,
+                       absl::StrCat("reading ", root.string(), ": ", error.message())));
+    }
+    std::sort(files.begin(), files.end());
+    return new FetchReactor(root, std::move(files));
+  }
+
+ private:
+  grpc::Status DoSubmit(const grpc::CallbackServerContext& context,
+                        const bench::v1::SubmitRequest& request,
+                        bench::v1::SubmitResponse* response) {
+    if (grpc::Status auth = tokens_.Check(context); !auth.ok()) return auth;
     std::vector<ConfigOverride> overrides;
-    for (const std::string& text : request->overrides()) {
+    for (const std::string& text : request.overrides()) {
       absl::StatusOr<ConfigOverride> parsed = ParseSetFlag(text);
       if (!parsed.ok()) return ToGrpc(absl::InvalidArgumentError(parsed.status().message()));
       overrides.push_back(*std::move(parsed));
     }
     absl::StatusOr<ParsedConfig> parsed =
-        ParseConfig(request->config_yaml(), "submitted config", overrides);
+        ParseConfig(request.config_yaml(), "submitted config", overrides);
     if (!parsed.ok()) return ToGrpc(absl::InvalidArgumentError(parsed.status().message()));
     absl::StatusOr<std::string> id =
-        coordinator_.Submit(parsed->config, parsed->notes, TokenCheck::Caller(*context));
+        coordinator_.Submit(parsed->config, parsed->notes, TokenCheck::Caller(context));
     if (!id.ok()) return ToGrpc(id.status());
     response->set_run_id(*id);
     for (const std::string& note : parsed->notes) response->add_warnings(note);
     return grpc::Status::OK;
   }
 
-  grpc::Status Watch(grpc::ServerContext* context, const bench::v1::WatchRequest* request,
-                     grpc::ServerWriter<bench::v1::Progress>* writer) override {
-    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) return auth;
-    uint64_t seen = 0;
-    absl::Time next_write;
-    while (!context->IsCancelled()) {
-      absl::StatusOr<RunInfo> info =
-          coordinator_.WaitForChange(request->run_id(), seen, absl::Milliseconds(500));
-      if (!info.ok()) return ToGrpc(info.status());
-      seen = info->version;
-      const bool terminal = IsTerminal(info->phase);
-      if (absl::Now() < next_write && !terminal) continue;  // At most twice a second.
-      next_write = absl::Now() + absl::Milliseconds(500);
-      bench::v1::Progress progress;
-      FillProgress(*info, &progress);
-      if (!writer->Write(progress)) break;
-      if (terminal) break;
-    }
-    return grpc::Status::OK;
-  }
-
-  grpc::Status GetRun(grpc::ServerContext* context, const bench::v1::GetRunRequest* request,
-                      bench::v1::Run* response) override {
-    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) return auth;
-    absl::StatusOr<RunInfo> info = coordinator_.GetRun(request->run_id());
-    if (!info.ok()) return ToGrpc(info.status());
-    FillRun(*info, response);
-    return grpc::Status::OK;
-  }
-
-  grpc::Status ListRuns(grpc::ServerContext* context, const bench::v1::ListRunsRequest* request,
-                        bench::v1::ListRunsResponse* response) override {
-    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) return auth;
-    for (const RunInfo& info : coordinator_.ListRuns(request->limit())) {
-      FillRun(info, response->add_runs());
-    }
-    return grpc::Status::OK;
-  }
-
-  grpc::Status Cancel(grpc::ServerContext* context, const bench::v1::CancelRequest* request,
-                      bench::v1::CancelResponse* response) override {
-    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) return auth;
-    absl::StatusOr<RunPhase> phase =
-        coordinator_.Cancel(request->run_id(), TokenCheck::Caller(*context), absl::Seconds(5));
-    if (!phase.ok()) return ToGrpc(phase.status());
-    response->set_state(static_cast<bench::v1::RunState>(RunStateOf(*phase, 5)));
-    return grpc::Status::OK;
-  }
-
-  grpc::Status FetchResults(grpc::ServerContext* context,
-                            const bench::v1::FetchResultsRequest* request,
-                            grpc::ServerWriter<bench::v1::ResultFile>* writer) override {
-    if (grpc::Status auth = tokens_.Check(*context); !auth.ok()) return auth;
-    absl::StatusOr<RunInfo> info = coordinator_.GetRun(request->run_id());
-    if (!info.ok()) return ToGrpc(info.status());
-    if (info->results_path.empty()) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("run ", request->run_id(), " has no results yet (",
-                                       RunPhaseName(info->phase), ")"));
-    }
-    namespace fs = std::filesystem;
-    std::error_code error;
-    const fs::path root(info->results_path);
-    for (auto it = fs::recursive_directory_iterator(root, error);
-         !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-      if (!it->is_regular_file()) continue;
-      const std::string relative = fs::relative(it->path(), root).string();
-      std::ifstream file(it->path(), std::ios::binary);
-      std::string chunk(1 << 20, '\0');
-      uint64_t offset = 0;
-      bool wrote_any = false;
-      while (file) {
-        file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-        const std::streamsize got = file.gcount();
-        if (got <= 0 && wrote_any) break;
-        bench::v1::ResultFile piece;
-        piece.set_path(relative);
-        piece.set_offset(offset);
-        piece.set_data(chunk.data(), static_cast<size_t>(std::max<std::streamsize>(got, 0)));
-        piece.set_last_chunk(!file || file.peek() == EOF);
-        offset += static_cast<uint64_t>(std::max<std::streamsize>(got, 0));
-        wrote_any = true;
-        if (!writer->Write(piece)) return grpc::Status::CANCELLED;
-        if (piece.last_chunk()) break;
-      }
-    }
-    if (error) {
-      return grpc::Status(grpc::StatusCode::INTERNAL,
-                          absl::StrCat("reading ", root.string(), ": ", error.message()));
-    }
-    return grpc::Status::OK;
-  }
-
- private:
   Coordinator& coordinator_;
   const TokenCheck& tokens_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int watchers_ = 0;  // threads of live Watch calls
 };
 
 }  // namespace
