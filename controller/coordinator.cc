@@ -300,6 +300,20 @@ void Coordinator::DetachWorker(uint64_t key, const std::string& reason) {
 }
 
 void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& message) {
+  // A shard's histograms are decoded before the lock is taken: inflating them is most of the
+  // work, and a thousand workers' streams should not queue on the mutex for it. Each gRPC thread
+  // keeps its own buffers.
+  thread_local std::vector<StatsShard> decoded;
+  absl::Status decode_status;
+  if (message.has_shard()) {
+    const bench::v1::ReportShard& shard = message.shard();
+    if (decoded.size() < static_cast<size_t>(shard.stages_size())) {
+      decoded.resize(static_cast<size_t>(shard.stages_size()));
+    }
+    for (int i = 0; i < shard.stages_size() && decode_status.ok(); ++i) {
+      decode_status = FromProto(shard.stages(i), &decoded[static_cast<size_t>(i)]);
+    }
+  }
   MutexLock lock(mu_);
   auto it = workers_.find(key);
   if (it == workers_.end()) return;
@@ -418,14 +432,16 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
       break;
     }
     case bench::v1::WorkerMessage::kShard:
-      ApplyShard(worker, message.shard());
+      ApplyShard(worker, message.shard(), decoded, decode_status);
       break;
     case bench::v1::WorkerMessage::KIND_NOT_SET:
       break;
   }
 }
 
-void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard) {
+void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard,
+                             const std::vector<StatsShard>& decoded,
+                             const absl::Status& decode_status) {
   // Immediately for final shards, duplicates and refusals; else batched (see Worker).
   auto ack = [&](uint64_t sequence, bool now = true) {
     if (now || shard.final() || absl::Now() - worker.last_ack >= AckInterval() ||
@@ -456,13 +472,10 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   if (shard.sequence() != slot->applied + 1) return;  // A gap: the worker resends in order.
 
   const int64_t interval_ns = Nanos(run->config.metrics.interval);
-  // Decode every stage first (into reused buffers): a shard applies whole or not at all.
-  if (decoded_.size() < static_cast<size_t>(shard.stages_size())) {
-    decoded_.resize(static_cast<size_t>(shard.stages_size()));
-  }
+  // Every stage was decoded first: a shard applies whole or not at all.
   for (int i = 0; i < shard.stages_size(); ++i) {
     const bench::v1::StageStats& stage = shard.stages(i);
-    absl::Status status = FromProto(stage, &decoded_[static_cast<size_t>(i)]);
+    absl::Status status = decode_status;
     if (status.ok() && stage.stage_index() >= run->stages.size()) {
       status = absl::InvalidArgumentError(
           absl::StrCat("stage index ", stage.stage_index(), " out of range"));
@@ -478,7 +491,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     }
   }
   for (int i = 0; i < shard.stages_size(); ++i) {
-    const StatsShard& stats = decoded_[static_cast<size_t>(i)];
+    const StatsShard& stats = decoded[static_cast<size_t>(i)];
     slot->sent += stats.requests_sent;
     slot->succeeded += stats.succeeded;
     slot->failed += stats.failed;

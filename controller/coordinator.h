@@ -176,7 +176,9 @@ class Coordinator {
   void TickerMain();
   void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TryStart(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ApplyShard(Worker& worker, const bench::v1::ReportShard& shard)
+  // `decoded` holds the shard's stages decoded (when `decode_status` is OK).
+  void ApplyShard(Worker& worker, const bench::v1::ReportShard& shard,
+                  const std::vector<StatsShard>& decoded, const absl::Status& decode_status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendAck(Worker& worker, const std::string& run_id, uint64_t sequence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -215,8 +217,7 @@ class Coordinator {
   uint64_t next_key_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<RunRecord>> runs_ ABSL_GUARDED_BY(mu_);  // creation order
-  StatsShard totals_ ABSL_GUARDED_BY(mu_);                // every finished run's stages, merged
-  std::vector<StatsShard> decoded_ ABSL_GUARDED_BY(mu_);  // reused by ApplyShard
+  StatsShard totals_ ABSL_GUARDED_BY(mu_);  // every finished run's stages, merged
   uint64_t shards_applied_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t shards_duplicate_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t shard_apply_errors_ ABSL_GUARDED_BY(mu_) = 0;
