@@ -630,6 +630,10 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   run->plan.trace.reset();  // The share holds what workers need.
   run->written = config;
   if (!options_.results_dir.empty()) run->written.output.dir = options_.results_dir;
+  // Before anything is sent: a finished run must have somewhere to go.
+  if (absl::Status writable = CheckResultsWritable(run->written); !writable.ok()) {
+    return writable;
+  }
 
   MutexLock lock(mu_);
   size_t waiting = 0;

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "common/config_yaml.h"
@@ -207,6 +208,20 @@ TEST_F(CoordinatorTest, SubmitRefusesOverCapsAndOutsideTheAllowList) {
           .status();
   EXPECT_EQ(rebalance.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(rebalance.message().find("cluster.onWorkerLoss"), std::string::npos) << rebalance;
+}
+
+TEST_F(CoordinatorTest, AResultsDirectoryThatCannotBeWrittenIsRefusedBeforeTheRun) {
+  std::filesystem::create_directories(dir_);
+  const std::filesystem::path file = dir_ / "a-file";
+  { std::ofstream(file) << "not a directory"; }
+  options_.results_dir = file.string();
+  Coordinator coordinator(options_);
+  const absl::Status status = coordinator.Submit(Config(), {}, "test").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("output.dir: cannot write results under " + file.string()),
+            std::string::npos)
+      << status;
+  EXPECT_TRUE(coordinator.ListRuns(0).empty());  // Nothing was queued.
 }
 
 }  // namespace

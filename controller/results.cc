@@ -179,6 +179,25 @@ absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfi
   return absl::OkStatus();
 }
 
+absl::Status CheckResultsWritable(const BenchmarkConfig& config) {
+  const std::string parent = config.output.dir.empty() ? "." : config.output.dir;
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  std::string problem;
+  if (error) {
+    problem = error.message();
+  } else {
+    const std::string probe = absl::StrCat(parent, "/.llm-d-bench-probe-", ::getpid());
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ::write(fd, "ok\n", 3) != 3) problem = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    ::unlink(probe.c_str());
+  }
+  if (problem.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("output.dir: cannot write results under ", parent, ": ", problem));
+}
+
 absl::Status WriteResultFile(const std::string& path, const std::string& content) {
   return WriteFile(path, content);
 }

@@ -33,6 +33,11 @@ absl::StatusOr<std::string> CreateResultsDirectory(const BenchmarkConfig& config
                                                    absl::Time started_at);
 absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfig& config,
                               const RunResult& result, const RunSummary& summary);
+// Before anything is sent: creates `config`'s output.dir (and parents) and writes and removes a
+// probe file in it, so a run cannot finish with nowhere to put its results. kInvalidArgument
+// naming output.dir, the path and the errno text.
+absl::Status CheckResultsWritable(const BenchmarkConfig& config);
+
 // Writes `content` to `path` through a temporary file renamed into place.
 absl::Status WriteResultFile(const std::string& path, const std::string& content);
 

@@ -20,6 +20,7 @@
 #include "controller/coordinator.h"
 #include "controller/http_endpoint.h"
 #include "controller/metrics_exporter.h"
+#include "controller/results.h"
 #include "controller/rpc_services.h"
 #include "grpcpp/grpcpp.h"
 
@@ -151,6 +152,16 @@ int RunServeCommand(const std::vector<std::string>& args) {
   }
   if (absl::Status list = TargetAllowList::Parse(options.allowed_targets).status(); !list.ok()) {
     return UsageError(std::string(list.message()));
+  }
+  {
+    BenchmarkConfig probe;
+    probe.output.dir = options.results_dir;
+    if (absl::Status writable = CheckResultsWritable(probe); !writable.ok()) {
+      // The message names output.dir, which is this flag here.
+      std::string message(writable.message());
+      if (message.rfind("output.dir: ", 0) == 0) message = message.substr(12);
+      return UsageError("--results-dir: " + message);
+    }
   }
   std::string token;
   if (!token_file.empty()) {
