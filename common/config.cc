@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace bench {
 namespace {
@@ -331,6 +332,16 @@ absl::Status CheckRunnable(const BenchmarkConfig& config) {
   if (config.target.model.empty()) {
     if (!missing.empty()) missing += "; ";
     missing += "target.model is not set (give --model NAME or target.model in the config)";
+  }
+  // A results config.yaml has its secrets redacted: re-running it must not send the
+  // placeholder as the header's value.
+  for (const Header& header : config.target.headers) {
+    if (header.value.find(std::string(kRedacted)) == std::string::npos) continue;
+    if (!missing.empty()) missing += "; ";
+    absl::StrAppend(&missing, "target.headers.", header.name, " is ", std::string(kRedacted),
+                    " (a results config.yaml hides secrets): supply the secret, e.g. --set "
+                    "'target.headers.",
+                    header.name, "=Bearer ${env:API_KEY}'");
   }
   if (missing.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(missing);

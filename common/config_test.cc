@@ -156,6 +156,24 @@ TEST(SeedExamplesTest, MyBenchmarkShorthandMovesFieldsToPrompts) {
   EXPECT_TRUE(CheckRunnable(completed->config).ok());
 }
 
+TEST(CheckRunnableTest, ARedactedHeaderFromAResultsConfigIsRefused) {
+  BenchmarkConfig c;
+  c.target.endpoint = "http://h:8000/v1/completions";
+  c.target.model = "m";
+  c.target.headers = {{"Authorization", std::string(kRedacted)}, {"X-Trace", "abc"}};
+  const absl::Status status = CheckRunnable(c);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("target.headers.Authorization is <redacted>"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("supply the secret"));
+  // What RedactSecrets writes to results/config.yaml is refused; the original is not.
+  c.target.headers = {{"Authorization", "Bearer ${env:API_KEY}"}};
+  EXPECT_TRUE(CheckRunnable(c).ok());
+  c.target.headers = {{"Authorization", "Bearer sk-123"}};
+  EXPECT_TRUE(CheckRunnable(c).ok());
+  EXPECT_FALSE(CheckRunnable(RedactSecrets(c)).ok());
+}
+
 TEST(SeedExamplesTest, ShorthandWithRateIsOpenLoop) {
   const BenchmarkConfig c = ParseOk(R"(
 benchmark: {name: x}
