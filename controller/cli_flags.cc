@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/config_yaml.h"
 
@@ -41,6 +42,12 @@ absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
   if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
     ::close(fd);
     return absl::InvalidArgumentError("cannot read " + path + ": " + std::strerror(EISDIR));
+  }
+  // A regular file says its size: report the real one (the reader below stops past the limit).
+  if (S_ISREG(info.st_mode) && static_cast<uint64_t>(info.st_size) > kMaxConfigBytes) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the config is ", info.st_size,
+                                                   " bytes; the limit is ", kMaxConfigBytes));
   }
   std::string text;
   char buffer[1 << 16];

@@ -86,6 +86,10 @@ fi
 if run 2 --config "$work/does-not-exist.yaml"; then
   expect_in err "cannot read $work/does-not-exist.yaml: No such file or directory" "missing file"
 fi
+head -c 2097152 /dev/zero | tr '\0' '#' >"$work/huge.yaml"
+if run 2 --config "$work/huge.yaml"; then
+  expect_in err "$work/huge.yaml: the config is 2097152 bytes; the limit is 1048576" "size"
+fi
 if run 2; then expect_in err "missing --config FILE" "no --config"; fi
 if run 2 --config "$work"; then expect_in err "Is a directory" "directory"; fi
 if run 2 --config "$examples/throughput.yaml" --set; then
