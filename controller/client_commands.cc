@@ -377,7 +377,7 @@ int RunClientCommand(const std::string& command, const std::vector<std::string>&
   const bool needs_run = command != "list";
   auto usage = [&](const std::string& reason) {
     std::fprintf(stderr,
-                 "bench-controller %s: %s\n\nusage: bench-controller %s%s [--json] "
+                 "bench-controller %s: %s\n\nusage: bench-controller %s%s [--json (status)] "
                  "[--output DIR (fetch)] [connection flags]\n%s",
                  command.c_str(), reason.c_str(), command.c_str(), needs_run ? " RUN" : "",
                  kConnectionFlags);
@@ -389,13 +389,20 @@ int RunClientCommand(const std::string& command, const std::vector<std::string>&
     if (MatchConnectionFlag(args, &i, &client, &error)) {
       if (!error.empty()) return usage(error);
     } else if (args[i] == "--json") {
+      // Each flag only where it does something: never accepted and ignored.
+      if (command != "status") return usage("--json is for status only");
       json = true;
     } else if (MatchFlag(args, &i, "--output", &value)) {
+      if (command != "fetch") return usage("--output is for fetch only");
       if (!value || value->empty()) return usage("--output needs a directory");
       output = *value;
     } else if (args[i] == "--help" || args[i] == "-h") {
-      std::printf("usage: bench-controller %s%s [--json] [--output DIR (fetch)] [connection]\n%s",
-                  command.c_str(), needs_run ? " RUN" : "", kConnectionFlags);
+      std::printf("usage: bench-controller %s%s%s [connection]\n%s", command.c_str(),
+                  needs_run ? " RUN" : "",
+                  command == "status"  ? " [--json]"
+                  : command == "fetch" ? " [--output DIR]"
+                                       : "",
+                  kConnectionFlags);
       return kExitOk;
     } else if (!args[i].empty() && args[i][0] != '-' && needs_run && run_id.empty()) {
       run_id = args[i];

@@ -125,13 +125,6 @@ uint64_t Coordinator::AttachWorker(WorkerPeer* peer, std::string peer_address) {
   return key;
 }
 
-size_t Coordinator::ConnectedWorkers() {
-  MutexLock lock(mu_);
-  size_t count = 0;
-  for (const auto& [key, worker] : workers_) count += worker->hello ? 1 : 0;
-  return count;
-}
-
 void Coordinator::DetachWorker(uint64_t key, const std::string& reason) {
   MutexLock lock(mu_);
   auto it = workers_.find(key);

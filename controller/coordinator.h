@@ -148,7 +148,6 @@ class Coordinator {
   uint64_t AttachWorker(WorkerPeer* peer, std::string peer_address);
   void OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& message);
   void DetachWorker(uint64_t key, const std::string& reason);
-  size_t ConnectedWorkers();
   ControllerMetrics Metrics();
   // Accepting runs (started, not stopping): /readyz, without Metrics()'s copies.
   bool Ready();
