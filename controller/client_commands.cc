@@ -14,12 +14,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "bench.grpc.pb.h"
 #include "common/config_yaml.h"
 #include "common/rpc_credentials.h"
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
 #include "controller/coordinator.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 
 namespace bench::controller {
@@ -369,17 +371,65 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   return run->exit_code() >= 0 ? run->exit_code() : kExitRunFailed;
 }
 
-// status RUN | list | cancel RUN | fetch RUN: one RPC each.
+// `status` without a run: the daemon, its workers and its allow-list. Exit 1 when it is not
+// accepting runs (stopping).
+int ShowController(Client& client, bool json) {
+  grpc::ClientContext context;
+  client.Prepare(&context, absl::Seconds(30));
+  bench::v1::GetControllerRequest request;
+  bench::v1::ControllerStatus status;
+  const grpc::Status rpc = client.stub->GetController(&context, request, &status);
+  if (!rpc.ok()) return RpcFailed("status", rpc, client.dial.address);
+  if (json) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(status, &text, options);
+    std::printf("%s\n", text.c_str());
+    return status.ready() ? kExitOk : kExitRunFailed;
+  }
+  uint32_t threads = 0, busy = 0;
+  for (const bench::v1::ConnectedWorker& worker : status.workers()) {
+    threads += worker.threads();
+    busy += worker.run_id().empty() ? 0 : 1;
+  }
+  std::printf("controller %s: %s\n", client.dial.address.c_str(),
+              status.ready() ? "ready" : "not accepting runs");
+  std::printf("  workers: %d connected, %u engine threads, %u busy\n", status.workers_size(),
+              threads, busy);
+  if (status.workers_size() > 0) {
+    std::printf("    %-32s %-7s %-44s %s\n", "NAME", "THREADS", "RUN", "ADDRESS");
+    for (const bench::v1::ConnectedWorker& worker : status.workers()) {
+      std::printf("    %-32s %-7u %-44s %s\n", worker.name().c_str(), worker.threads(),
+                  worker.run_id().empty() ? "-" : worker.run_id().c_str(),
+                  worker.address().c_str());
+    }
+  }
+  std::printf("  runs: %u queued, active %s\n", status.runs_queued(),
+              status.active_run_id().empty() ? "none" : status.active_run_id().c_str());
+  if (status.allowed_targets().empty()) {
+    std::printf("  allow-list: empty (every run is denied)\n");
+  } else {
+    std::printf("  allow-list: %s\n", absl::StrJoin(status.allowed_targets(), ", ").c_str());
+  }
+  return status.ready() ? kExitOk : kExitRunFailed;
+}
+
+// status [RUN] | list | cancel RUN | fetch RUN: one RPC each.
 int RunClientCommand(const std::string& command, const std::vector<std::string>& args) {
   Client client;
   std::string run_id, output = "results";
   bool json = false;
-  const bool needs_run = command != "list";
+  // `status` without a run shows the daemon itself.
+  const bool needs_run = command != "list" && command != "status";
   auto usage = [&](const std::string& reason) {
     std::fprintf(stderr,
                  "bench-controller %s: %s\n\nusage: bench-controller %s%s [--json (status)] "
                  "[--output DIR (fetch)] [connection flags]\n%s",
-                 command.c_str(), reason.c_str(), command.c_str(), needs_run ? " RUN" : "",
+                 command.c_str(), reason.c_str(), command.c_str(),
+                 command == "status" ? " [RUN]"
+                 : needs_run         ? " RUN"
+                                     : "",
                  kConnectionFlags);
     return kExitUsage;
   };
@@ -398,13 +448,15 @@ int RunClientCommand(const std::string& command, const std::vector<std::string>&
       output = *value;
     } else if (args[i] == "--help" || args[i] == "-h") {
       std::printf("usage: bench-controller %s%s%s [connection]\n%s", command.c_str(),
-                  needs_run ? " RUN" : "",
+                  command == "status" ? " [RUN]"
+                  : needs_run         ? " RUN"
+                                      : "",
                   command == "status"  ? " [--json]"
                   : command == "fetch" ? " [--output DIR]"
                                        : "",
                   kConnectionFlags);
       return kExitOk;
-    } else if (!args[i].empty() && args[i][0] != '-' && needs_run && run_id.empty()) {
+    } else if (!args[i].empty() && args[i][0] != '-' && command != "list" && run_id.empty()) {
       run_id = args[i];
     } else {
       return usage("unexpected argument " + args[i]);
@@ -421,11 +473,14 @@ int RunClientCommand(const std::string& command, const std::vector<std::string>&
     bench::v1::ListRunsResponse response;
     const grpc::Status status = client.stub->ListRuns(&context, request, &response);
     if (!status.ok()) return RpcFailed("list", status, client.dial.address);
-    std::printf("%-44s %-20s %-5s %s\n", "RUN", "STATE", "EXIT", "TARGET");
+    std::printf("%-44s %-20s %-5s %-7s %s\n", "RUN", "STATE", "EXIT", "WORKERS", "TARGET");
     for (const bench::v1::Run& run : response.runs()) {
-      std::printf("%-44s %-20s %-5s %s\n", run.run_id().c_str(), StateName(run.state()).c_str(),
+      // Workers that took part (0 before the start, and for runs recovered from disk).
+      const uint32_t workers = run.progress().workers();
+      std::printf("%-44s %-20s %-5s %-7s %s\n", run.run_id().c_str(),
+                  StateName(run.state()).c_str(),
                   run.exit_code() >= 0 ? absl::StrCat(run.exit_code()).c_str() : "-",
-                  run.target().c_str());
+                  workers > 0 ? absl::StrCat(workers).c_str() : "-", run.target().c_str());
     }
     return kExitOk;
   }
@@ -451,6 +506,7 @@ int RunClientCommand(const std::string& command, const std::vector<std::string>&
     std::printf("results: %s\n", directory->c_str());
     return kExitOk;
   }
+  if (run_id.empty()) return ShowController(client, json);
   grpc::Status rpc_status;  // status
   absl::StatusOr<bench::v1::Run> run = GetRun(client, run_id, &rpc_status);
   if (!run.ok()) return RpcFailed("status", rpc_status, client.dial.address);

@@ -133,6 +133,21 @@ struct ControllerMetrics {
   bool ready = false;  // accepting runs (the ticker runs)
 };
 
+// What `status` without a run shows: the daemon and the workers connected to it.
+struct ControllerView {
+  struct WorkerView {
+    std::string id;
+    std::string name;
+    uint32_t threads = 1;
+    std::string run_id;  // "" when idle
+    std::string address;
+  };
+  bool ready = false;
+  std::vector<WorkerView> workers;  // said hello, in connection order
+  size_t runs_queued = 0;
+  std::string active_run_id;  // running or draining
+};
+
 class Coordinator {
  public:
   explicit Coordinator(CoordinatorOptions options);
@@ -149,6 +164,8 @@ class Coordinator {
   void OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& message);
   void DetachWorker(uint64_t key, const std::string& reason);
   ControllerMetrics Metrics();
+  ControllerView View();
+  const CoordinatorOptions& options() const { return options_; }
   // Accepting runs (started, not stopping): /readyz, without Metrics()'s copies.
   bool Ready();
 

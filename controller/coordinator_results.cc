@@ -55,6 +55,25 @@ ControllerMetrics Coordinator::Metrics() {
   return metrics;
 }
 
+ControllerView Coordinator::View() {
+  MutexLock lock(mu_);
+  ControllerView view;
+  view.ready = started_ && !stopping_;
+  for (const auto& [key, worker] : workers_) {  // keys grow: connection order
+    if (!worker->hello) continue;
+    view.workers.push_back(
+        {worker->id, worker->name, worker->threads, worker->run_id, worker->address});
+  }
+  for (const auto& run : runs_) {
+    if (run->phase == RunPhase::kQueued || run->phase == RunPhase::kWaitingForWorkers) {
+      ++view.runs_queued;
+    } else if (run->phase == RunPhase::kRunning || run->phase == RunPhase::kDraining) {
+      view.active_run_id = run->id;
+    }
+  }
+  return view;
+}
+
 RunResult Coordinator::Merge(const RunRecord& run) {
   const Plan& plan = run.plan;
   RunResult result;

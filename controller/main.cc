@@ -22,7 +22,7 @@ constexpr char kUsage[] =
     "             the controller daemon that bench-worker processes dial\n"
     "  submit --controller HOST:PORT --config F [--detach]\n"
     "             queue a run on a daemon, follow it, print the summary, fetch the results\n"
-    "  status RUN | list | cancel RUN | fetch RUN   (with --controller HOST:PORT)\n"
+    "  status [RUN] | list | cancel RUN | fetch RUN (with --controller HOST:PORT)\n"
     "             inspect and control runs on a daemon\n"
     "\n"
     "coming next: report, compare.\n"

@@ -420,6 +420,32 @@ class BenchmarkServiceImpl final : public bench::v1::BenchmarkService::CallbackS
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* GetController(grpc::CallbackServerContext* context,
+                                          const bench::v1::GetControllerRequest* /*request*/,
+                                          bench::v1::ControllerStatus* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    grpc::Status status = tokens_.Check(*context);
+    if (status.ok()) {
+      const ControllerView view = coordinator_.View();
+      response->set_ready(view.ready);
+      for (const ControllerView::WorkerView& worker : view.workers) {
+        bench::v1::ConnectedWorker* out = response->add_workers();
+        out->set_id(worker.id);
+        out->set_name(worker.name);
+        out->set_threads(worker.threads);
+        out->set_run_id(worker.run_id);
+        out->set_address(worker.address);
+      }
+      response->set_runs_queued(static_cast<uint32_t>(view.runs_queued));
+      response->set_active_run_id(view.active_run_id);
+      for (const std::string& entry : coordinator_.options().allowed_targets) {
+        response->add_allowed_targets(entry);
+      }
+    }
+    reactor->Finish(status);
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
                                    const bench::v1::CancelRequest* request,
                                    bench::v1::CancelResponse* response) override {

