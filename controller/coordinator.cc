@@ -621,6 +621,10 @@ void Coordinator::Tick() {
       }
     }
   }
+  if (run->phase == RunPhase::kRunning && run->config.slo.abort_on_fail && !run->failing &&
+      !run->cancelled && !run->aborted && now >= run->next_slo_check) {
+    CheckAbortOnFail(*run, now);
+  }
   if (run->phase == RunPhase::kRunning && now >= run->start + run->plan.total) {
     run->phase = RunPhase::kDraining;
     Touch(*run);
@@ -678,6 +682,44 @@ void Coordinator::Tick() {
     }
     Finish(*run);
   }
+}
+
+void Coordinator::CheckAbortOnFail(RunRecord& run, absl::Time now) {
+  const absl::Duration interval = std::max(absl::Seconds(1), run.config.metrics.interval);
+  run.next_slo_check = now + interval;
+  // Shards arrive up to an interval late: a stage is judged complete an interval after its end.
+  const absl::Duration window_elapsed = now - run.start - run.plan.warmup - interval;
+  if (window_elapsed <= absl::ZeroDuration()) return;
+  std::optional<std::string> broken;
+  const std::vector<StageConfig>& stages = run.config.load.stages;
+  if (run.config.load.type == LoadType::kStages && stages.size() == run.stages.size()) {
+    absl::Duration end;
+    for (size_t i = 0; i < stages.size() && !broken.has_value(); ++i) {
+      end += stages[i].duration;
+      if (end > window_elapsed) break;
+      if (std::optional<std::string> stage = BrokenSlo(run.config, run.stages[i], true)) {
+        broken = absl::StrCat("stage ", i + 1, ": ", *stage);
+      }
+    }
+  }
+  if (!broken.has_value()) {
+    StatsShard merged;
+    for (const StatsShard& stage : run.stages) (void)merged.Merge(stage);
+    if (std::optional<std::string> window = BrokenSlo(run.config, merged, false)) {
+      broken = absl::StrCat("the window so far: ", *window);
+    }
+  }
+  if (!broken.has_value()) return;
+  run.aborted = true;
+  run.aborted_at = now;
+  run.abort_reason = *broken;
+  run.error = "aborted by slo.abortOnFail: " + *broken;
+  BENCH_LOG(WARNING) << "run " << run.id << ": " << run.error;
+  // In-flight requests may finish (they are measured), as after a cancel.
+  const absl::Duration drain = absl::Seconds(5);
+  StopRun(run, bench::v1::Stop::REASON_ABORTED, drain);
+  run.deadline = std::min(run.deadline, now + drain + absl::Seconds(5));
+  Touch(run);
 }
 
 void Coordinator::Fail(RunRecord& run, const std::string& error, int exit_code) {

@@ -204,6 +204,9 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Fail(RunRecord& run, const std::string& error, int exit_code)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // slo.abortOnFail: judges every finished stage on its own and the window so far; stops the
+  // run when an SLO broke.
+  void CheckAbortOnFail(RunRecord& run, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-splits the rest of the run among the live workers and any idle ones (onWorkerLoss:
   // rebalance): their current shares end at a handover time a start delay from now, and new
   // shares of the whole run's schedule from that time on begin then.

@@ -104,6 +104,11 @@ struct Coordinator::RunRecord {
   int failure_exit_code = 1;
   bool cancelled = false;
   absl::Time cancelled_at;
+  // slo.abortOnFail: stopped early because an SLO broke (judged on the merged figures).
+  bool aborted = false;
+  absl::Time aborted_at;
+  std::string abort_reason;
+  absl::Time next_slo_check;
   std::string error;
   int exit_code = -1;
   std::string summary_json;

@@ -108,8 +108,10 @@ RunResult Coordinator::Merge(const RunRecord& run) {
   result.warmup_ns = Nanos(plan.warmup);
   result.window_ns = Nanos(plan.measurement);
   result.measured_window_ns = result.window_ns;
-  if (run.cancelled || run.failing) {
-    const absl::Time stopped = run.cancelled ? run.cancelled_at : run.failed_at;
+  if (run.cancelled || run.failing || run.aborted) {
+    const absl::Time stopped = run.cancelled ? run.cancelled_at
+                               : run.aborted ? run.aborted_at
+                                             : run.failed_at;
     const int64_t ran = Nanos(stopped - run.start) - result.warmup_ns;
     result.measured_window_ns = std::clamp<int64_t>(ran, 0, result.window_ns);
   } else if (plan.capped && plan.cap_reached_after.has_value()) {
@@ -127,6 +129,8 @@ RunResult Coordinator::Merge(const RunRecord& run) {
   }
   result.workers = static_cast<int>(run.slots.size());
   result.cancelled = run.cancelled;
+  result.aborted = run.aborted;
+  result.abort_reason = run.abort_reason;
   result.started_at_utc = absl::FormatTime(absl::RFC3339_sec, run.start, absl::UTCTimeZone());
   result.finished_at_utc = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
   result.notes = run.notes;
@@ -261,7 +265,8 @@ Progress Coordinator::ProgressOf(const RunRecord& run) {
   const absl::Time now = IsTerminal(run.phase) ? run.finished : absl::Now();
   progress.elapsed_s = absl::ToDoubleSeconds(now - run.start);
   progress.warming_up = progress.elapsed_s < absl::ToDoubleSeconds(plan.warmup);
-  progress.draining = run.phase == RunPhase::kDraining || run.cancelled || run.failing;
+  progress.draining =
+      run.phase == RunPhase::kDraining || run.cancelled || run.failing || run.aborted;
   const std::vector<IntervalPoint>& series = run.series;
   const int64_t interval_ns = Nanos(run.config.metrics.interval);
   for (const Slot& slot : run.slots) {

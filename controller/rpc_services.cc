@@ -577,7 +577,9 @@ int RunStateOf(RunPhase phase, int exit_code) {
     case RunPhase::kDraining:
       return bench::v1::RUN_STATE_DRAINING;
     case RunPhase::kDone:
-      return exit_code == 3 ? bench::v1::RUN_STATE_SLO_FAILED : bench::v1::RUN_STATE_SUCCEEDED;
+      return exit_code == 3   ? bench::v1::RUN_STATE_SLO_FAILED
+             : exit_code == 4 ? bench::v1::RUN_STATE_ABORTED
+                              : bench::v1::RUN_STATE_SUCCEEDED;
     case RunPhase::kFailed:
       return bench::v1::RUN_STATE_FAILED;
     case RunPhase::kCancelled:

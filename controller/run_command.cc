@@ -51,8 +51,8 @@ constexpr char kUsage[] =
     "  --json                print summary.json to stdout (the table goes to stderr)\n"
     "\n"
     "Ctrl-C stops sending, lets requests in flight finish briefly, writes partial results and\n"
-    "exits 5. Exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 5 "
-    "cancelled.\n";
+    "exits 5. Exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 "
+    "aborted by slo.abortOnFail, 5 cancelled.\n";
 
 std::atomic<int> interrupts{0};
 

@@ -300,7 +300,7 @@ BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& resu
 }
 
 std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShard& merged,
-                                  const RequestSummary& requests) {
+                                  const RequestSummary& requests, bool require_enough = false) {
   std::vector<SloVerdict> verdicts;
   for (const SloThreshold& threshold : config.slo.thresholds) {
     SloVerdict verdict;
@@ -310,7 +310,11 @@ std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShar
     LatencyMetric metric;
     if (LatencyMetricFromName(threshold.metric, &metric)) {
       const Histogram& histogram = merged.histogram(metric);
-      if (histogram.TotalCount() > 0) {
+      // Early (abortOnFail), a percentile is judged only once a sample lies above it: p99 needs
+      // 100 samples, p99.9 a thousand.
+      const double needed =
+          require_enough ? std::ceil(100.0 / std::max(1e-9, 100.0 - threshold.percentile)) : 1;
+      if (static_cast<double>(histogram.TotalCount()) >= needed) {
         verdict.has_actual = true;
         verdict.actual_ms =
             UsToMs(static_cast<double>(histogram.ValueAtPercentile(threshold.percentile)));
@@ -324,7 +328,11 @@ std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShar
     SloVerdict verdict;
     verdict.metric = "errorRate";
     verdict.limit_error_rate = *config.slo.max_error_rate;
-    if (requests.error_rate.has_value()) {
+    // Early, the rate is judged once one error more than the limit allows can show.
+    const double needed =
+        require_enough ? std::ceil(1.0 / std::max(1e-9, verdict.limit_error_rate)) : 1;
+    if (requests.error_rate.has_value() &&
+        static_cast<double>(requests.succeeded + requests.failed) >= needed) {
       verdict.has_actual = true;
       verdict.actual_error_rate = *requests.error_rate;
       verdict.passed = verdict.actual_error_rate <= verdict.limit_error_rate;
@@ -370,13 +378,20 @@ void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* 
                                     " requests were still running when the drain ended: counted as "
                                     "incomplete, neither successes nor failures")});
   }
+  if (result.aborted) {
+    warnings.push_back(
+        {"aborted", absl::StrCat("slo.abortOnFail stopped the run after ",
+                                 FormatValue(summary->measured_window_s), " s of the ",
+                                 FormatValue(summary->window_s), " s window (", result.abort_reason,
+                                 "): the figures are partial")});
+  }
   if (result.cancelled) {
     warnings.push_back({"cancelled", absl::StrCat("the run was cancelled after ",
                                                   FormatValue(summary->measured_window_s),
                                                   " s of the ", FormatValue(summary->window_s),
                                                   " s window: the figures are partial")});
   }
-  if (merged.succeeded == 0 && !result.cancelled) {
+  if (merged.succeeded == 0 && !result.cancelled && !result.aborted) {
     warnings.push_back({"no-successes", merged.failed > 0 ? absl::StrCat("no request succeeded; ",
                                                                          FormatCount(merged.failed),
                                                                          " failed (see errors)")
@@ -628,6 +643,21 @@ std::string StagePercentile(const BlockSummary& block, LatencyMetric metric, dou
   return "-";
 }
 
+// "ttft p99 812 ms (limit 500 ms) FAIL", "errorRate 0.1% (max 1%) pass".
+std::string VerdictText(const SloVerdict& v) {
+  std::string text;
+  if (v.metric == "errorRate") {
+    text = absl::StrCat("errorRate ", v.has_actual ? FormatPercent(v.actual_error_rate) : "n/a",
+                        " (max ", FormatPercent(v.limit_error_rate), ")");
+  } else {
+    text = absl::StrCat(v.metric, " ", PercentileLabel(v.percentile), " ",
+                        v.has_actual ? FormatCell(v.actual_ms) + " ms" : "n/a (no samples)",
+                        " (limit ", FormatValue(v.limit_ms), " ms)");
+  }
+  absl::StrAppend(&text, v.passed ? " pass" : " FAIL");
+  return text;
+}
+
 void AppendStageTable(const RunSummary& summary, std::string* out) {
   // The stage table shows p50 and p99 when configured, else the first and last percentile.
   const std::vector<double>& configured = summary.percentiles;
@@ -641,27 +671,50 @@ void AppendStageTable(const RunSummary& summary, std::string* out) {
   }
   const std::string low_label = PercentileLabel(low);
   const std::string high_label = PercentileLabel(high);
-  absl::StrAppend(out, "\n",
-                  absl::StrFormat("%-6s%9s%9s%7s%10s%8s%8s%9s%9s%9s%9s\n", "stage", "rate/s",
-                                  "achieved", "window", "succeeded", "failed", "errors", "req/s",
-                                  "ttft " + low_label, "ttft " + high_label, "e2e " + high_label));
+  // goodput: requests/s that met every latency SLO ("-" without latency SLOs); slo: the stage's
+  // own verdict.
+  absl::StrAppend(
+      out, "\n",
+      absl::StrFormat("%-6s%8s%9s%7s%10s%7s%8s%8s%9s%9s%9s%6s\n", "stage", "rate/s", "achieved",
+                      "window", "succeeded", "errors", "req/s", "goodput", "ttft " + low_label,
+                      "ttft " + high_label, "itl " + high_label, "slo"));
   for (const BlockSummary& stage : summary.stages) {
     const std::string window = FormatValue(stage.window_s) + "s";
     const std::string errors =
         stage.requests.error_rate.has_value() ? FormatPercent(*stage.requests.error_rate) : "-";
+    std::string slo = "-";
+    if (!stage.slo.empty()) {
+      slo = std::all_of(stage.slo.begin(), stage.slo.end(),
+                        [](const SloVerdict& v) { return v.passed; })
+                ? "met"
+                : "FAIL";
+    }
     absl::StrAppend(
         out, absl::StrFormat(
-                 "%-6d%9s%9s%7s%10s%8s%8s%9s%9s%9s%9s\n", stage.stage,
+                 "%-6d%8s%9s%7s%10s%7s%8s%8s%9s%9s%9s%6s\n", stage.stage,
                  OptionalRate(stage.rates.requested_rate), OptionalRate(stage.rates.achieved_rate),
-                 window, FormatCount(stage.requests.succeeded), FormatCount(stage.requests.failed),
-                 errors, OptionalRate(stage.throughput.requests_per_s),
+                 window, FormatCount(stage.requests.succeeded), errors,
+                 OptionalRate(stage.throughput.requests_per_s), OptionalRate(stage.goodput_rps),
                  StagePercentile(stage, LatencyMetric::kTtft, low, configured),
                  StagePercentile(stage, LatencyMetric::kTtft, high, configured),
-                 StagePercentile(stage, LatencyMetric::kE2eLatency, high, configured)));
+                 StagePercentile(stage, LatencyMetric::kItl, high, configured), slo));
   }
 }
 
 }  // namespace
+
+std::optional<std::string> BrokenSlo(const BenchmarkConfig& config, const StatsShard& figures,
+                                     bool complete) {
+  const std::vector<SloVerdict> verdicts =
+      JudgeSlos(config, figures, SummarizeRequests(figures), /*require_enough=*/!complete);
+  std::vector<std::string> broken;
+  for (const SloVerdict& v : verdicts) {
+    // Early, a verdict without enough samples is not judged yet (has_actual is false).
+    if (!v.passed && (complete || v.has_actual)) broken.push_back(VerdictText(v));
+  }
+  if (broken.empty()) return std::nullopt;
+  return absl::StrJoin(broken, "; ");
+}
 
 RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   RunSummary summary;
@@ -677,6 +730,8 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   summary.started_at_utc = result.started_at_utc;
   summary.finished_at_utc = result.finished_at_utc;
   summary.cancelled = result.cancelled;
+  summary.aborted = result.aborted;
+  summary.abort_reason = result.abort_reason;
   summary.window_started = result.window_started;
   summary.peak_client_queue = result.peak_client_queue;
   summary.notes = result.notes;
@@ -717,6 +772,11 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
       BlockSummary block = SummarizeBlock(config, result, result.stages[i], static_cast<int>(i) + 1,
                                           begin_ns, window_ns, rate);
       block.stage_rate = rate;
+      // A stage that never ran (the run ended before it) has nothing to judge.
+      if (window_ns > 0) block.slo = JudgeSlos(config, result.stages[i], block.requests);
+      const bool broke = std::any_of(block.slo.begin(), block.slo.end(),
+                                     [](const SloVerdict& v) { return !v.passed; });
+      if (broke && summary.first_failed_stage == 0) summary.first_failed_stage = block.stage;
       summary.stages.push_back(std::move(block));
     }
   }
@@ -746,12 +806,17 @@ std::string SummaryToJson(const RunSummary& summary) {
   benchmark["started_at"] = summary.started_at_utc;
   benchmark["finished_at"] = summary.finished_at_utc;
   benchmark["cancelled"] = summary.cancelled;
+  benchmark["aborted"] = summary.aborted;
   benchmark["window_started"] = summary.window_started;
   json["benchmark"] = std::move(benchmark);
 
   AppendBlockJson(summary.overall, json);
   json["generator"]["peak_client_queue"] = summary.peak_client_queue;
   json["slo"] = SloJson(summary.slo);
+  if (summary.first_failed_stage > 0) json["slo"]["passed"] = false;
+  json["slo"]["first_failed_stage"] =
+      summary.first_failed_stage > 0 ? Json(summary.first_failed_stage) : Json(nullptr);
+  json["slo"]["abort_reason"] = summary.aborted ? Json(summary.abort_reason) : Json(nullptr);
 
   Json warnings = Json::array();
   for (const Warning& w : summary.warnings) {
@@ -787,6 +852,7 @@ std::string SummaryToJson(const RunSummary& summary) {
     stage["rate"] = OptionalNumber(block.stage_rate);
     stage["window_s"] = block.window_s;
     AppendBlockJson(block, stage);
+    stage["slo"] = SloJson(block.slo);
     stages.push_back(std::move(stage));
   }
   json["stages"] = std::move(stages);
@@ -897,18 +963,31 @@ std::string RenderSummaryTable(const RunSummary& summary) {
   if (!summary.slo.empty()) out += "\n";
   bool first_slo = true;
   for (const SloVerdict& v : summary.slo) {
-    std::string text;
-    if (v.metric == "errorRate") {
-      text = absl::StrCat("errorRate ", v.has_actual ? FormatPercent(v.actual_error_rate) : "n/a",
-                          " (max ", FormatPercent(v.limit_error_rate), ")");
-    } else {
-      text = absl::StrCat(v.metric, " ", PercentileLabel(v.percentile), " ",
-                          v.has_actual ? FormatCell(v.actual_ms) + " ms" : "n/a (no samples)",
-                          " (limit ", FormatValue(v.limit_ms), " ms)");
-    }
-    absl::StrAppend(&text, v.passed ? " pass" : " FAIL");
-    AppendWrapped(first_slo ? "SLO" : "", text, &out);
+    AppendWrapped(first_slo ? "SLO" : "", VerdictText(v), &out);
     first_slo = false;
+  }
+  if (summary.first_failed_stage > 0) {
+    const BlockSummary& stage = summary.stages[summary.first_failed_stage - 1];
+    std::vector<std::string> broken;
+    for (const SloVerdict& v : stage.slo) {
+      if (!v.passed) broken.push_back(VerdictText(v));
+    }
+    std::vector<std::string> others;
+    for (const BlockSummary& later : summary.stages) {
+      if (later.stage <= stage.stage) continue;
+      if (std::any_of(later.slo.begin(), later.slo.end(),
+                      [](const SloVerdict& v) { return !v.passed; })) {
+        others.push_back(absl::StrCat(later.stage));
+      }
+    }
+    std::string text = absl::StrCat(
+        "stage ", stage.stage,
+        stage.stage_rate.has_value() ? absl::StrCat(" (", FormatRate(*stage.stage_rate), " req/s)")
+                                     : "",
+        " is the first to break an SLO: ", absl::StrJoin(broken, "; "));
+    if (!others.empty())
+      absl::StrAppend(&text, "; later stages broken: ", absl::StrJoin(others, ", "));
+    AppendWrapped(first_slo ? "SLO" : "", text, &out);
   }
 
   if (!summary.warnings.empty() || !summary.notes.empty()) out += "\n";
@@ -923,10 +1002,16 @@ std::string RenderSummaryTable(const RunSummary& summary) {
       verdict = summary.slo.empty() ? "done" : "done, every SLO met";
       break;
     case kExitSloFailed:
-      verdict = "SLO FAILED";
+      verdict = summary.first_failed_stage > 0
+                    ? absl::StrCat("SLO FAILED (first at stage ", summary.first_failed_stage, ")")
+                    : "SLO FAILED";
       break;
     case kExitCancelled:
       verdict = "CANCELLED (partial results)";
+      break;
+    case kExitAborted:
+      verdict =
+          absl::StrCat("ABORTED by slo.abortOnFail (partial results): ", summary.abort_reason);
       break;
     default:
       verdict = "FAILED: no request succeeded";
@@ -939,8 +1024,10 @@ std::string RenderSummaryTable(const RunSummary& summary) {
 
 int ExitCodeFor(const RunSummary& summary) {
   if (summary.cancelled) return kExitCancelled;
+  if (summary.aborted) return kExitAborted;
   // Checked before the SLOs: an unreachable target is a failed run, not a slow one.
   if (summary.overall.requests.succeeded == 0) return kExitRunFailed;
+  if (summary.first_failed_stage > 0) return kExitSloFailed;
   for (const SloVerdict& verdict : summary.slo) {
     if (!verdict.passed) return kExitSloFailed;
   }

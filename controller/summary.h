@@ -82,22 +82,6 @@ struct CacheSummary {
 };
 
 // The figures of one stage, or of all stages merged (the headline).
-struct BlockSummary {
-  int stage = 0;                     // 1-based; 0 for the merged block
-  std::optional<double> stage_rate;  // the stage's configured rate (stage blocks of stages)
-  double window_s = 0;               // the measured window this block covers
-  RequestSummary requests;
-  std::vector<MetricSummary> latency;  // every LatencyMetric, in enum order
-  ThroughputSummary throughput;
-  RateSummary rates;
-  uint64_t slo_met = 0;
-  std::optional<double> goodput_rps;  // slo_met / window, only when the config has latency SLOs
-  CacheSummary cache;
-  // SPEC section 3: achieved < 99% of requested, or p99 schedule_lag > 1 ms with free concurrency.
-  bool generator_limited = false;
-  std::string generator_message;  // what the check found, e.g. "achieved 1,932 req/s of ..."
-};
-
 // One SLO threshold of the config against the merged figures. Latency thresholds use the
 // *_ms fields; the errorRate.max verdict (metric "errorRate") uses the *_error_rate fields.
 struct SloVerdict {
@@ -109,6 +93,25 @@ struct SloVerdict {
   double actual_error_rate = 0;
   bool has_actual = false;  // false: no samples (or no finished request), and the verdict fails
   bool passed = false;
+};
+
+struct BlockSummary {
+  int stage = 0;                     // 1-based; 0 for the merged block
+  std::optional<double> stage_rate;  // the stage's configured rate (stage blocks of stages)
+  double window_s = 0;               // the measured window this block covers
+  RequestSummary requests;
+  std::vector<MetricSummary> latency;  // every LatencyMetric, in enum order
+  ThroughputSummary throughput;
+  RateSummary rates;
+  uint64_t slo_met = 0;
+  std::optional<double> goodput_rps;  // slo_met / window, only when the config has latency SLOs
+  CacheSummary cache;
+  // The config's SLOs judged on this block alone (stage blocks; empty when the config sets no
+  // SLO or the stage never ran).
+  std::vector<SloVerdict> slo;
+  // SPEC section 3: achieved < 99% of requested, or p99 schedule_lag > 1 ms with free concurrency.
+  bool generator_limited = false;
+  std::string generator_message;  // what the check found, e.g. "achieved 1,932 req/s of ..."
 };
 
 struct Warning {
@@ -129,12 +132,17 @@ struct RunSummary {
   std::string started_at_utc;
   std::string finished_at_utc;
   bool cancelled = false;
+  bool aborted = false;      // slo.abortOnFail stopped it
+  std::string abort_reason;  // which SLO broke, e.g. "stage 2: ttft p99 812 ms (limit 500 ms) FAIL"
   uint64_t window_started = 0;
 
   BlockSummary overall;
   std::vector<BlockSummary> stages;  // only when the run had more than one stage
 
-  std::vector<SloVerdict> slo;  // empty when the config sets no SLO
+  std::vector<SloVerdict> slo;  // empty when the config sets no SLO; the whole window
+  // The first stage (1-based) whose own figures broke an SLO, 0 when none did: the capacity
+  // answer of a stages run. A broken stage fails the run even when the whole window passes.
+  int first_failed_stage = 0;
   uint32_t peak_client_queue = 0;
   std::vector<Warning> warnings;
   std::vector<std::string> notes;
@@ -149,6 +157,13 @@ struct RunSummary {
 
 RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result);
 
+// slo.abortOnFail: the config's SLOs judged on `figures` (a stage, or the window so far); the
+// broken verdicts as text, or nullopt when none broke. While the figures are still growing
+// (`complete` false) a percentile is judged only once a sample lies above it (p99: 100 samples)
+// and the error rate once one error more than the limit allows could show.
+std::optional<std::string> BrokenSlo(const BenchmarkConfig& config, const StatsShard& figures,
+                                     bool complete);
+
 // summary.json: pretty-printed, keys in a fixed documented order (controller/RESULTS.md).
 std::string SummaryToJson(const RunSummary& summary);
 
@@ -156,7 +171,8 @@ std::string SummaryToJson(const RunSummary& summary);
 std::string RenderSummaryTable(const RunSummary& summary);
 
 // SPEC section 7: 5 cancelled; 1 nothing succeeded (target unreachable, every request failed
-// or never finished); 3 an SLO verdict failed; else 0.
+// or never finished); 4 aborted by slo.abortOnFail; 3 an SLO verdict failed (the whole window's
+// or a stage's); else 0.
 int ExitCodeFor(const RunSummary& summary);
 
 }  // namespace bench::controller

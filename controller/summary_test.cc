@@ -550,10 +550,15 @@ TEST(SummarizeTest, JsonHasTheDocumentedFields) {
                                             "workers", "stages"}));
   std::vector<std::string> benchmark_keys;
   for (const auto& item : json["benchmark"].items()) benchmark_keys.push_back(item.key());
-  EXPECT_EQ(benchmark_keys, (std::vector<std::string>{
-                                "name", "load_type", "closed_loop", "concurrency", "percentiles",
-                                "warmup_s", "window_s", "measured_window_s", "interval_s",
-                                "started_at", "finished_at", "cancelled", "window_started"}));
+  EXPECT_EQ(benchmark_keys,
+            (std::vector<std::string>{"name", "load_type", "closed_loop", "concurrency",
+                                      "percentiles", "warmup_s", "window_s", "measured_window_s",
+                                      "interval_s", "started_at", "finished_at", "cancelled",
+                                      "aborted", "window_started"}));
+  std::vector<std::string> slo_keys;
+  for (const auto& item : json["slo"].items()) slo_keys.push_back(item.key());
+  EXPECT_EQ(slo_keys, (std::vector<std::string>{"configured", "passed", "verdicts",
+                                                "first_failed_stage", "abort_reason"}));
   EXPECT_EQ(json["benchmark"]["name"], "unit");
   EXPECT_EQ(json["benchmark"]["load_type"], "constant");
   EXPECT_EQ(json["benchmark"]["started_at"], "2024-01-02T03:04:05Z");
@@ -631,6 +636,86 @@ TEST(RenderSummaryTableTest, FitsOneHundredColumnsAndShowsTheKeyFigures) {
   // The stage table has one row per stage.
   EXPECT_THAT(table, HasSubstr("stage"));
   EXPECT_THAT(table, AllOf(HasSubstr("\n1 "), HasSubstr("\n2 ")));
+}
+
+// A stage that breaks an SLO fails the run even when the whole window's percentile passes:
+// three stages, the third slow; its TTFT p99 breaks the limit, the merged p99 does not.
+TEST(SummarizeTest, AStageThatBreaksAnSloFailsTheRunAndIsNamed) {
+  BenchmarkConfig config = BaseConfig();
+  config.load.type = LoadType::kStages;
+  config.load.stages = {{10, absl::Seconds(10)}, {20, absl::Seconds(10)}, {40, absl::Seconds(2)}};
+  config.slo.thresholds = {{"ttft", 99, absl::Milliseconds(500)}};
+  RunResult result = BaseResult(22, 15);
+  result.stages.resize(3);
+  AddSuccesses(result.stages[0], 1000);
+  AddSuccesses(result.stages[1], 2000);
+  AddSuccesses(result.stages[2], 80);
+  for (int i = 0; i < 1000; ++i) result.stages[0].histogram(LatencyMetric::kTtft).Record(50'000);
+  for (int i = 0; i < 2000; ++i) result.stages[1].histogram(LatencyMetric::kTtft).Record(80'000);
+  // Stage 3: 80 requests, 10 of them at 900 ms: its p99 is 900 ms, the merged p99 is 80 ms.
+  for (int i = 0; i < 80; ++i) {
+    result.stages[2].histogram(LatencyMetric::kTtft).Record(i < 70 ? 100'000 : 900'000);
+  }
+  const RunSummary summary = Summarize(config, result);
+  ASSERT_EQ(summary.slo.size(), 1u);
+  EXPECT_TRUE(summary.slo[0].passed);  // the whole window alone would pass
+  ASSERT_EQ(summary.stages.size(), 3u);
+  EXPECT_TRUE(summary.stages[0].slo[0].passed);
+  EXPECT_TRUE(summary.stages[1].slo[0].passed);
+  EXPECT_FALSE(summary.stages[2].slo[0].passed);
+  EXPECT_NEAR(summary.stages[2].slo[0].actual_ms, 900, 1);
+  EXPECT_EQ(summary.first_failed_stage, 3);
+  EXPECT_EQ(ExitCodeFor(summary), kExitSloFailed);
+
+  const Json json = Json::parse(SummaryToJson(summary));
+  EXPECT_EQ(json["slo"]["passed"], false);
+  EXPECT_EQ(json["slo"]["first_failed_stage"], 3);
+  EXPECT_EQ(json["stages"][2]["slo"]["passed"], false);
+  EXPECT_EQ(json["stages"][0]["slo"]["passed"], true);
+  const std::string table = RenderSummaryTable(summary);
+  EXPECT_THAT(table, HasSubstr("stage 3 (40 req/s) is the first to break an SLO: ttft p99"));
+  EXPECT_THAT(table, HasSubstr("SLO FAILED (first at stage 3)"));
+  EXPECT_THAT(table, HasSubstr("itl p99"));
+  for (const auto line : absl::StrSplit(table, '\n')) {
+    EXPECT_LE(line.size(), 100u) << line;
+  }
+
+  // Every stage within its limits: exit 0, no stage named.
+  result.stages[2].histogram(LatencyMetric::kTtft).Reset();
+  for (int i = 0; i < 80; ++i) result.stages[2].histogram(LatencyMetric::kTtft).Record(100'000);
+  const RunSummary passing = Summarize(config, result);
+  EXPECT_EQ(passing.first_failed_stage, 0);
+  EXPECT_EQ(ExitCodeFor(passing), kExitOk);
+  EXPECT_TRUE(Json::parse(SummaryToJson(passing))["slo"]["first_failed_stage"].is_null());
+}
+
+// abortOnFail judges growing figures only once they can show a break: p99 needs 100 samples,
+// an error rate of 1% needs 100 finished requests; finished figures are judged as they are.
+TEST(BrokenSloTest, GrowingFiguresAreJudgedOnlyWithEnoughSamples) {
+  BenchmarkConfig config = BaseConfig();
+  config.slo.thresholds = {{"ttft", 99, absl::Milliseconds(500)}};
+  config.slo.max_error_rate = 0.01;
+  StatsShard figures;
+  AddSuccesses(figures, 99);
+  for (int i = 0; i < 99; ++i) figures.histogram(LatencyMetric::kTtft).Record(900'000);
+  EXPECT_EQ(BrokenSlo(config, figures, /*complete=*/false), std::nullopt);
+  ASSERT_TRUE(BrokenSlo(config, figures, /*complete=*/true).has_value());
+  EXPECT_THAT(*BrokenSlo(config, figures, true), HasSubstr("ttft p99 900"));
+
+  AddSuccesses(figures, 1);
+  figures.histogram(LatencyMetric::kTtft).Record(900'000);
+  ASSERT_TRUE(BrokenSlo(config, figures, false).has_value());
+  EXPECT_THAT(*BrokenSlo(config, figures, false), HasSubstr("(limit 500 ms) FAIL"));
+
+  // Fast, but 2 errors in 50 finished requests: too few to judge 1% while growing.
+  StatsShard errors;
+  AddSuccesses(errors, 48);
+  for (int i = 0; i < 48; ++i) errors.histogram(LatencyMetric::kTtft).Record(10'000);
+  errors.requests_sent += 2;
+  errors.failed = 2;
+  EXPECT_EQ(BrokenSlo(config, errors, false), std::nullopt);
+  ASSERT_TRUE(BrokenSlo(config, errors, true).has_value());
+  EXPECT_THAT(*BrokenSlo(config, errors, true), HasSubstr("errorRate"));
 }
 
 TEST(RenderSummaryTableTest, EmptyMetricsShowDashesAndNoSlo) {
