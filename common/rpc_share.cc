@@ -152,6 +152,7 @@ void ToProto(const StatsShard& stats, bench::v1::StageStats* out) {
   c->set_input_tokens_with_cache_info(stats.input_tokens_with_cache_info);
   c->set_slo_met(stats.slo_met);
   c->set_usage_missing(stats.usage_missing);
+  c->set_last_end_ns(stats.last_end_ns);
   for (const auto& [key, count] : stats.errors) (*c->mutable_errors())[key] = count;
   for (int i = 0; i < kLatencyMetricCount; ++i) {
     const auto metric = static_cast<LatencyMetric>(i);
@@ -174,6 +175,7 @@ absl::Status FromProto(const bench::v1::StageStats& in, StatsShard* out) {
   stats.input_tokens_with_cache_info = c.input_tokens_with_cache_info();
   stats.slo_met = c.slo_met();
   stats.usage_missing = c.usage_missing();
+  stats.last_end_ns = c.last_end_ns();
   stats.errors.clear();
   for (const auto& [key, count] : c.errors()) stats.errors[key] = count;
   bool seen[kLatencyMetricCount] = {};
@@ -214,6 +216,7 @@ void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint*
   out->set_succeeded(point.succeeded);
   out->set_failed(point.failed);
   out->set_output_tokens(point.output_tokens);
+  out->set_input_tokens(point.input_tokens);
   out->set_output_chunks(point.output_chunks);
   out->set_in_flight(point.in_flight);
   out->set_client_queue(point.client_queue);
@@ -227,6 +230,7 @@ IntervalPoint FromProto(const bench::v1::SeriesPoint& in, int64_t interval_ns) {
   point.succeeded = in.succeeded();
   point.failed = in.failed();
   point.output_tokens = in.output_tokens();
+  point.input_tokens = in.input_tokens();
   point.output_chunks = in.output_chunks();
   point.in_flight = in.in_flight();
   point.client_queue = in.client_queue();

@@ -53,6 +53,7 @@ TEST(RpcShare, StageStatsRoundTripBucketForBucket) {
   stats.errors = {{"timeout", 1}, {"http_5xx:503", 1}};
   stats.input_tokens_with_cache_info = 77;
   stats.usage_missing = 1;
+  stats.last_end_ns = 12'345'678'901;
   bench::v1::StageStats wire;
   ToProto(stats, &wire);
   EXPECT_EQ(wire.histograms_size(), 2);  // Empty metrics are not sent.
@@ -68,7 +69,7 @@ TEST(RpcShare, UnknownMetricIsRefused) {
 }
 
 TEST(RpcShare, SeriesPointRoundTrips) {
-  IntervalPoint point{3'000'000'000, 1, 2, 3, 4, 5, 6, 7, 8};
+  IntervalPoint point{3'000'000'000, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   bench::v1::SeriesPoint wire;
   ToProto(point, 3, &wire);
   EXPECT_EQ(FromProto(wire, 1'000'000'000), point);

@@ -86,6 +86,7 @@ absl::Status StatsShard::Merge(const StatsShard& other) {
   slo_met += other.slo_met;
   usage_missing += other.usage_missing;
   for (const auto& [key, count] : other.errors) errors[key] += count;
+  last_end_ns = std::max(last_end_ns, other.last_end_ns);
   return absl::OkStatus();
 }
 
@@ -112,6 +113,11 @@ absl::Status StatsShard::Subtract(const StatsShard& earlier) {
                               "input_tokens_with_cache_info"));
   BENCH_RETURN_IF_ERROR(minus(slo_met, earlier.slo_met, "slo_met"));
   BENCH_RETURN_IF_ERROR(minus(usage_missing, earlier.usage_missing, "usage_missing"));
+  if (earlier.last_end_ns > last_end_ns) {
+    return absl::InvalidArgumentError(absl::StrCat("stats subtract: last_end_ns ",
+                                                   earlier.last_end_ns, " exceeds ", last_end_ns));
+  }
+  if (last_end_ns == earlier.last_end_ns) last_end_ns = 0;
   for (const auto& [key, count] : earlier.errors) {
     auto it = errors.find(key);
     if (it == errors.end()) {
@@ -129,7 +135,8 @@ bool StatsShard::Empty() const {
   }
   return requests_sent == 0 && succeeded == 0 && failed == 0 && incomplete == 0 &&
          input_tokens == 0 && output_tokens == 0 && cached_tokens == 0 &&
-         input_tokens_with_cache_info == 0 && slo_met == 0 && usage_missing == 0 && errors.empty();
+         input_tokens_with_cache_info == 0 && slo_met == 0 && usage_missing == 0 &&
+         errors.empty() && last_end_ns == 0;
 }
 
 void StatsShard::Reset() { *this = StatsShard(); }
@@ -140,7 +147,8 @@ bool StatsShard::operator==(const StatsShard& other) const {
          input_tokens == other.input_tokens && output_tokens == other.output_tokens &&
          cached_tokens == other.cached_tokens &&
          input_tokens_with_cache_info == other.input_tokens_with_cache_info &&
-         slo_met == other.slo_met && usage_missing == other.usage_missing && errors == other.errors;
+         slo_met == other.slo_met && usage_missing == other.usage_missing &&
+         errors == other.errors && last_end_ns == other.last_end_ns;
 }
 
 void IntervalPoint::AddCounters(const IntervalPoint& other) {
@@ -149,6 +157,7 @@ void IntervalPoint::AddCounters(const IntervalPoint& other) {
   succeeded += other.succeeded;
   failed += other.failed;
   output_tokens += other.output_tokens;
+  input_tokens += other.input_tokens;
   output_chunks += other.output_chunks;
 }
 
@@ -165,6 +174,7 @@ IntervalPoint IntervalPoint::DeltaSince(const IntervalPoint& earlier) const {
   delta.succeeded -= earlier.succeeded;
   delta.failed -= earlier.failed;
   delta.output_tokens -= earlier.output_tokens;
+  delta.input_tokens -= earlier.input_tokens;
   delta.output_chunks -= earlier.output_chunks;
   return delta;
 }

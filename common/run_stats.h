@@ -66,6 +66,11 @@ struct StatsShard {
   uint64_t slo_met = 0;                       // successes that met every SLO (goodput)
   uint64_t usage_missing = 0;                 // successes without usage: N came from chunk counts
   std::map<std::string, uint64_t> errors;     // ErrorKey -> count; ordered for stable output
+  // When the last of these requests that finished (succeeded or failed) ended, in ns since the
+  // run's start; 0 when none did. Completions divided by the time from the window's start to
+  // this are the rate the target really sustained (a drain longer than usual shows overload).
+  // A maximum: Merge takes the larger; Subtract leaves 0 when it did not move.
+  int64_t last_end_ns = 0;
 
   Histogram& histogram(LatencyMetric metric) { return latency[static_cast<int>(metric)]; }
   const Histogram& histogram(LatencyMetric metric) const {
@@ -89,10 +94,11 @@ struct IntervalPoint {
   uint64_t completed = 0;  // requests that ended in the interval (any outcome)
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  uint64_t output_tokens = 0;                    // tokens of requests that ended in the interval
-  uint64_t output_chunks = 0;                    // output chunks that arrived in the interval
-  uint32_t in_flight = 0;                        // at the end of the interval
-  uint32_t client_queue = 0;                     // at the end of the interval
+  uint64_t output_tokens = 0;  // tokens of requests that ended in the interval
+  uint64_t output_chunks = 0;  // output chunks that arrived in the interval
+  uint32_t in_flight = 0;      // at the end of the interval
+  uint32_t client_queue = 0;   // at the end of the interval
+  uint64_t input_tokens = 0;   // prompt tokens of the successes that ended in the interval
   void Merge(const IntervalPoint& other);        // sums; gauges add across threads
   void AddCounters(const IntervalPoint& other);  // sums the counters, leaves the gauges
   // The counters recorded since `earlier` (a past state of this point); gauges keep this point's

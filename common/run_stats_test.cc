@@ -65,11 +65,14 @@ TEST(RunStats, DeltasSinceAPastStateAddBackToTheWhole) {
     cumulative.requests_sent += 301;
     cumulative.failed += 1;
     cumulative.errors[round % 2 == 0 ? "timeout" : "http_5xx:503"] += 1;
+    // The last end is a maximum: it moves in some rounds only, and the deltas carry it then.
+    if (round != 2) cumulative.last_end_ns = (round + 1) * 1'000'000'000LL;
     StatsShard delta = cumulative;
     ASSERT_TRUE(delta.Subtract(reported).ok());
     EXPECT_EQ(delta.succeeded, 300u);
     EXPECT_EQ(delta.histogram(LatencyMetric::kTtft).TotalCount(), 300);
     EXPECT_EQ(delta.errors.size(), 1u);
+    EXPECT_EQ(delta.last_end_ns, round == 2 ? 0 : cumulative.last_end_ns);
     ASSERT_TRUE(applied.Merge(delta).ok());
     reported = cumulative;
   }

@@ -121,6 +121,7 @@ std::string MetricsToJson(const RunResult& result) {
     row["succeeded"] = point.succeeded;
     row["failed"] = point.failed;
     row["output_tokens"] = point.output_tokens;
+    row["input_tokens"] = point.input_tokens;
     row["output_chunks"] = point.output_chunks;
     row["in_flight"] = point.in_flight;
     row["client_queue"] = point.client_queue;

@@ -136,23 +136,50 @@ RequestSummary SummarizeRequests(const StatsShard& shard) {
   return requests;
 }
 
-// Successful requests per second in each full interval of [begin_ns, end_ns) (times since the
-// run's start). Intervals the series does not reach count as zero: nothing completed in them.
-std::optional<IntervalDistribution> SucceededPerInterval(const RunResult& result, int64_t begin_ns,
-                                                         int64_t end_ns) {
+// The series' counters summed over the full intervals of [begin_ns, end_ns) (times since the
+// run's start). Intervals the series does not reach count as zero: nothing ended in them.
+struct IntervalSums {
+  int64_t slots = 0;
+  double seconds = 0;
+  uint64_t succeeded = 0;
+  uint64_t completed = 0;
+  uint64_t output_tokens = 0;
+  uint64_t input_tokens = 0;
+  std::vector<double> succeeded_per_s;  // one per interval
+};
+
+std::optional<IntervalSums> SumIntervals(const RunResult& result, int64_t begin_ns,
+                                         int64_t end_ns) {
   const int64_t interval_ns = result.interval_ns;
   if (interval_ns <= 0 || end_ns <= begin_ns) return std::nullopt;
   const int64_t first_ns = (begin_ns + interval_ns - 1) / interval_ns * interval_ns;
   if (end_ns - first_ns < interval_ns) return std::nullopt;
-  const int64_t slots = (end_ns - first_ns) / interval_ns;
-  std::vector<double> per_second(static_cast<size_t>(slots), 0.0);
+  IntervalSums sums;
+  sums.slots = (end_ns - first_ns) / interval_ns;
   const double interval_s = Seconds(interval_ns);
+  sums.seconds = static_cast<double>(sums.slots) * interval_s;
+  sums.succeeded_per_s.assign(static_cast<size_t>(sums.slots), 0.0);
   for (const IntervalPoint& point : result.series) {
     if (point.start_ns < first_ns) continue;
     const int64_t slot = (point.start_ns - first_ns) / interval_ns;
-    if (slot >= slots) continue;
-    per_second[static_cast<size_t>(slot)] += static_cast<double>(point.succeeded) / interval_s;
+    if (slot >= sums.slots) continue;
+    sums.succeeded_per_s[static_cast<size_t>(slot)] +=
+        static_cast<double>(point.succeeded) / interval_s;
+    sums.succeeded += point.succeeded;
+    sums.completed += point.completed;
+    sums.output_tokens += point.output_tokens;
+    sums.input_tokens += point.input_tokens;
   }
+  return sums;
+}
+
+// Successful requests per second in each full interval of [begin_ns, end_ns).
+std::optional<IntervalDistribution> SucceededPerInterval(const RunResult& result, int64_t begin_ns,
+                                                         int64_t end_ns) {
+  std::optional<IntervalSums> sums = SumIntervals(result, begin_ns, end_ns);
+  if (!sums.has_value()) return std::nullopt;
+  const int64_t slots = sums->slots;
+  std::vector<double>& per_second = sums->succeeded_per_s;
   IntervalDistribution distribution;
   distribution.intervals = static_cast<uint64_t>(slots);
   double sum = 0;
@@ -246,6 +273,34 @@ void CheckGenerator(const BenchmarkConfig& config, const RunResult& result,
   block->generator_message = absl::StrJoin(parts, "; ");
 }
 
+// Open loop: did the target finish requests as fast as they were sent? Over the window's second
+// half (the first may still fill the pipeline) the requests that ended, of any outcome, are
+// compared with the sending rate; a shortfall beyond 5% and three standard deviations of the
+// count means a queue grew at the target.
+void CheckTargetKeptUp(const RunResult& result, int64_t begin_ns, int64_t end_ns,
+                       BlockSummary* block) {
+  const RateSummary& rates = block->rates;
+  if (rates.closed_loop || !rates.achieved_rate.has_value() || result.series.empty()) return;
+  std::optional<IntervalSums> half =
+      SumIntervals(result, begin_ns + (end_ns - begin_ns) / 2, end_ns);
+  if (!half.has_value() || half->slots < 2) return;
+  const double expected = *rates.achieved_rate * half->seconds;
+  if (expected < 10) return;
+  const double completed = static_cast<double>(half->completed);
+  if (completed >= expected - std::max(0.05 * expected, 3 * std::sqrt(expected))) return;
+  ThroughputSummary& throughput = block->throughput;
+  throughput.target_behind = true;
+  throughput.target_behind_message =
+      absl::StrCat("the target finished ", FormatRate(completed / half->seconds),
+                   " req/s over the window's second half while ", FormatRate(*rates.achieved_rate),
+                   " req/s were sent: it could not keep up, so throughput is its capacity and "
+                   "latency includes its queue");
+  if (throughput.drain_s.has_value()) {
+    absl::StrAppend(&throughput.target_behind_message, "; the last request ended ",
+                    FormatValue(*throughput.drain_s), " s after the window");
+  }
+}
+
 // One block: all stages merged (stage == 0) or one stage. `begin_ns` is the block's start
 // within the window, `window_ns` how long it was measured.
 BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& result,
@@ -264,16 +319,30 @@ BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& resu
   ThroughputSummary& throughput = block.throughput;
   throughput.input_tokens = shard.input_tokens;
   throughput.output_tokens = shard.output_tokens;
-  if (window_ns > 0) {
+  const int64_t series_begin_ns = result.warmup_ns + begin_ns;
+  const int64_t series_end_ns = series_begin_ns + window_ns;
+  // What ended inside the window, from the series; without a series (or a window shorter than
+  // an interval) the window's own requests stand in.
+  std::optional<IntervalSums> sums;
+  if (!result.series.empty()) sums = SumIntervals(result, series_begin_ns, series_end_ns);
+  if (sums.has_value()) {
+    throughput.completed_in_window = sums->succeeded;
+    throughput.requests_per_s = static_cast<double>(sums->succeeded) / sums->seconds;
+    throughput.output_tokens_per_s = static_cast<double>(sums->output_tokens) / sums->seconds;
+    throughput.total_tokens_per_s =
+        static_cast<double>(sums->input_tokens + sums->output_tokens) / sums->seconds;
+  } else if (window_ns > 0) {
     const double window_s = block.window_s;
+    throughput.completed_in_window = shard.succeeded;
     throughput.requests_per_s = static_cast<double>(shard.succeeded) / window_s;
     throughput.output_tokens_per_s = static_cast<double>(shard.output_tokens) / window_s;
     throughput.total_tokens_per_s =
         static_cast<double>(shard.input_tokens + shard.output_tokens) / window_s;
   }
-  const int64_t series_begin_ns = result.warmup_ns + begin_ns;
-  throughput.per_interval =
-      SucceededPerInterval(result, series_begin_ns, series_begin_ns + window_ns);
+  throughput.per_interval = SucceededPerInterval(result, series_begin_ns, series_end_ns);
+  if (shard.last_end_ns > 0) {
+    throughput.drain_s = Seconds(std::max<int64_t>(0, shard.last_end_ns - series_end_ns));
+  }
 
   RateSummary& rates = block.rates;
   rates.closed_loop = result.closed_loop;
@@ -296,6 +365,7 @@ BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& resu
   }
   block.cache = SummarizeCache(shard);
   CheckGenerator(config, result, shard.histogram(LatencyMetric::kScheduleLag), &block);
+  CheckTargetKeptUp(result, series_begin_ns, series_end_ns, &block);
   return block;
 }
 
@@ -344,6 +414,15 @@ std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShar
 
 void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* summary) {
   std::vector<Warning>& warnings = summary->warnings;
+  if (summary->overall.throughput.target_behind) {
+    warnings.push_back({"target-behind", summary->overall.throughput.target_behind_message});
+  }
+  for (const BlockSummary& stage : summary->stages) {
+    if (stage.throughput.target_behind) {
+      warnings.push_back({"target-behind", absl::StrCat("stage ", stage.stage, ": ",
+                                                        stage.throughput.target_behind_message)});
+    }
+  }
   if (summary->overall.generator_limited) {
     warnings.push_back({"generator-limited", summary->overall.generator_message});
   }
@@ -455,6 +534,10 @@ void AppendBlockJson(const BlockSummary& block, Json& json) {
   throughput["requests_per_s"] = OptionalNumber(t.requests_per_s);
   throughput["output_tokens_per_s"] = OptionalNumber(t.output_tokens_per_s);
   throughput["total_tokens_per_s"] = OptionalNumber(t.total_tokens_per_s);
+  throughput["completed_in_window"] = t.completed_in_window;
+  throughput["offered_requests_per_s"] = OptionalNumber(block.rates.achieved_rate);
+  throughput["drain_s"] = OptionalNumber(t.drain_s);
+  throughput["target_behind"] = t.target_behind;
   throughput["input_tokens"] = t.input_tokens;
   throughput["output_tokens"] = t.output_tokens;
   if (t.per_interval.has_value()) {
@@ -903,18 +986,31 @@ std::string RenderSummaryTable(const RunSummary& summary) {
   }
 
   const ThroughputSummary& t = all.throughput;
+  // Which rate is which: what the target completed in the window (the headline), what was
+  // sent (offered), and how long the window's last requests took after it.
   AppendWrapped(
       "throughput",
-      absl::StrCat(OptionalRate(t.requests_per_s), " req/s; output ",
+      absl::StrCat(OptionalRate(t.requests_per_s), " req/s completed in the window; output ",
                    OptionalRate(t.output_tokens_per_s), " tok/s; total ",
                    OptionalRate(t.total_tokens_per_s), " tok/s (", FormatCount(t.input_tokens),
                    " in, ", FormatCount(t.output_tokens), " out)"),
       &out);
+  if (!summary.closed_loop) {
+    std::string offered = absl::StrCat(OptionalRate(all.rates.achieved_rate), " req/s sent");
+    if (all.rates.requested_rate.has_value()) {
+      absl::StrAppend(&offered, " (", FormatRate(*all.rates.requested_rate), " requested)");
+    }
+    if (t.drain_s.has_value()) {
+      absl::StrAppend(&offered, "; the last request ended ", FormatValue(*t.drain_s),
+                      " s after the window");
+    }
+    AppendWrapped("offered", offered, &out);
+  }
   if (t.per_interval.has_value()) {
     const IntervalDistribution& d = *t.per_interval;
     AppendWrapped(
         "per second",
-        absl::StrCat("min ", FormatRate(d.min), ", p50 ", FormatRate(d.p50), ", mean ",
+        absl::StrCat("completed min ", FormatRate(d.min), ", p50 ", FormatRate(d.p50), ", mean ",
                      FormatRate(d.mean), ", max ", FormatRate(d.max), " req/s over ", d.intervals,
                      " intervals of ", FormatValue(summary.interval_s), " s"),
         &out);

@@ -54,13 +54,24 @@ struct IntervalDistribution {
 };
 
 // Rates over the measured window; unset when the window has no length.
+// What the target served (SPEC section 3): successes that *ended* inside the window, per second
+// of the window. Under overload this is the target's capacity, not the offered rate (which is
+// RateSummary::achieved_rate: requests sent in the window / window).
 struct ThroughputSummary {
-  std::optional<double> requests_per_s;       // succeeded / window
-  std::optional<double> output_tokens_per_s;  // output tokens of successes / window
-  std::optional<double> total_tokens_per_s;   // (input + output) tokens / window
-  uint64_t input_tokens = 0;
+  std::optional<double> requests_per_s;       // successes that ended in the window / window
+  std::optional<double> output_tokens_per_s;  // their output tokens / window
+  std::optional<double> total_tokens_per_s;   // their (input + output) tokens / window
+  uint64_t completed_in_window = 0;           // those successes
+  uint64_t input_tokens = 0;                  // tokens of the window's requests, however late
   uint64_t output_tokens = 0;
   std::optional<IntervalDistribution> per_interval;  // unset: no full interval in the window
+  // From the window's end to the end of the last of its requests that finished; unset when none
+  // did. Longer than a request's latency: the target was still working off a queue.
+  std::optional<double> drain_s;
+  // The target completed clearly fewer requests than were sent over the window's second half
+  // (beyond the arrivals' own noise): it could not keep up (open loop only).
+  bool target_behind = false;
+  std::string target_behind_message;
 };
 
 struct RateSummary {

@@ -186,6 +186,56 @@ TEST(SummarizeTest, ThroughputOverTheMeasuredWindow) {
   EXPECT_NE(FindWarning(partial, "cancelled"), nullptr);
 }
 
+// Offered 20 req/s, the target finishes 10 a second: the headline is the 10 that ended in the
+// window, the offered 20 stands apart, the drain is as long as the window, and a warning says
+// the target could not keep up. The same run keeping up has no warning.
+TEST(SummarizeTest, OverloadHeadlineIsWhatTheTargetCompleted) {
+  RunResult result = BaseResult(6, 20);
+  for (int i = 0; i < 12; ++i) {  // 6 s window, 6 s drain
+    IntervalPoint point;
+    point.start_ns = i * kSecondNs;
+    point.started = i < 6 ? 20 : 0;
+    point.succeeded = point.completed = 10;
+    point.output_tokens = 10 * 50;
+    point.input_tokens = 10 * 100;
+    result.series.push_back(point);
+  }
+  AddSuccesses(result.stages[0], 120);  // every request of the window succeeded, in the end
+  result.stages[0].output_tokens = 120 * 50;
+  result.stages[0].input_tokens = 120 * 100;
+  result.stages[0].last_end_ns = 12 * kSecondNs - 1;
+  RunSummary summary = Summarize(BaseConfig(), result);
+  const ThroughputSummary& t = summary.overall.throughput;
+  EXPECT_DOUBLE_EQ(*t.requests_per_s, 10);
+  EXPECT_EQ(t.completed_in_window, 60u);
+  EXPECT_DOUBLE_EQ(*t.output_tokens_per_s, 500);
+  EXPECT_DOUBLE_EQ(*t.total_tokens_per_s, 1500);
+  EXPECT_DOUBLE_EQ(*summary.overall.rates.achieved_rate, 20);
+  EXPECT_NEAR(*t.drain_s, 6, 1e-6);
+  EXPECT_TRUE(t.target_behind);
+  ASSERT_NE(FindWarning(summary, "target-behind"), nullptr);
+  EXPECT_THAT(FindWarning(summary, "target-behind")->message,
+              HasSubstr("finished 10 req/s over the window's second half while 20 req/s"));
+  const Json json = Json::parse(SummaryToJson(summary));
+  EXPECT_EQ(json["throughput"]["requests_per_s"], 10);
+  EXPECT_EQ(json["throughput"]["offered_requests_per_s"], 20);
+  EXPECT_EQ(json["throughput"]["target_behind"], true);
+  const std::string table = RenderSummaryTable(summary);
+  EXPECT_THAT(table, HasSubstr("10 req/s completed in the window"));
+  EXPECT_THAT(table, HasSubstr("20 req/s sent (20 requested); the last request ended 6 s after"));
+
+  // Keeping up: 20 a second end, the drain is short, no warning.
+  for (IntervalPoint& point : result.series) {
+    point.succeeded = point.completed = point.start_ns < 6 * kSecondNs ? 20 : 0;
+  }
+  result.stages[0].last_end_ns = 6 * kSecondNs + 200'000'000;
+  summary = Summarize(BaseConfig(), result);
+  EXPECT_DOUBLE_EQ(*summary.overall.throughput.requests_per_s, 20);
+  EXPECT_FALSE(summary.overall.throughput.target_behind);
+  EXPECT_EQ(FindWarning(summary, "target-behind"), nullptr);
+  EXPECT_NEAR(*summary.overall.throughput.drain_s, 0.2, 1e-6);
+}
+
 TEST(SummarizeTest, PerIntervalDistributionExcludesWarmup) {
   RunResult result = BaseResult(4, 20);
   result.warmup_ns = 2 * kSecondNs;

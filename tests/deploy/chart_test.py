@@ -53,6 +53,10 @@ def helm(*args):
     return subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120)
 
 
+HELM_VERSION = helm("version", "--short").stdout.strip()
+print("helm %s" % HELM_VERSION)
+
+
 def render(case, args):
     result = helm("template", RELEASE, CHART, "--namespace", NAMESPACE, *args)
     if result.returncode != 0:
@@ -192,6 +196,15 @@ def check_policy(case, objects, secret_names_outside=()):
             fail("%s: %s: uses the host's namespaces" % (case, where))
         volumes = {v["name"]: v for v in pod.get("volumes") or []}
         for volume in volumes.values():
+            # A non-root user reads a Secret's files through their group: fsGroup owns them.
+            if "secret" in volume:
+                mode = volume["secret"].get("defaultMode", 0o644)
+                if not mode & 0o040 or pod_context.get("fsGroup") is None or \
+                        pod_context.get("fsGroup") != pod_context.get("runAsGroup"):
+                    fail("%s: %s: Secret volume %s is not readable by the pod's group "
+                         "(defaultMode %o, fsGroup %s, runAsGroup %s)" %
+                         (case, where, volume["name"], mode, pod_context.get("fsGroup"),
+                          pod_context.get("runAsGroup")))
             if "hostPath" in volume:
                 fail("%s: %s: hostPath volume %s" % (case, where, volume["name"]))
             secret = (volume.get("secret") or {}).get("secretName")
@@ -246,6 +259,27 @@ def check_policy(case, objects, secret_names_outside=()):
                             if port["port"] not in named:
                                 fail("%s: %s: port %s is not a port of its pods" %
                                      (case, where, port["port"]))
+        if kind == "NetworkPolicy" and spec["podSelector"]["matchLabels"].get(
+                "app.kubernetes.io/component") == "controller":
+            # The release's own workers and test pod must reach the controller's gRPC port.
+            for obj2, template in templates:
+                labels = template["metadata"].get("labels") or {}
+                if labels.get("app.kubernetes.io/component") not in ("worker", "test"):
+                    continue
+                admitted = False
+                for rule in spec.get("ingress") or []:
+                    ports = [p.get("port") for p in rule.get("ports") or []]
+                    if ports and "grpc" not in ports:
+                        continue
+                    peers = rule.get("from")
+                    if not peers or any(
+                            set(peer) == {"podSelector"} and
+                            matches(peer["podSelector"].get("matchLabels"), labels)
+                            for peer in peers):
+                        admitted = True
+                if not admitted:
+                    fail("%s: %s does not admit %s %s on the gRPC port" %
+                         (case, where, obj2["kind"], obj2["metadata"]["name"]))
         if kind == "PodDisruptionBudget" and not pods_selected(spec["selector"]["matchLabels"]):
             fail("%s: %s selects no pod" % (case, where))
         if kind == "HorizontalPodAutoscaler":
@@ -371,6 +405,17 @@ def case_all_features(objects, case):
                bench["target"]["endpoint"], "the test run does not target the sim")
 
 
+def case_big_numbers(objects, case):
+    controller = container_of(objects, "-controller")["args"]
+    pairs = list(zip(controller, controller[1:]))
+    for flag in ("--max-rate", "--max-concurrency"):
+        expect(case, (flag, "1000000") in pairs, "%s is not rendered as 1000000: %s" %
+               (flag, controller))
+    sim = container_of(objects, "-sim")["args"]
+    expect(case, ("--max-num-seqs", "1000000") in list(zip(sim, sim[1:])),
+           "--max-num-seqs is not rendered as 1000000: %s" % sim)
+
+
 def case_existing_secrets(objects, case):
     expect(case, not find(objects, "Secret"), "Secrets rendered despite existing ones")
     controller = find(objects, "Deployment", "-controller")[0]["spec"]["template"]["spec"]
@@ -391,6 +436,8 @@ def case_cert_manager(objects, case):
         spec = certificates[0]["spec"]
         expect(case, spec["issuerRef"]["name"] == "bench-ca", "issuerRef ignored")
         expect(case, "localhost" in spec["dnsNames"], "no localhost in the Certificate")
+        expect(case, "%s-llm-d-bench-controller.%s.svc" % (RELEASE, NAMESPACE) in spec["dnsNames"],
+               "the Certificate lacks the Service name workers dial")
     expect(case, not find(objects, "Secret", "-tls"), "a generated TLS Secret beside cert-manager")
 
 
@@ -442,6 +489,8 @@ cases = [
                                      "--api-versions", "monitoring.coreos.com/v1"],
      case_service_monitor),
     ("replicas", ["--set", "worker.replicas=7"], case_replicas),
+    ("numbers from a values file", ["-f", os.path.join(values_dir, "big-numbers-values.yaml")],
+     case_big_numbers),
 ]
 outside_secrets = ("my-tls", "my-token", "results-claim")
 for name, args, check in cases:
@@ -453,6 +502,35 @@ for name, args, check in cases:
     print("%s %s: %d objects (%s)" % ("ok:  " if len(failures) == before else "FAIL:", name,
                                        len(objects), ", ".join(sorted({o["kind"] for o in
                                                                        objects}))))
+
+# --- NOTES.txt (helm install --dry-run=client renders it offline) -------------------------------
+def notes(*args):
+    result = helm("install", RELEASE, CHART, "--namespace", NAMESPACE, "--dry-run=client", *args)
+    if result.returncode != 0:
+        fail("helm install --dry-run %s: %s" % (" ".join(args), result.stderr.strip()))
+        return ""
+    return result.stdout[result.stdout.find("NOTES:"):]
+
+
+# Helm 3 needs a cluster even for a client-side dry run: the notes are checked with Helm 4.
+if HELM_VERSION.startswith("v3"):
+    print("skip: NOTES.txt (helm %s renders it only against a cluster)" % HELM_VERSION)
+    notes = None
+text = notes() if notes else "DENIES EVERY RUN\nkubectl -n %s scale deployment/" % NAMESPACE
+expect("NOTES", "DENIES EVERY RUN" in text, "no warning for an empty allow-list")
+expect("NOTES", "kubectl -n %s scale deployment/" % NAMESPACE in text, "no scale command")
+if notes:
+    text = notes("--set", "controller.allowTargets={0.0.0.0/0}")
+    expect("NOTES", "ANY address" in text and "DENIES" not in text, "no warning for 0.0.0.0/0")
+    text = notes("--set", "controller.allowTargets={10.0.0.0/8}", "--set",
+                 "worker.autoscaling.enabled=true", "--set", "auth.existingSecret=s",
+                 "--set", "auth.existingSecretKey=tok.txt")
+    expect("NOTES", "WARNING" not in text, "a warning with a narrow allow-list")
+    expect("NOTES", "HorizontalPodAutoscaler keeps 2-10" in text and "scale deployment" not in text,
+           "the notes tell to scale by hand beside an HPA")
+    expect("NOTES", "{.data.tok\\.txt}" in text, "the token key's dot is not escaped for jsonpath")
+    print("%s NOTES.txt: allow-list warnings, HPA and jsonpath variants" %
+          ("ok:  " if not [f for f in failures if f.startswith("NOTES")] else "FAIL:"))
 
 # --- refusals: a typo, a wrong type, a refused value, a feature without its API -----------------
 refusals = [
@@ -467,12 +545,16 @@ refusals = [
     (["--set", "tls.source=certManager", "--set", "tls.certManager.issuerRef.name=x"],
      "cert-manager.io/v1"),
     (["--set", "tls.source=secret"], "tls.existingSecret is required"),
+    (["--set", "worker.tolerations[0].efect=NoSchedule"], "efect"),
+    (["--set", "networkPolicy.controllerFrom[0].podSelectr.x=y"], "podSelectr"),
     (["--set", "worker.autoscaling.enabled=true", "--set", "worker.autoscaling.minReplicas=5",
       "--set", "worker.autoscaling.maxReplicas=2"], "minReplicas 5 is above maxReplicas 2"),
 ]
 for args, needle in refusals:
     result = helm("template", RELEASE, CHART, *args)
-    if result.returncode == 0 or needle not in result.stderr:
+    # Helm 4 names a value /worker/replicas, Helm 3 worker.replicas.
+    needles = {needle, needle.lstrip("/").replace("/", ".")}
+    if result.returncode == 0 or not any(n in result.stderr for n in needles):
         fail("helm template %s: want a refusal naming %r, got exit %d: %s" %
              (" ".join(args), needle, result.returncode, result.stderr.strip()[:300]))
     else:
@@ -507,6 +589,11 @@ def walk(node, path):
             fail("values.schema.json: %s allows unknown keys" % (path or "/"))
         for key, child in node["properties"].items():
             walk(child, "%s/%s" % (path, key) if path else key)
+    items = node.get("items")
+    if isinstance(items, dict):
+        if items.get("type") == "object" and "properties" not in items:
+            fail("values.schema.json: %s[] items allow any keys" % path)
+        walk(items, path + "[]")
 
 
 walk(schema, "")
@@ -538,6 +625,17 @@ else:
         fail("benchmark-job.yaml: the Job does not run bench-controller run")
 print("%s benchmark-job.yaml: %s" % ("ok:  " if len(failures) == before else "FAIL:",
                                      ", ".join(kinds(job_objects))))
+reader_path = os.path.join(SOURCE, "deploy", "k8s", "results-reader.yaml")
+reader = load_all(open(reader_path).read(), "results-reader.yaml")
+before = len(failures)
+# A bare Pod: the same container and pod rules, checked through a Job-shaped wrapper.
+check_policy("results-reader.yaml",
+             [{"apiVersion": "batch/v1", "kind": "Job", "metadata": o["metadata"],
+               "spec": {"template": {"metadata": {"labels": o["metadata"]["labels"]},
+                                     "spec": o["spec"]}}} for o in reader if o["kind"] == "Pod"] +
+             [o for o in job_objects if o["kind"] == "PersistentVolumeClaim"])
+print("%s results-reader.yaml: %s" % ("ok:  " if len(failures) == before else "FAIL:",
+                                      ", ".join(kinds(reader))))
 
 if failures:
     print("chart test: %d failure(s)" % len(failures))

@@ -98,10 +98,14 @@ results=$(sed -n 's/^results: //p' "$work/submit.out")
 in_window=$(json "$results/summary.json" "d['requests']['in_window']")
 [ "$in_window" -gt 0 ] || fail "the run sent no requests"
 
+# Until a scrape after the run's end is stored: the totals include the running run, so they can
+# be complete a scrape before the run is counted as finished.
 seen=""
+finished=""
 for _ in $(seq 40); do  # 20 s
   seen=$(promql 'sum(llmd_bench_requests_total)')
-  [ -n "$seen" ] && [ "$seen" = "$in_window" ] && break
+  finished=$(promql 'llmd_bench_runs_finished_total{state="done"}')
+  [ -n "$seen" ] && [ "$seen" = "$in_window" ] && [ "$finished" = 1 ] && break
   sleep 0.5
 done
 echo "summary.json: $in_window requests in window; Prometheus: sum(llmd_bench_requests_total) = ${seen:-none}"

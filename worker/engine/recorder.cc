@@ -73,6 +73,7 @@ void Recorder::Record(const RequestResult& r) {
   if (r.outcome == Outcome::kSuccess) {
     ++point.succeeded;
     point.output_tokens += static_cast<uint64_t>(std::max<int64_t>(0, r.output_tokens));
+    point.input_tokens += static_cast<uint64_t>(std::max<int64_t>(0, r.input_tokens));
   } else if (r.outcome != Outcome::kIncomplete) {
     ++point.failed;
   }
@@ -88,6 +89,8 @@ void Recorder::Record(const RequestResult& r) {
     ++shard.incomplete;
     return;
   }
+  // Since the run's start; at least 1 so that "ended" is never mistaken for "none did".
+  shard.last_end_ns = std::max(shard.last_end_ns, std::max<int64_t>(1, r.end_ns - run_start_ns_));
   if (r.outcome != Outcome::kSuccess) {
     ++shard.failed;
     ++shard.errors[ErrorKey(r.outcome, r.http_status, r.h2_error_code)];
