@@ -14,6 +14,12 @@
 #include "common/mutex.h"
 
 namespace bench {
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
 namespace {
 
 LogSeverity InitialSeverity() {

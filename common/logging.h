@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sstream>
+#include <string>
 #include <string_view>
 
 namespace bench {
@@ -22,6 +23,10 @@ class LogSink {
   virtual void Write(LogSeverity severity, std::string_view line) = 0;
 };
 void SetLogSink(LogSink* sink);
+
+// This machine's host name ("unknown" when it cannot be read): workers' default names and the
+// host a summary names.
+std::string HostName();
 
 namespace internal {
 

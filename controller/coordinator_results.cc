@@ -129,6 +129,7 @@ RunResult Coordinator::Merge(const RunRecord& run) {
   }
   result.workers = static_cast<int>(run.slots.size());
   result.cancelled = run.cancelled;
+  result.host = HostName();
   result.aborted = run.aborted;
   result.abort_reason = run.abort_reason;
   result.started_at_utc = absl::FormatTime(absl::RFC3339_sec, run.start, absl::UTCTimeZone());

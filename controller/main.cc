@@ -4,6 +4,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/version.h"
 #include "controller/commands.h"
 
 namespace {
@@ -24,6 +25,7 @@ constexpr char kUsage[] =
     "             queue a run on a daemon, follow it, print the summary, fetch the results\n"
     "  status [RUN] | list | cancel RUN | fetch RUN (with --controller HOST:PORT)\n"
     "             inspect and control runs on a daemon\n"
+    "  --version  the tool's version and the commit it was built from\n"
     "\n"
     "coming next: report, compare.\n"
     "exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 aborted,\n"
@@ -41,6 +43,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(kUsage, stdout);
+    return bench::controller::kExitOk;
+  }
+  if (command == "--version" || command == "version") {
+    std::printf("%s %s (commit %s)\n", bench::kToolName, bench::kToolVersion, bench::kToolCommit);
     return bench::controller::kExitOk;
   }
   if (command == "validate") return bench::controller::RunValidateCommand(args);

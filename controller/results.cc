@@ -13,7 +13,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "common/config_yaml.h"
 #include "common/histogram_codec.h"
 #include "common/run_stats.h"
@@ -96,6 +98,39 @@ Json ShardHistogramsJson(const StatsShard& shard) {
 
 }  // namespace
 
+std::string HistogramsToHlog(const RunResult& result, const RunSummary& summary) {
+  std::string out =
+      "#[llm-d-bench latency histograms: values in microseconds; Interval_Max in ms; one "
+      "interval per stage of the measurement window]\n";
+  absl::Time start;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, result.started_at_utc, &start, &error)) {
+    absl::StrAppendFormat(&out, "#[StartTime: %.3f (seconds since epoch), %s]\n",
+                          absl::ToDoubleSeconds(start - absl::UnixEpoch()), result.started_at_utc);
+  }
+  out +=
+      "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n";
+  const double warmup_s = Seconds(result.warmup_ns);
+  for (size_t i = 0; i < result.stages.size(); ++i) {
+    // Timestamps are seconds since the run's start (StartTime).
+    double begin_s = warmup_s;
+    double length_s = Seconds(result.measured_window_ns);
+    if (result.stages.size() > 1 && i < summary.stages.size()) {
+      begin_s += summary.stages[i].begin_s;
+      length_s = summary.stages[i].window_s;
+    }
+    for (int m = 0; m < kLatencyMetricCount; ++m) {
+      const auto metric = static_cast<LatencyMetric>(m);
+      const Histogram& histogram = result.stages[i].histogram(metric);
+      if (histogram.TotalCount() == 0) continue;
+      absl::StrAppendFormat(&out, "Tag=%s,%.3f,%.3f,%.3f,%s\n", LatencyMetricName(metric), begin_s,
+                            length_s, static_cast<double>(histogram.Max()) / 1000.0,
+                            EncodeCompressedBase64(histogram));
+    }
+  }
+  return out;
+}
+
 std::string MetricsToJson(const RunResult& result) {
   Json json;
   json["schema_version"] = 1;
@@ -177,6 +212,8 @@ absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfi
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/config.yaml", ConfigToYaml(RedactSecrets(config))));
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/summary.json", SummaryToJson(summary) + "\n"));
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
+  BENCH_RETURN_IF_ERROR(
+      WriteFile(directory + "/histograms.hlog", HistogramsToHlog(result, summary)));
   return absl::OkStatus();
 }
 

@@ -18,6 +18,12 @@ namespace bench::controller {
 // cannot leak a header.
 std::string MetricsToJson(const RunResult& result);
 
+// histograms.hlog's text: an HdrHistogram interval log (format 1.3, as HdrHistogram's
+// HistogramLogReader and hdr-histogram-js read it). One line per latency metric (its tag) and
+// stage: the stage's interval of the window and its histogram in microseconds, V2-compressed;
+// adding a tag's lines gives the whole window's histogram. Empty histograms are left out.
+std::string HistogramsToHlog(const RunResult& result, const RunSummary& summary);
+
 // Creates <config.output.dir>/<benchmark.name>-<UTC yyyymmdd-hhmmss of started_at>/ (with
 // "-2", "-3", ... appended when that exists; parent directories are created) and writes
 // config.yaml (ConfigToYaml(RedactSecrets(config))), summary.json and metrics.json, each through

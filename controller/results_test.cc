@@ -102,7 +102,7 @@ class ResultsTest : public ::testing::Test {
   std::string root_;
 };
 
-TEST_F(ResultsTest, WritesTheThreeFilesUnderANameAndUtcTime) {
+TEST_F(ResultsTest, WritesItsFilesUnderANameAndUtcTime) {
   const BenchmarkConfig config = Config();
   const RunResult result = Result();
   const RunSummary summary = Summarize(config, result);
@@ -114,7 +114,8 @@ TEST_F(ResultsTest, WritesTheThreeFilesUnderANameAndUtcTime) {
     files.push_back(entry.path().filename().string());
   }
   std::sort(files.begin(), files.end());
-  EXPECT_EQ(files, (std::vector<std::string>{"config.yaml", "metrics.json", "summary.json"}));
+  EXPECT_EQ(files, (std::vector<std::string>{"config.yaml", "histograms.hlog", "metrics.json",
+                                             "summary.json"}));
 
   // config.yaml reads back to the same config.
   auto reparsed = ParseConfig(ReadFile(*directory + "/config.yaml"), "config.yaml");
@@ -212,7 +213,7 @@ TEST_F(ResultsTest, SecretsNeverReachAnyFile) {
     EXPECT_THAT(text, Not(HasSubstr("sk-secret"))) << entry.path();
     ++files;
   }
-  EXPECT_EQ(files, 3);
+  EXPECT_EQ(files, 4);
   const std::string yaml = ReadFile(*directory + "/config.yaml");
   EXPECT_THAT(yaml, HasSubstr(std::string(kRedacted)));
   EXPECT_THAT(yaml, HasSubstr("Authorization"));

@@ -61,6 +61,7 @@ struct RunResult {
   bool cancelled = false;      // Ctrl-C or a cancel request.
   bool aborted = false;        // slo.abortOnFail stopped it early
   std::string abort_reason;    // the SLO that broke
+  std::string host;            // where the controller ran (its host name)
   std::string started_at_utc;  // RFC 3339, when time 0 of the schedule was.
   std::string finished_at_utc;
   std::vector<std::string> notes;  // Defaults applied, things the user should know.

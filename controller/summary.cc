@@ -13,10 +13,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/config_yaml.h"
 #include "common/histogram.h"
 #include "common/run_stats.h"
+#include "common/version.h"
 #include "controller/commands.h"
 #include "nlohmann/json.hpp"
+#include "openssl/evp.h"
 
 namespace bench::controller {
 namespace {
@@ -666,6 +669,13 @@ std::string OptionalRate(const std::optional<double>& value) {
 }
 
 // The latency table: label, count, then value columns in chunks that fit the width.
+// A latency row is shown when metrics.collect names it; schedule_lag and e2e_from_intended
+// always are (the generator's truth, SPEC section 3).
+bool ShownInTable(const RunSummary& summary, const std::string& metric) {
+  return metric == "schedule_lag" || metric == "e2e_from_intended" ||
+         std::find(summary.collect.begin(), summary.collect.end(), metric) != summary.collect.end();
+}
+
 void AppendLatencyTable(const RunSummary& summary, const BlockSummary& block, std::string* out) {
   constexpr int kNameWidth = 18;
   constexpr int kCountWidth = 10;
@@ -695,6 +705,7 @@ void AppendLatencyTable(const RunSummary& summary, const BlockSummary& block, st
     }
     absl::StrAppend(out, "\n", header, "\n");
     for (const MetricSummary& metric : block.latency) {
+      if (!ShownInTable(summary, metric.name)) continue;
       std::string row = absl::StrFormat("%-*s%*s", kNameWidth, metric.name, kCountWidth,
                                         FormatCountCell(metric.count));
       for (size_t c = first; c < last; ++c) {
@@ -784,6 +795,26 @@ void AppendStageTable(const RunSummary& summary, std::string* out) {
   }
 }
 
+// "http://user:secret@host/v1" -> "http://host/v1": credentials never reach the results.
+std::string WithoutUserinfo(const std::string& endpoint) {
+  const size_t scheme = endpoint.find("://");
+  if (scheme == std::string::npos) return endpoint;
+  const size_t host = scheme + 3;
+  const size_t path = endpoint.find('/', host);
+  const size_t at = endpoint.rfind('@', path == std::string::npos ? std::string::npos : path);
+  if (at == std::string::npos || at < host) return endpoint;
+  return endpoint.substr(0, host) + endpoint.substr(at + 1);
+}
+
+std::string Sha256Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) absl::StrAppendFormat(&hex, "%02x", digest[i]);
+  return hex;
+}
+
 }  // namespace
 
 std::optional<std::string> BrokenSlo(const BenchmarkConfig& config, const StatsShard& figures,
@@ -802,6 +833,14 @@ std::optional<std::string> BrokenSlo(const BenchmarkConfig& config, const StatsS
 RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   RunSummary summary;
   summary.name = config.benchmark.name;
+  summary.endpoint = WithoutUserinfo(config.target.endpoint);
+  summary.model = config.target.model;
+  if (absl::StatusOr<EndpointUrl> url = ParseEndpoint(summary.endpoint); url.ok()) {
+    summary.api = std::string(ApiName(url->api));
+  }
+  summary.protocol = std::string(ProtocolName(config.target.protocol));
+  summary.host = result.host;
+  summary.config_sha256 = Sha256Hex(ConfigToYaml(RedactSecrets(config)));
   summary.load_type = std::string(LoadTypeName(config.load.type));
   summary.closed_loop = result.closed_loop;
   summary.concurrency = result.concurrency;
@@ -817,6 +856,10 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   summary.abort_reason = result.abort_reason;
   summary.window_started = result.window_started;
   summary.peak_client_queue = result.peak_client_queue;
+  summary.collect = config.metrics.collect;
+  for (const IntervalPoint& point : result.series) {
+    summary.peak_in_flight = std::max(summary.peak_in_flight, point.in_flight);
+  }
   summary.notes = result.notes;
   summary.connections_opened = result.connections_opened;
   summary.connection_failures = result.connection_failures;
@@ -855,6 +898,7 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
       BlockSummary block = SummarizeBlock(config, result, result.stages[i], static_cast<int>(i) + 1,
                                           begin_ns, window_ns, rate);
       block.stage_rate = rate;
+      block.begin_s = Seconds(begin_ns);
       // A stage that never ran (the run ended before it) has nothing to judge.
       if (window_ns > 0) block.slo = JudgeSlos(config, result.stages[i], block.requests);
       const bool broke = std::any_of(block.slo.begin(), block.slo.end(),
@@ -891,7 +935,16 @@ std::string SummaryToJson(const RunSummary& summary) {
   benchmark["cancelled"] = summary.cancelled;
   benchmark["aborted"] = summary.aborted;
   benchmark["window_started"] = summary.window_started;
+  benchmark["config_sha256"] = summary.config_sha256;
   json["benchmark"] = std::move(benchmark);
+  json["target"] = Json{{"endpoint", summary.endpoint},
+                        {"model", summary.model},
+                        {"api", summary.api},
+                        {"protocol", summary.protocol}};
+  json["tool"] = Json{{"name", kToolName},
+                      {"version", kToolVersion},
+                      {"commit", kToolCommit},
+                      {"host", summary.host}};
 
   AppendBlockJson(summary.overall, json);
   json["generator"]["peak_client_queue"] = summary.peak_client_queue;
@@ -977,7 +1030,13 @@ std::string RenderSummaryTable(const RunSummary& summary) {
                              FormatCount(r.incomplete), " incomplete; error rate ",
                              r.error_rate.has_value() ? FormatPercent(*r.error_rate) : "-"),
                 &out);
-  if (!r.errors.empty()) {
+  // metrics.collect picks the table's lines and latency rows. The generator's own figures
+  // (offered rate, schedule lag, latency from the intended send time) are always shown: they
+  // say whether the other numbers can be trusted.
+  auto collected = [&summary](std::string_view name) {
+    return std::find(summary.collect.begin(), summary.collect.end(), name) != summary.collect.end();
+  };
+  if (!r.errors.empty() && (collected("errors") || collected("error_rate"))) {
     std::vector<std::string> items;
     for (const auto& [category, count] : r.errors) {
       items.push_back(absl::StrCat(category, " ", FormatCount(count)));
@@ -988,13 +1047,17 @@ std::string RenderSummaryTable(const RunSummary& summary) {
   const ThroughputSummary& t = all.throughput;
   // Which rate is which: what the target completed in the window (the headline), what was
   // sent (offered), and how long the window's last requests took after it.
-  AppendWrapped(
-      "throughput",
-      absl::StrCat(OptionalRate(t.requests_per_s), " req/s completed in the window; output ",
-                   OptionalRate(t.output_tokens_per_s), " tok/s; total ",
-                   OptionalRate(t.total_tokens_per_s), " tok/s (", FormatCount(t.input_tokens),
-                   " in, ", FormatCount(t.output_tokens), " out)"),
-      &out);
+  std::vector<std::string> rates;
+  if (collected("throughput")) {
+    rates.push_back(absl::StrCat(OptionalRate(t.requests_per_s), " req/s completed in the window"));
+  }
+  if (collected("tokens_per_second")) {
+    rates.push_back(absl::StrCat("output ", OptionalRate(t.output_tokens_per_s), " tok/s; total ",
+                                 OptionalRate(t.total_tokens_per_s), " tok/s (",
+                                 FormatCount(t.input_tokens), " in, ", FormatCount(t.output_tokens),
+                                 " out)"));
+  }
+  if (!rates.empty()) AppendWrapped("throughput", absl::StrJoin(rates, "; "), &out);
   if (!summary.closed_loop) {
     std::string offered = absl::StrCat(OptionalRate(all.rates.achieved_rate), " req/s sent");
     if (all.rates.requested_rate.has_value()) {
@@ -1006,7 +1069,7 @@ std::string RenderSummaryTable(const RunSummary& summary) {
     }
     AppendWrapped("offered", offered, &out);
   }
-  if (t.per_interval.has_value()) {
+  if (t.per_interval.has_value() && collected("throughput")) {
     const IntervalDistribution& d = *t.per_interval;
     AppendWrapped(
         "per second",
@@ -1016,6 +1079,14 @@ std::string RenderSummaryTable(const RunSummary& summary) {
         &out);
   }
   AppendWrapped("generator", all.generator_message, &out);
+  if (collected("queue_depth")) {
+    AppendWrapped("queue",
+                  absl::StrCat("peak ", FormatCount(summary.peak_in_flight), " in flight, peak ",
+                               FormatCount(summary.peak_client_queue),
+                               " waiting for a concurrency slot (client side)"),
+                  &out);
+  }
+  // Goodput is what an SLO asks for: shown with SLOs, or when collected (then n/a without one).
   if (all.goodput_rps.has_value()) {
     std::string goodput = absl::StrCat(FormatRate(*all.goodput_rps), " req/s");
     if (r.succeeded > 0) {
@@ -1025,8 +1096,12 @@ std::string RenderSummaryTable(const RunSummary& summary) {
           " of successes met every SLO)");
     }
     AppendWrapped("goodput", goodput, &out);
+  } else if (collected("goodput")) {
+    AppendWrapped("goodput", "n/a: no latency SLO is set (slo.<metric>.pNN)", &out);
   }
-  if (all.cache.hit_ratio.has_value()) {
+  if (!collected("cache_hit_ratio")) {
+    // Not asked for.
+  } else if (all.cache.hit_ratio.has_value()) {
     AppendWrapped(
         "cache",
         absl::StrCat("hit ratio ", FormatPercent(*all.cache.hit_ratio), " (",

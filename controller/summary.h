@@ -109,6 +109,7 @@ struct SloVerdict {
 struct BlockSummary {
   int stage = 0;                     // 1-based; 0 for the merged block
   std::optional<double> stage_rate;  // the stage's configured rate (stage blocks of stages)
+  double begin_s = 0;                // where the block starts in the window
   double window_s = 0;               // the measured window this block covers
   RequestSummary requests;
   std::vector<MetricSummary> latency;  // every LatencyMetric, in enum order
@@ -132,10 +133,20 @@ struct Warning {
 
 struct RunSummary {
   std::string name;
-  std::string load_type;  // LoadTypeName
+  // What was measured and with what (summary.json's target and tool blocks).
+  std::string endpoint;  // without userinfo
+  std::string model;
+  std::string api;            // ApiName
+  std::string protocol;       // ProtocolName
+  std::string host;           // the controller's host
+  std::string config_sha256;  // of config.yaml as written: the same config, the same hash
+  std::string load_type;      // LoadTypeName
   bool closed_loop = false;
   int64_t concurrency = 0;  // the cap (open loop, 0 = none) or the users (closed loop)
   std::vector<double> percentiles;
+  // metrics.collect: what the console table shows (summary.json always holds everything).
+  std::vector<std::string> collect;
+  uint32_t peak_in_flight = 0;  // the most requests in flight at any interval's end
   double warmup_s = 0;
   double window_s = 0;           // configured
   double measured_window_s = 0;  // as it lasted

@@ -582,6 +582,8 @@ TEST(SummarizeTest, StagesGetTheirOwnBlocksAndWindows) {
 
 TEST(SummarizeTest, JsonHasTheDocumentedFields) {
   BenchmarkConfig config = BaseConfig();
+  config.target.endpoint = "http://user:s3cret@gpu-7:8000/v1/chat/completions";
+  config.target.model = "m";
   config.slo.thresholds = {{"ttft", 99, absl::Milliseconds(500)}};
   RunResult result = BaseResult(10, 10);
   AddSuccesses(result.stages[0], 100);
@@ -594,17 +596,25 @@ TEST(SummarizeTest, JsonHasTheDocumentedFields) {
 
   std::vector<std::string> keys;
   for (const auto& item : json.items()) keys.push_back(item.key());
-  EXPECT_EQ(keys, (std::vector<std::string>{"schema_version", "benchmark", "requests", "latency",
-                                            "throughput", "rates", "goodput", "cache", "generator",
-                                            "slo", "warnings", "notes", "connections", "engine",
-                                            "workers", "stages"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"schema_version", "benchmark", "target", "tool",
+                                            "requests", "latency", "throughput", "rates", "goodput",
+                                            "cache", "generator", "slo", "warnings", "notes",
+                                            "connections", "engine", "workers", "stages"}));
+  // Self-describing: what was measured, with which build, from which config; no credentials.
+  EXPECT_EQ(json["target"]["endpoint"], "http://gpu-7:8000/v1/chat/completions");
+  EXPECT_EQ(json["target"]["model"], "m");
+  EXPECT_EQ(json["target"]["api"], "chat completions");
+  EXPECT_EQ(json["tool"]["name"], "llm-d-bench");
+  EXPECT_FALSE(json["tool"]["version"].get<std::string>().empty());
+  EXPECT_EQ(json["benchmark"]["config_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(text.find("s3cret"), std::string::npos);
   std::vector<std::string> benchmark_keys;
   for (const auto& item : json["benchmark"].items()) benchmark_keys.push_back(item.key());
   EXPECT_EQ(benchmark_keys,
             (std::vector<std::string>{"name", "load_type", "closed_loop", "concurrency",
                                       "percentiles", "warmup_s", "window_s", "measured_window_s",
                                       "interval_s", "started_at", "finished_at", "cancelled",
-                                      "aborted", "window_started"}));
+                                      "aborted", "window_started", "config_sha256"}));
   std::vector<std::string> slo_keys;
   for (const auto& item : json["slo"].items()) slo_keys.push_back(item.key());
   EXPECT_EQ(slo_keys, (std::vector<std::string>{"configured", "passed", "verdicts",
@@ -779,6 +789,48 @@ TEST(RenderSummaryTableTest, EmptyMetricsShowDashesAndNoSlo) {
   EXPECT_TRUE(itl_row_dashed) << table;
   EXPECT_THAT(table, Not(HasSubstr("SLO ")));
   EXPECT_THAT(table, HasSubstr("result     done"));
+}
+
+// metrics.collect picks the table's rows and lines; the generator's figures stay.
+TEST(RenderSummaryTableTest, CollectSelectsWhatTheTableShows) {
+  RunResult result = BaseResult(10, 10);
+  AddSuccesses(result.stages[0], 100);
+  result.stages[0].failed = 3;
+  result.stages[0].requests_sent += 3;
+  result.stages[0].errors = {{"timeout", 3}};
+  for (int i = 0; i < 100; ++i) {
+    for (const LatencyMetric metric :
+         {LatencyMetric::kTtft, LatencyMetric::kItl, LatencyMetric::kNtpot}) {
+      result.stages[0].histogram(metric).Record(1000);
+    }
+  }
+  auto rows = [](const std::string& table) {
+    std::set<std::string> names;
+    for (const auto line : absl::StrSplit(table, '\n')) {
+      const std::string first(line.substr(0, line.find(' ')));
+      if (!first.empty()) names.insert(first);
+    }
+    return names;
+  };
+  BenchmarkConfig config = BaseConfig();
+  config.metrics.collect = {"ttft", "throughput", "queue_depth"};
+  std::set<std::string> shown = rows(RenderSummaryTable(Summarize(config, result)));
+  for (const char* name : {"ttft", "schedule_lag", "e2e_from_intended", "throughput", "offered",
+                           "generator", "queue", "requests"}) {
+    EXPECT_EQ(shown.count(name), 1u) << name;
+  }
+  for (const char* name : {"itl", "ntpot", "tpot", "e2e_latency", "errors", "cache", "goodput"}) {
+    EXPECT_EQ(shown.count(name), 0u) << name;
+  }
+  config.metrics.collect = {"ntpot", "errors", "cache_hit_ratio", "tokens_per_second", "goodput"};
+  const std::string table = RenderSummaryTable(Summarize(config, result));
+  shown = rows(table);
+  for (const char* name : {"ntpot", "errors", "cache", "throughput", "goodput"}) {
+    EXPECT_EQ(shown.count(name), 1u) << name;
+  }
+  EXPECT_EQ(shown.count("ttft"), 0u);
+  EXPECT_THAT(table, Not(HasSubstr("req/s completed")));  // tokens only
+  EXPECT_THAT(table, HasSubstr("goodput    n/a: no latency SLO"));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "common/rpc_share.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "grpcpp/grpcpp.h"
 #include "worker/share_runner.h"
 
@@ -27,18 +28,12 @@ using bench::v1::ControllerMessage;
 using bench::v1::WorkerMessage;
 using Stream = grpc::ClientReaderWriter<WorkerMessage, ControllerMessage>;
 
-constexpr char kVersion[] = "0.1.0";
+constexpr const char* kVersion = kToolVersion;
 
 std::string RandomId() {
   std::random_device device;
   return absl::StrCat(
       "w-", absl::Hex(static_cast<uint64_t>(device()) << 32 | device(), absl::kZeroPad16));
-}
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
-  return name;
 }
 
 int64_t UnixNowNs() { return absl::ToUnixNanos(absl::Now()); }

@@ -8,17 +8,8 @@
 "use strict";
 
 const { execFileSync } = require("child_process");
-const path = require("path");
 
-function requireHdr() {
-  try {
-    return require("hdr-histogram-js");
-  } catch (e) {
-    // NODE_PATH is set by ctest; also look next to the sources when run by hand.
-    return require(path.join(__dirname, "..", "node", "node_modules", "hdr-histogram-js"));
-  }
-}
-const hdr = requireHdr();
+const hdr = require("./hdr_module");
 
 const args = process.argv.slice(2);
 const argValue = (flag, fallback) => {
