@@ -11,6 +11,7 @@
 #include "common/rpc_share.h"
 #include "common/status_macros.h"
 #include "controller/coordinator_internal.h"
+#include "controller/plots.h"
 #include "controller/results.h"
 #include "controller/summary.h"
 
@@ -480,6 +481,7 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   if (absl::Status writable = CheckResultsWritable(run->written); !writable.ok()) {
     return writable;
   }
+  BENCH_RETURN_IF_ERROR(CheckPlotsPossible(run->written));
 
   MutexLock lock(mu_);
   size_t waiting = 0;

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "controller/coordinator.h"
 #include "controller/coordinator_internal.h"
+#include "controller/plots.h"
 #include "controller/results.h"
 #include "controller/summary.h"
 #include "nlohmann/json.hpp"
@@ -192,6 +193,16 @@ absl::Status Coordinator::Flush(RunRecord& run, bool final) {
     BENCH_ASSIGN_OR_RETURN(run.results_path, CreateResultsDirectory(run.written, run.start));
   }
   BENCH_RETURN_IF_ERROR(WriteResultsInto(run.results_path, run.written, result, summary));
+  const std::vector<OutputFormat>& formats = run.written.output.formats;
+  if (final && std::find(formats.begin(), formats.end(), OutputFormat::kPng) != formats.end()) {
+    // Charts are drawn once, at the end. A chart that fails costs no result: the figures are
+    // written; the error is logged and shown with the run.
+    if (absl::Status plotted = WritePlots(run.results_path, result, summary); !plotted.ok()) {
+      BENCH_LOG(WARNING) << "run " << run.id << ": plots not drawn: " << plotted;
+      run.error = absl::StrCat(run.error.empty() ? "" : run.error + "; ",
+                               "plots not drawn: ", plotted.message());
+    }
+  }
   nlohmann::json state;
   state["run_id"] = run.id;
   state["name"] = run.config.benchmark.name;

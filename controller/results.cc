@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "common/histogram_codec.h"
 #include "common/run_stats.h"
 #include "common/status_macros.h"
+#include "controller/llmd_report.h"
 #include "nlohmann/json.hpp"
 
 namespace bench::controller {
@@ -214,6 +216,11 @@ absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfi
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
   BENCH_RETURN_IF_ERROR(
       WriteFile(directory + "/histograms.hlog", HistogramsToHlog(result, summary)));
+  if (std::find(config.output.formats.begin(), config.output.formats.end(), OutputFormat::kLlmd) !=
+      config.output.formats.end()) {
+    BENCH_RETURN_IF_ERROR(
+        WriteFile(directory + "/benchmark_report.yaml", LlmdReportYaml(config, result, summary)));
+  }
   return absl::OkStatus();
 }
 
@@ -251,12 +258,16 @@ std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config) {
   std::vector<std::string> notes;
   std::vector<std::string> formats;
   for (const OutputFormat format : config.output.formats) {
-    if (format != OutputFormat::kJson) formats.emplace_back(OutputFormatName(format));
+    if (format != OutputFormat::kJson && format != OutputFormat::kLlmd &&
+        format != OutputFormat::kPng) {
+      formats.emplace_back(OutputFormatName(format));
+    }
   }
   if (!formats.empty()) {
     notes.push_back(absl::StrCat("output.formats ", absl::StrJoin(formats, ", "),
-                                 ": not written by this version (json only: config.yaml, "
-                                 "summary.json, metrics.json)"));
+                                 ": not written by this version (json, png and llmd only: "
+                                 "config.yaml, summary.json, metrics.json, histograms.hlog, "
+                                 "plots/, benchmark_report.yaml)"));
   }
   if (config.metrics.raw) {
     notes.push_back("metrics.raw: requests.jsonl is not written by this version");

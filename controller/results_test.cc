@@ -250,16 +250,17 @@ TEST_F(ResultsTest, ANameThatCannotNameADirectoryIsRejected) {
 
 TEST(NotWrittenNotesTest, NamesWhatTheConfigAsksForAndIsNotWritten) {
   BenchmarkConfig config;
-  config.output.formats = {OutputFormat::kJson};
+  config.output.formats = {OutputFormat::kJson, OutputFormat::kLlmd};
   EXPECT_TRUE(NotWrittenNotes(config).empty());
-  config.output.formats = {OutputFormat::kJson, OutputFormat::kHtml, OutputFormat::kPng};
+  config.output.formats = {OutputFormat::kJson, OutputFormat::kHtml, OutputFormat::kPdf};
   config.metrics.raw = true;
   config.metrics.prometheus.endpoint = "http://prometheus:9090";
   const std::vector<std::string> notes = NotWrittenNotes(config);
   ASSERT_EQ(notes.size(), 3u);
   EXPECT_EQ(notes[0],
-            "output.formats html, png: not written by this version (json only: config.yaml, "
-            "summary.json, metrics.json)");
+            "output.formats html, pdf: not written by this version (json, png and llmd only: "
+            "config.yaml, summary.json, metrics.json, histograms.hlog, plots/, "
+            "benchmark_report.yaml)");
   EXPECT_EQ(notes[1], "metrics.raw: requests.jsonl is not written by this version");
   EXPECT_EQ(notes[2],
             "metrics.prometheus: this version does not query Prometheus (no prometheus.json)");

@@ -35,6 +35,8 @@ dev_packages=(
   prometheus
   # the chart tests: rendered manifests are parsed and checked with PyYAML
   python3 python3-yaml
+  # plots/ of output.formats png (gnuplot's pngcairo), and the test that checks the PNGs
+  gnuplot-nox python3-pil
 )
 packages=("${build_packages[@]}")
 $build_only || packages+=("${dev_packages[@]}")

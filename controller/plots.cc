@@ -1,0 +1,246 @@
+#include "controller/plots.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/histogram.h"
+#include "common/run_stats.h"
+
+extern char** environ;
+
+namespace bench::controller {
+namespace {
+
+std::optional<std::string> FindOnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  for (const auto directory : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
+    const std::string candidate = absl::StrCat(directory, "/", program);
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
+bool WantsPng(const BenchmarkConfig& config) {
+  return std::find(config.output.formats.begin(), config.output.formats.end(),
+                   OutputFormat::kPng) != config.output.formats.end();
+}
+
+double Ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
+
+// "latency in ms, share of requests at or below it (%)", one line per non-empty bucket.
+std::string CdfData(const Histogram& histogram) {
+  std::string out;
+  const double total = static_cast<double>(histogram.TotalCount());
+  int64_t seen = 0;
+  histogram.ForEachNonZeroBucket([&](const Histogram::Bucket& bucket) {
+    seen += bucket.count;
+    absl::StrAppendFormat(&out, "%.3f %.4f\n", Ms(bucket.highest_value),
+                          100.0 * static_cast<double>(seen) / total);
+  });
+  return out;
+}
+
+// The commands of one chart: the common look, then its own settings and plot line.
+std::string Chart(const std::string& file, const std::string& title, const std::string& body) {
+  return absl::StrCat("reset\nset terminal pngcairo size 1000,560 enhanced font 'sans,10'\n",
+                      "set output '", file, "'\nset title '", title,
+                      "'\nset grid\nset key outside right top\n", body, "\n");
+}
+
+}  // namespace
+
+absl::Status CheckPlotsPossible(const BenchmarkConfig& config) {
+  if (!WantsPng(config) || FindOnPath("gnuplot").has_value()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "output.formats: png needs gnuplot, which is not installed (Debian: apt-get install "
+      "gnuplot-nox); install it or drop png from output.formats");
+}
+
+absl::Status WritePlots(const std::string& directory, const RunResult& result,
+                        const RunSummary& summary) {
+  const std::optional<std::string> gnuplot = FindOnPath("gnuplot");
+  if (!gnuplot.has_value()) return absl::FailedPreconditionError("gnuplot is not installed");
+  const std::string plots = directory + "/plots";
+  std::error_code error;
+  std::filesystem::create_directories(plots, error);
+  if (error)
+    return absl::InternalError(absl::StrCat("cannot create ", plots, ": ", error.message()));
+
+  StatsShard merged;
+  for (const StatsShard& stage : result.stages) (void)merged.Merge(stage);
+  std::vector<std::string> data_files;
+  auto write_data = [&](const std::string& name, const std::string& text) {
+    std::ofstream(plots + "/" + name) << text;
+    data_files.push_back(name);
+  };
+  std::string script;
+  // The measurement window, shaded on the charts over time.
+  const double window_begin = static_cast<double>(result.warmup_ns) / 1e9;
+  const double window_end = window_begin + static_cast<double>(result.measured_window_ns) / 1e9;
+  const std::string window = absl::StrFormat(
+      "set object 1 rect from %.3f, graph 0 to %.3f, graph 1 behind fc rgb '#eef3fb' fs solid "
+      "noborder\n",
+      window_begin, window_end);
+
+  struct Distribution {
+    LatencyMetric metric;
+    const char* file;
+    const char* title;
+    const char* axis;
+  };
+  for (const Distribution& d :
+       {Distribution{LatencyMetric::kTtft, "ttft_distribution.png", "Time to first token",
+                     "TTFT (ms)"},
+        Distribution{LatencyMetric::kItl, "itl_distribution.png",
+                     "Inter-token latency (every gap between chunks)", "ITL (ms)"},
+        Distribution{LatencyMetric::kScheduleLag, "schedule_lag_distribution.png",
+                     "Schedule lag: sent - intended send time", "schedule lag (ms)"}}) {
+    const Histogram& histogram = merged.histogram(d.metric);
+    if (histogram.TotalCount() == 0) continue;
+    const std::string data = std::string(LatencyMetricName(d.metric)) + ".dat";
+    write_data(data, CdfData(histogram));
+    absl::StrAppend(
+        &script,
+        Chart(d.file,
+              absl::StrFormat("%s: distribution of %d samples", d.title, histogram.TotalCount()),
+              absl::StrCat("set xlabel '", d.axis,
+                           "'\nset ylabel 'samples at or below (%)'\nset yrange [0:100]\n"
+                           "set logscale x\nplot '",
+                           data, "' using 1:2 with steps lw 2 lc rgb '#1f77b4' title 'CDF'")));
+  }
+
+  // p50 / p90 / p99 of each latency metric, log scale: TTFT and E2E differ by orders.
+  std::string bars;
+  for (const LatencyMetric metric :
+       {LatencyMetric::kTtft, LatencyMetric::kItl, LatencyMetric::kTpot, LatencyMetric::kNtpot,
+        LatencyMetric::kE2eLatency, LatencyMetric::kE2eFromIntended}) {
+    const Histogram& histogram = merged.histogram(metric);
+    if (histogram.TotalCount() == 0) continue;
+    absl::StrAppendFormat(&bars, "%s %.3f %.3f %.3f\n", LatencyMetricName(metric),
+                          Ms(histogram.ValueAtPercentile(50)), Ms(histogram.ValueAtPercentile(90)),
+                          Ms(histogram.ValueAtPercentile(99)));
+  }
+  if (!bars.empty()) {
+    write_data("percentiles.dat", bars);
+    absl::StrAppend(
+        &script,
+        Chart("latency_percentiles.png", "Latency percentiles",
+              "set ylabel 'latency (ms)'\nset logscale y\nset style data histograms\n"
+              "set style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
+              "set boxwidth 0.9\nset xtics noenhanced\n"
+              "plot 'percentiles.dat' using 2:xtic(1) title 'p50' lc rgb '#9ecae1', '' using 3 "
+              "title 'p90' lc rgb '#4292c6', '' using 4 title 'p99' lc rgb '#08519c'"));
+  }
+
+  // The series: per-second rates over the whole run, the window shaded.
+  if (!result.series.empty() && result.interval_ns > 0) {
+    const double interval_s = static_cast<double>(result.interval_ns) / 1e9;
+    std::string series;
+    for (const IntervalPoint& p : result.series) {
+      absl::StrAppendFormat(
+          &series, "%.3f %.4f %.4f %.4f %.4f %.4f %u %u\n",
+          static_cast<double>(p.start_ns) / 1e9 + interval_s / 2,
+          static_cast<double>(p.started) / interval_s,
+          static_cast<double>(p.succeeded) / interval_s, static_cast<double>(p.failed) / interval_s,
+          static_cast<double>(p.output_tokens) / interval_s,
+          static_cast<double>(p.input_tokens) / interval_s, p.in_flight, p.client_queue);
+    }
+    write_data("series.dat", series);
+    const std::string time_axis =
+        "set xlabel 'time since the run started (s); shaded: the window'\n";
+    absl::StrAppend(
+        &script,
+        Chart("throughput_over_time.png", "Requests per second",
+              absl::StrCat(window, time_axis,
+                           "set ylabel 'requests/s'\nset y2label 'requests in flight'\n"
+                           "set y2tics\nset ytics nomirror\n"
+                           "plot 'series.dat' using 1:2 with lines lw 2 title 'sent', '' using "
+                           "1:3 with lines lw 2 title 'completed (success)', '' using 1:7 axes "
+                           "x1y2 with lines dt 2 title 'in flight (right)'")),
+        Chart("tokens_per_second_over_time.png", "Tokens per second (requests that ended)",
+              absl::StrCat(window, time_axis,
+                           "set ylabel 'tokens/s'\nplot 'series.dat' using 1:5 with lines lw 2 "
+                           "title 'output tokens/s', '' using 1:6 with lines lw 2 title 'input "
+                           "tokens/s'")),
+        Chart("errors_over_time.png", "Failed requests per second",
+              absl::StrCat(window, time_axis,
+                           "set ylabel 'failed requests/s'\nset yrange [0:*]\n"
+                           "plot 'series.dat' using 1:4 with impulses lw 3 lc rgb '#d62728' "
+                           "title 'failed', '' using 1:8 with lines lw 1 title 'client queue'")));
+  }
+
+  // Stages: latency against the offered rate, the capacity curve.
+  if (summary.stages.size() > 1) {
+    std::string stages;
+    for (size_t i = 0; i < summary.stages.size() && i < result.stages.size(); ++i) {
+      const BlockSummary& block = summary.stages[i];
+      const StatsShard& shard = result.stages[i];
+      if (!block.stage_rate.has_value() ||
+          shard.histogram(LatencyMetric::kTtft).TotalCount() == 0) {
+        continue;
+      }
+      absl::StrAppendFormat(&stages, "%.4f %.3f %.3f %.3f\n", *block.stage_rate,
+                            Ms(shard.histogram(LatencyMetric::kTtft).ValueAtPercentile(50)),
+                            Ms(shard.histogram(LatencyMetric::kTtft).ValueAtPercentile(99)),
+                            Ms(shard.histogram(LatencyMetric::kE2eLatency).ValueAtPercentile(99)));
+    }
+    if (!stages.empty()) {
+      write_data("stages.dat", stages);
+      absl::StrAppend(
+          &script,
+          Chart("latency_vs_rate.png", "Latency against the offered rate (one point per stage)",
+                "set xlabel 'offered rate (requests/s)'\nset ylabel 'latency (ms)'\n"
+                "set logscale y\nplot 'stages.dat' using 1:2 with linespoints lw 2 title 'TTFT "
+                "p50', '' using 1:3 with linespoints lw 2 title 'TTFT p99', '' using 1:4 with "
+                "linespoints lw 2 title 'E2E p99'"));
+    }
+  }
+  if (script.empty()) return absl::OkStatus();
+  write_data("plots.gp", script);
+
+  // gnuplot runs in plots/, so the script names only plain file names.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addchdir_np(&actions, plots.c_str());
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "gnuplot.log",
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::string program = *gnuplot;
+  std::string argument = "plots.gp";
+  char* argv[] = {program.data(), argument.data(), nullptr};
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    return absl::InternalError(absl::StrCat("cannot start gnuplot: ", std::strerror(spawned)));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  data_files.push_back("gnuplot.log");
+  std::stringstream log;
+  log << std::ifstream(plots + "/gnuplot.log").rdbuf();
+  for (const std::string& name : data_files) ::unlink((plots + "/" + name).c_str());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("gnuplot failed: ", log.str()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bench::controller
