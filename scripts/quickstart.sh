@@ -32,5 +32,10 @@ echo "== bench-controller run --config $config"
 status=0
 build/controller/bench-controller run --config "$config" \
   --endpoint "http://127.0.0.1:$port/v1/chat/completions" || status=$?
-echo "== exit code $status (0 ok, 3 an SLO failed; see results/ for summary.json and metrics.json)"
+latest=$(ls -td results/*/ 2>/dev/null | head -1)
+if [ -n "$latest" ]; then
+  echo "== results in $latest:"
+  (cd "$latest" && find . -type f | sort | sed 's|^\./|   |')
+fi
+echo "== exit code $status (0 ok, 3 an SLO failed; summary.json, plots/*.png and the rest above)"
 exit "$status"

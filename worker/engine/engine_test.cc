@@ -34,7 +34,8 @@ constexpr char kUsage[] =
     R"(data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}})";
 
 // /v1/fast: 5 chunks at once + usage + [DONE]. /v1/paced: 5 chunks 20 ms apart.
-// /v1/truncated: chunks without [DONE]. /v1/unavailable: 503. /v1/slow: 2 s before anything.
+// /v1/truncated: chunks without [DONE]. /v1/unavailable: 503. /v1/weird: status 999 (not HTTP).
+// /v1/slow: 2 s before anything.
 // /v1/record: one chunk + [DONE], no usage; nginx keeps every request body as a file in
 // `bodies_dir` (client_body_in_file_only).
 std::string Locations(const std::string& bodies_dir) {
@@ -55,6 +56,7 @@ std::string Locations(const std::string& bodies_dir) {
       location("/v1/fast", fast), location("/v1/paced", paced),
       location("/v1/truncated", absl::StrCat("      echo '", kChunk, "';\n      echo '';\n")),
       "    location /v1/unavailable { return 503 '{\"error\":{}}'; }\n",
+      "    location /v1/weird { return 999 '{}'; }\n",
       location("/v1/slow", "      echo_sleep 2;\n      echo 'data: [DONE]';\n"),
       "    location /v1/record {\n      client_body_in_file_only on;\n",
       "      client_body_temp_path ", bodies_dir, ";\n",
@@ -304,7 +306,8 @@ TEST_F(EngineTest, FailuresLandInTheirCategories) {
     std::string key;
   };
   for (const Case& c :
-       {Case{"/v1/truncated", "truncated_stream"}, Case{"/v1/unavailable", "http_5xx:503"}}) {
+       {Case{"/v1/truncated", "truncated_stream"}, Case{"/v1/unavailable", "http_5xx:503"},
+        Case{"/v1/weird", "invalid_response"}}) {
     EnginePlan plan = Plan(c.path, nginx_->ports().h2c, HttpProtocol::kH2c);
     plan.phases = {Constant(50, 400'000'000)};
     plan.duration_ns = 400'000'000;

@@ -154,6 +154,9 @@ class LoadDriver::Request final : public ResponseObserver {
       return cancel_as_incomplete_ ? Outcome::kIncomplete : Outcome::kTimeout;
     }
     if (end.outcome != TransportOutcome::kCompleted) return OutcomeOf(end.outcome);
+    // HTTP status codes are 100-599 (RFC 9110 section 15): "999" is no server error, it is not
+    // HTTP.
+    if (http_status_ > 599) return Outcome::kInvalidResponse;
     if (http_status_ >= 500) return Outcome::kHttp5xx;
     if (http_status_ >= 400) return Outcome::kHttp4xx;
     if (http_status_ < 200 || http_status_ >= 300) return Outcome::kInvalidResponse;
