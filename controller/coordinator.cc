@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "controller/coordinator_internal.h"
 #include "controller/plots.h"
+#include "controller/prometheus_collect.h"
 #include "controller/results.h"
 #include "controller/summary.h"
 
@@ -482,6 +483,7 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
     return writable;
   }
   BENCH_RETURN_IF_ERROR(CheckPlotsPossible(run->written));
+  BENCH_RETURN_IF_ERROR(CheckPrometheusEndpoint(run->written));
 
   MutexLock lock(mu_);
   size_t waiting = 0;

@@ -177,6 +177,18 @@ void Coordinator::Finish(RunRecord& run) {
 
 absl::Status Coordinator::Flush(RunRecord& run, bool final) {
   RunResult result = Merge(run);
+  const PrometheusConfig& prometheus = run.written.metrics.prometheus;
+  if (final && !prometheus.endpoint.empty()) {
+    // Read once, at the end, over the window (and the drain); each request is bounded, so a
+    // dead Prometheus delays the results by seconds, and only warns.
+    const absl::Time window_start = run.start + run.plan.warmup;
+    PrometheusCollection collected =
+        CollectPrometheus(prometheus, window_start, absl::Now(), absl::Seconds(3));
+    result.prometheus_json = std::move(collected.json);
+    result.prometheus_hit_ratio = collected.cache_hit_ratio;
+    result.prometheus_error = std::move(collected.error);
+    result.prometheus_series = std::move(collected.series);
+  }
   for (std::string& note : NotWrittenNotes(run.written)) result.notes.push_back(std::move(note));
   if (!final) {
     result.notes.push_back(absl::StrCat("partial: flushed while the run was ",

@@ -211,6 +211,35 @@ absl::Status WritePlots(const std::string& directory, const RunResult& result,
                 "linespoints lw 2 title 'E2E p99'"));
     }
   }
+  // metrics.prometheus: one chart per query, its series over the window (at most ten).
+  std::vector<std::string> queries;
+  for (const PrometheusSeries& series : result.prometheus_series) {
+    if (std::find(queries.begin(), queries.end(), series.query_name) == queries.end()) {
+      queries.push_back(series.query_name);
+    }
+  }
+  for (const std::string& query : queries) {
+    std::string data, plot;
+    int index = 0;
+    for (const PrometheusSeries& series : result.prometheus_series) {
+      if (series.query_name != query || series.points.empty() || index >= 10) continue;
+      for (const auto& [t, value] : series.points)
+        absl::StrAppendFormat(&data, "%.3f %.6g\n", t, value);
+      data += "\n\n";  // the next gnuplot index
+      std::string label = series.label;
+      std::replace(label.begin(), label.end(), '\'', '"');
+      absl::StrAppend(&plot, index == 0 ? "plot " : ", ", "'prometheus_", query, ".dat' index ",
+                      index, " using 1:2 with lines lw 2 noenhanced title '", label, "'");
+      ++index;
+    }
+    if (index == 0) continue;
+    write_data(absl::StrCat("prometheus_", query, ".dat"), data);
+    absl::StrAppend(&script, Chart(absl::StrCat("prometheus_", query, ".png"),
+                                   absl::StrCat("Prometheus: ", query),
+                                   absl::StrCat("set xlabel 'time since the window started (s)'\n"
+                                                "set ylabel '",
+                                                query, "'\nset title noenhanced\n", plot)));
+  }
   if (script.empty()) return absl::OkStatus();
   write_data("plots.gp", script);
 

@@ -216,6 +216,9 @@ absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfi
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
   BENCH_RETURN_IF_ERROR(
       WriteFile(directory + "/histograms.hlog", HistogramsToHlog(result, summary)));
+  if (!result.prometheus_json.empty()) {
+    BENCH_RETURN_IF_ERROR(WriteFile(directory + "/prometheus.json", result.prometheus_json + "\n"));
+  }
   if (std::find(config.output.formats.begin(), config.output.formats.end(), OutputFormat::kLlmd) !=
       config.output.formats.end()) {
     BENCH_RETURN_IF_ERROR(
@@ -271,10 +274,6 @@ std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config) {
   }
   if (config.metrics.raw) {
     notes.push_back("metrics.raw: requests.jsonl is not written by this version");
-  }
-  if (!config.metrics.prometheus.endpoint.empty()) {
-    notes.push_back(
-        "metrics.prometheus: this version does not query Prometheus (no prometheus.json)");
   }
   return notes;
 }

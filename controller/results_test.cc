@@ -256,14 +256,12 @@ TEST(NotWrittenNotesTest, NamesWhatTheConfigAsksForAndIsNotWritten) {
   config.metrics.raw = true;
   config.metrics.prometheus.endpoint = "http://prometheus:9090";
   const std::vector<std::string> notes = NotWrittenNotes(config);
-  ASSERT_EQ(notes.size(), 3u);
+  ASSERT_EQ(notes.size(), 2u);
   EXPECT_EQ(notes[0],
             "output.formats html, pdf: not written by this version (json, png and llmd only: "
             "config.yaml, summary.json, metrics.json, histograms.hlog, plots/, "
             "benchmark_report.yaml)");
   EXPECT_EQ(notes[1], "metrics.raw: requests.jsonl is not written by this version");
-  EXPECT_EQ(notes[2],
-            "metrics.prometheus: this version does not query Prometheus (no prometheus.json)");
 }
 
 }  // namespace

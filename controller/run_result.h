@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/run_stats.h"
+#include "controller/prometheus_collect.h"
 
 namespace bench::controller {
 
@@ -65,6 +67,11 @@ struct RunResult {
   std::string started_at_utc;  // RFC 3339, when time 0 of the schedule was.
   std::string finished_at_utc;
   std::vector<std::string> notes;  // Defaults applied, things the user should know.
+  // metrics.prometheus, read once the run ended (empty json: not asked for).
+  std::string prometheus_json;
+  std::optional<double> prometheus_hit_ratio;  // from vLLM's prefix cache counters
+  std::string prometheus_error;                // what could not be read
+  std::vector<PrometheusSeries> prometheus_series;
 };
 
 }  // namespace bench::controller

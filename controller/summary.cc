@@ -417,6 +417,12 @@ std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShar
 
 void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* summary) {
   std::vector<Warning>& warnings = summary->warnings;
+  if (!result.prometheus_error.empty()) {
+    warnings.push_back({"prometheus-unavailable",
+                        "metrics.prometheus could not be read in full (the run's figures are "
+                        "unaffected): " +
+                            result.prometheus_error});
+  }
   if (summary->overall.throughput.target_behind) {
     warnings.push_back({"target-behind", summary->overall.throughput.target_behind_message});
   }
@@ -576,10 +582,13 @@ void AppendBlockJson(const BlockSummary& block, Json& json) {
   }
 
   const CacheSummary& c = block.cache;
-  json["cache"] = Json{{"hit_ratio", OptionalNumber(c.hit_ratio, /*round=*/false)},
-                       {"cached_tokens", c.cached_tokens},
-                       {"input_tokens_with_cache_info", c.input_tokens_with_cache_info},
-                       {"reason", c.hit_ratio.has_value() ? Json(nullptr) : Json(c.reason)}};
+  json["cache"] =
+      Json{{"hit_ratio", OptionalNumber(c.hit_ratio, /*round=*/false)},
+           {"cached_tokens", c.cached_tokens},
+           {"input_tokens_with_cache_info", c.input_tokens_with_cache_info},
+           {"reason", c.hit_ratio.has_value() ? Json(nullptr) : Json(c.reason)},
+           {"source", c.source.empty() ? Json(nullptr) : Json(c.source)},
+           {"hit_ratio_from_counters", OptionalNumber(c.hit_ratio_from_counters, /*round=*/false)}};
   json["generator"] =
       Json{{"limited", block.generator_limited}, {"message", block.generator_message}};
 }
@@ -878,6 +887,16 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   if (result.requested_rate > 0) requested = result.requested_rate;
   summary.overall =
       SummarizeBlock(config, result, merged, 0, 0, result.measured_window_ns, requested);
+  CacheSummary& cache = summary.overall.cache;
+  cache.hit_ratio_from_counters = result.prometheus_hit_ratio;
+  if (cache.hit_ratio.has_value()) {
+    cache.source = "usage";
+  } else if (result.prometheus_hit_ratio.has_value()) {
+    // The responses said nothing of the cache; vLLM's counters did.
+    cache.hit_ratio = result.prometheus_hit_ratio;
+    cache.source = "prometheus counters";
+    cache.reason.clear();
+  }
 
   if (result.stages.size() > 1) {
     // Stage windows follow load.stages; without them each stage is judged on the whole window.

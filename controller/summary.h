@@ -90,6 +90,10 @@ struct CacheSummary {
   uint64_t cached_tokens = 0;
   uint64_t input_tokens_with_cache_info = 0;
   std::string reason;  // why hit_ratio is unset; empty when it is set
+  // Where hit_ratio comes from: "usage" (the responses' cached-token counts) or "prometheus
+  // counters" (metrics.prometheus, when the responses carry none); empty when unset.
+  std::string source;
+  std::optional<double> hit_ratio_from_counters;  // metrics.prometheus's, whenever read
 };
 
 // The figures of one stage, or of all stages merged (the headline).

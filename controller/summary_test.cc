@@ -236,6 +236,34 @@ TEST(SummarizeTest, OverloadHeadlineIsWhatTheTargetCompleted) {
   EXPECT_NEAR(*summary.overall.throughput.drain_s, 0.2, 1e-6);
 }
 
+// Responses without cached-token counts: the hit ratio comes from vLLM's counters read from
+// Prometheus, and says so; with counts in the responses, those win and the counters are shown.
+TEST(SummarizeTest, CacheHitRatioFallsBackToPrometheusCounters) {
+  RunResult result = BaseResult(10, 10);
+  AddSuccesses(result.stages[0], 100);
+  result.stages[0].input_tokens = 100 * 200;
+  result.prometheus_hit_ratio = 0.4;
+  RunSummary summary = Summarize(BaseConfig(), result);
+  ASSERT_TRUE(summary.overall.cache.hit_ratio.has_value());
+  EXPECT_DOUBLE_EQ(*summary.overall.cache.hit_ratio, 0.4);
+  EXPECT_EQ(summary.overall.cache.source, "prometheus counters");
+  Json json = Json::parse(SummaryToJson(summary));
+  EXPECT_EQ(json["cache"]["source"], "prometheus counters");
+  EXPECT_TRUE(json["cache"]["reason"].is_null());
+
+  result.stages[0].cached_tokens = 100 * 50;
+  result.stages[0].input_tokens_with_cache_info = 100 * 200;
+  summary = Summarize(BaseConfig(), result);
+  EXPECT_DOUBLE_EQ(*summary.overall.cache.hit_ratio, 0.25);
+  EXPECT_EQ(summary.overall.cache.source, "usage");
+  EXPECT_DOUBLE_EQ(*summary.overall.cache.hit_ratio_from_counters, 0.4);
+
+  result.prometheus_error = "num_requests_running: cannot connect to prom:9090";
+  summary = Summarize(BaseConfig(), result);
+  ASSERT_NE(FindWarning(summary, "prometheus-unavailable"), nullptr);
+  EXPECT_THAT(FindWarning(summary, "prometheus-unavailable")->message, HasSubstr("cannot connect"));
+}
+
 TEST(SummarizeTest, PerIntervalDistributionExcludesWarmup) {
   RunResult result = BaseResult(4, 20);
   result.warmup_ns = 2 * kSecondNs;

@@ -158,25 +158,7 @@ for job in c["scrape_configs"]:
         job["file_sd_configs"] = [{"files": [pods]}]
 yaml.safe_dump(c, open(out, "w"), sort_keys=False)
 PY
-  for attempt in 1 2 3; do  # a port free a moment ago, retried if another process took it
-    candidate=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb-$attempt" \
-      --web.listen-address="127.0.0.1:$candidate" >"$work/prometheus.log" 2>&1 &
-    prom_pid=$!
-    pids+=("$prom_pid")
-    for _ in $(seq 100); do
-      if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$candidate/-/ready")" = 200 ]
-      then
-        prom_port=$candidate
-        break
-      fi
-      kill -0 "$prom_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    [ -n "$prom_port" ] && break
-    kill "$prom_pid" 2>/dev/null || true
-  done
-  [ -n "$prom_port" ] || fail "prometheus did not become ready"
+  start_prometheus "$work/prometheus.yml"
   prom=http://127.0.0.1:$prom_port
 fi
 

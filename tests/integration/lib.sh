@@ -53,3 +53,28 @@ sim_served() {
   curl -s "http://127.0.0.1:$sim_port/metrics" |
     awk '/^vllm:request_success_total/ {s += $2} END {print s + 0}'
 }
+
+# start_prometheus CONFIG: a Prometheus server with CONFIG on a port that was free a moment ago
+# (retried if another process took it); sets prom_port once /-/ready answers.
+start_prometheus() {
+  local config=$1 attempt candidate prom_pid
+  prom_port=""
+  for attempt in 1 2 3; do
+    candidate=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    prometheus --config.file="$config" --storage.tsdb.path="$work/tsdb-$attempt" \
+      --web.listen-address="127.0.0.1:$candidate" >"$work/prometheus.log" 2>&1 &
+    prom_pid=$!
+    pids+=("$prom_pid")
+    for _ in $(seq 100); do
+      if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$candidate/-/ready")" = 200 ]
+      then
+        prom_port=$candidate
+        return 0
+      fi
+      kill -0 "$prom_pid" 2>/dev/null || break  # exited: the port was taken, try another
+      sleep 0.1
+    done
+    kill "$prom_pid" 2>/dev/null || true
+  done
+  fail "prometheus did not become ready"
+}

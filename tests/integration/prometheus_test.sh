@@ -60,25 +60,7 @@ scrape_configs:
   - job_name: bench-controller
     static_configs: [{targets: ["127.0.0.1:$metrics_port"]}]
 YAML
-prom_port=""
-for attempt in 1 2 3; do
-  candidate=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb-$attempt" \
-    --web.listen-address="127.0.0.1:$candidate" >"$work/prometheus.log" 2>&1 &
-  prom_pid=$!
-  pids+=("$prom_pid")
-  for _ in $(seq 100); do
-    if [ "$(http_status "http://127.0.0.1:$candidate/-/ready")" = 200 ]; then
-      prom_port=$candidate
-      break
-    fi
-    kill -0 "$prom_pid" 2>/dev/null || break  # exited: the port was taken, try another
-    sleep 0.1
-  done
-  [ -n "$prom_port" ] && break
-  kill "$prom_pid" 2>/dev/null || true
-done
-[ -n "$prom_port" ] || fail "prometheus did not become ready"
+start_prometheus "$work/prometheus.yml"
 echo "prometheus on $prom_port"
 
 # --- a run, and its total as Prometheus stored it ----------------------------------------------
