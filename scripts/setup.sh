@@ -35,8 +35,9 @@ dev_packages=(
   prometheus
   # the chart tests: rendered manifests are parsed and checked with PyYAML
   python3 python3-yaml
-  # plots/ of output.formats png (gnuplot's pngcairo), and the test that checks the PNGs
-  gnuplot-nox python3-pil
+  # plots/ of output.formats png (gnuplot's pngcairo), and the tests that check the PNGs and
+  # validate summary.json and metrics.json against their JSON schemas
+  gnuplot-nox python3-pil python3-jsonschema
 )
 packages=("${build_packages[@]}")
 $build_only || packages+=("${dev_packages[@]}")

@@ -337,10 +337,18 @@ TEST_F(ServerTest, PrefixCacheSkipsPrefillOfSharedBlocks) {
     warm_hits += warm.cached_tokens;
     if (second.cached_tokens < 0 || warm.ttft_ns < second.ttft_ns) second = warm;
   }
-  const double saved_ms = (first.ttft_ns - second.ttft_ns) / 1e6;
-  const double modelled_ms = second.cached_tokens * 0.020;
-  EXPECT_NEAR(saved_ms, modelled_ms, 3.0)
-      << "first " << first.ttft_ns / 1e6 << " ms, second " << second.ttft_ns / 1e6 << " ms";
+  // The cold request is one sample, and noise only ever adds to it: it is at least its model
+  // (1 ms + 1,034 x 20 us); the quickest warm one is near its own model, and the difference at
+  // least the modelled saving (20 us per cached token).
+  const double first_ms = first.ttft_ns / 1e6;
+  const double warm_ms = second.ttft_ns / 1e6;
+  const double modelled_cold_ms = 1 + 1034 * 0.020;
+  const double modelled_warm_ms = 1 + (1034 - second.cached_tokens) * 0.020;
+  const double modelled_saving_ms = second.cached_tokens * 0.020;
+  EXPECT_GE(first_ms, modelled_cold_ms - 0.5) << "first " << first_ms << " ms";
+  EXPECT_NEAR(warm_ms, modelled_warm_ms, 3.0) << "warm " << warm_ms << " ms";
+  EXPECT_GE(first_ms - warm_ms, modelled_saving_ms - 3.0)
+      << "first " << first_ms << " ms, warm " << warm_ms << " ms";
   // A different 1,034-token prompt needs 64 blocks of the 70: most of the shared prefix goes.
   const CachedRun other = RunOne(port_, PrefixBody(0, 1034, "c"));
   EXPECT_EQ(other.cached_tokens, 0);
