@@ -3,6 +3,7 @@
 // and the one redaction rule for secrets. Parsing and printing live in config_yaml.h.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -203,6 +204,9 @@ struct OutputConfig {
   std::vector<OutputFormat> formats = {OutputFormat::kJson, OutputFormat::kHtml,
                                        OutputFormat::kPng};
 
+  bool Wants(OutputFormat format) const {
+    return std::find(formats.begin(), formats.end(), format) != formats.end();
+  }
   bool operator==(const OutputConfig&) const = default;
 };
 

@@ -205,8 +205,7 @@ absl::Status Coordinator::Flush(RunRecord& run, bool final) {
     BENCH_ASSIGN_OR_RETURN(run.results_path, CreateResultsDirectory(run.written, run.start));
   }
   BENCH_RETURN_IF_ERROR(WriteResultsInto(run.results_path, run.written, result, summary));
-  const std::vector<OutputFormat>& formats = run.written.output.formats;
-  if (final && std::find(formats.begin(), formats.end(), OutputFormat::kPng) != formats.end()) {
+  if (final && run.written.output.Wants(OutputFormat::kPng)) {
     // Charts are drawn once, at the end. A chart that fails costs no result: the figures are
     // written; the error is logged and shown with the run.
     if (absl::Status plotted = WritePlots(run.results_path, result, summary); !plotted.ok()) {

@@ -36,11 +36,6 @@ std::optional<std::string> FindOnPath(const std::string& program) {
   return std::nullopt;
 }
 
-bool WantsPng(const BenchmarkConfig& config) {
-  return std::find(config.output.formats.begin(), config.output.formats.end(),
-                   OutputFormat::kPng) != config.output.formats.end();
-}
-
 double Ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
 
 // "latency in ms, share of requests at or below it (%)", one line per non-empty bucket.
@@ -66,7 +61,9 @@ std::string Chart(const std::string& file, const std::string& title, const std::
 }  // namespace
 
 absl::Status CheckPlotsPossible(const BenchmarkConfig& config) {
-  if (!WantsPng(config) || FindOnPath("gnuplot").has_value()) return absl::OkStatus();
+  if (!config.output.Wants(OutputFormat::kPng) || FindOnPath("gnuplot").has_value()) {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
       "output.formats: png needs gnuplot, which is not installed (Debian: apt-get install "
       "gnuplot-nox); install it or drop png from output.formats");

@@ -219,8 +219,7 @@ absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfi
   if (!result.prometheus_json.empty()) {
     BENCH_RETURN_IF_ERROR(WriteFile(directory + "/prometheus.json", result.prometheus_json + "\n"));
   }
-  if (std::find(config.output.formats.begin(), config.output.formats.end(), OutputFormat::kLlmd) !=
-      config.output.formats.end()) {
+  if (config.output.Wants(OutputFormat::kLlmd)) {
     BENCH_RETURN_IF_ERROR(
         WriteFile(directory + "/benchmark_report.yaml", LlmdReportYaml(config, result, summary)));
   }
