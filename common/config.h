@@ -59,6 +59,12 @@ struct TargetConfig {
   absl::Duration timeout = absl::Seconds(600);  // Per request.
   TlsConfig tls;
   std::string extra_body = "{}";  // Compact JSON object merged into every request body.
+  // HTTP/2: the most streams one connection carries (the server's SETTINGS may lower it); a
+  // new connection opens when every open one is full.
+  int64_t max_streams_per_connection = 100;
+  // The pool opens at least this many connections (split among workers and their threads)
+  // before it shares them; 0 = as many as the load needs.
+  int64_t connections = 0;
 
   bool operator==(const TargetConfig&) const = default;
 };

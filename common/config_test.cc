@@ -553,6 +553,24 @@ output: {dir: "", formats: [json, JSON, pdff]}
                           "pdf?); known: json, html, png, pdf, llmd, csv, md"));
 }
 
+TEST(ErrorsTest, ConnectionPoolKeys) {
+  EXPECT_THAT(Errors(R"(
+benchmark: {name: x}
+target: {maxStreamsPerConnection: 0, connections: -2}
+)"),
+              ElementsAre("cfg.yaml:2: target.maxStreamsPerConnection must be >= 1 (HTTP/2 "
+                          "streams per connection), got 0",
+                          "cfg.yaml:2: target.connections must be >= 0 (0 = as many as the load "
+                          "needs), got -2"));
+  const BenchmarkConfig config =
+      ParseOk("benchmark: {name: x}\ntarget: {maxStreamsPerConnection: 8, connections: 64}\n");
+  EXPECT_EQ(config.target.max_streams_per_connection, 8);
+  EXPECT_EQ(config.target.connections, 64);
+  const BenchmarkConfig defaults = ParseOk("benchmark: {name: x}\n");
+  EXPECT_EQ(defaults.target.max_streams_per_connection, 100);
+  EXPECT_EQ(defaults.target.connections, 0);
+}
+
 TEST(ErrorsTest, EndpointSelectsTheApiAndIsChecked) {
   const auto endpoint_errors = [](std::string_view endpoint) {
     return Errors("benchmark: {name: x}\ntarget:\n  endpoint: \"" + std::string(endpoint) +

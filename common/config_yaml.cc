@@ -642,7 +642,9 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& S
   static const auto* const kKeys =
       new std::vector<std::pair<std::string_view, std::vector<std::string_view>>>{
           {"benchmark", {"name", "duration", "warmup", "seed", "maxRequests"}},
-          {"target", {"endpoint", "model", "protocol", "headers", "timeout", "tls", "extraBody"}},
+          {"target",
+           {"endpoint", "model", "protocol", "headers", "timeout", "tls", "extraBody",
+            "maxStreamsPerConnection", "connections"}},
           {"load",
            {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace"}},
           {"prompts",
@@ -1414,6 +1416,19 @@ class ConfigBuilder {
       if (const YamlNode* f = tls.Get("caFile")) {
         read_.String(*f, tls.Path("caFile"), &t.tls.ca_file);
       }
+    }
+    if (const YamlNode* v = s.Get("maxStreamsPerConnection")) {
+      read_.Int(*v, s.Path("maxStreamsPerConnection"),
+                Bounds::AtLeast(1).AtMost(1'000'000).Hint("HTTP/2 streams per connection"),
+                &t.max_streams_per_connection);
+    } else if (key_present) {
+      diags_.Default("target.maxStreamsPerConnection",
+                     std::to_string(t.max_streams_per_connection));
+    }
+    if (const YamlNode* v = s.Get("connections")) {
+      read_.Int(*v, s.Path("connections"),
+                Bounds::NonNegative().AtMost(100'000).Hint("0 = as many as the load needs"),
+                &t.connections);
     }
     if (const YamlNode* v = s.Get("extraBody")) {
       if (v->kind != YamlNode::Kind::kMap) {
@@ -2447,6 +2462,9 @@ std::string ConfigToYaml(const BenchmarkConfig& raw_config) {
   line(4, std::string("insecureSkipVerify: ") + (t.tls.insecure_skip_verify ? "true" : "false"));
   line(4, "caFile: " + YamlQuote(t.tls.ca_file));
   line(2, "extraBody: " + JsonForYaml(t.extra_body));
+  line(2, "maxStreamsPerConnection: " + std::to_string(t.max_streams_per_connection));
+  line(2, "connections: " + std::to_string(t.connections) +
+              (t.connections == 0 ? "  # as many as the load needs" : ""));
 
   const LoadConfig& l = config.load;
   line(0, "load:");

@@ -63,6 +63,7 @@ void ToProto(const WorkShare& share, bench::v1::WorkShare* out) {
   out->set_prompt_stride(share.prompt_stride);
   out->set_prompt_offset(share.prompt_offset);
   out->set_not_before_ns(share.not_before_ns);
+  out->set_min_connections(share.min_connections);
   for (const SharePhase& phase : share.phases) {
     bench::v1::SharePhase* p = out->add_phases();
     p->set_start_ns(phase.start_ns);
@@ -102,6 +103,7 @@ absl::StatusOr<WorkShare> FromProto(const bench::v1::WorkShare& in) {
   share.prompt_stride = in.prompt_stride();
   share.prompt_offset = in.prompt_offset();
   share.not_before_ns = in.not_before_ns();
+  share.min_connections = in.min_connections();
   if (share.prompt_stride == 0) {
     return absl::InvalidArgumentError("share.prompt_stride must be >= 1, got 0");
   }
@@ -209,6 +211,45 @@ absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& in) {
   return stats;
 }
 
+void ToProto(const ConnectionStats& stats, bench::v1::ClientCounters* out) {
+  out->set_connections_opened(stats.opened);
+  out->set_connection_failures(stats.failed);
+  out->set_retries(stats.retries);
+  out->set_streams(stats.streams);
+  out->set_bytes(stats.bytes);
+  out->set_max_streams(stats.max_streams);
+  out->set_max_bytes(stats.max_bytes);
+  out->set_max_concurrent_streams(stats.max_concurrent_streams);
+  out->set_server_max_streams(stats.server_max_streams);
+  out->set_unreachable_ns(stats.unreachable_ns);
+  if (stats.connect_time.TotalCount() > 0) {
+    ToProto("connect_time", stats.connect_time, out->mutable_connect_time());
+  }
+}
+
+absl::StatusOr<ConnectionStats> FromProto(const bench::v1::ClientCounters& in) {
+  ConnectionStats stats;
+  stats.opened = in.connections_opened();
+  stats.failed = in.connection_failures();
+  stats.retries = in.retries();
+  stats.streams = in.streams();
+  stats.bytes = in.bytes();
+  stats.max_streams = in.max_streams();
+  stats.max_bytes = in.max_bytes();
+  stats.max_concurrent_streams = in.max_concurrent_streams();
+  stats.server_max_streams = in.server_max_streams();
+  stats.unreachable_ns = in.unreachable_ns();
+  if (in.has_connect_time()) {
+    const absl::Status decoded =
+        DecodeCompressedInto(in.connect_time().hdr_v2_compressed(), &stats.connect_time);
+    if (!decoded.ok()) {
+      return absl::Status(decoded.code(),
+                          absl::StrCat("connect_time histogram: ", decoded.message()));
+    }
+  }
+  return stats;
+}
+
 void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint* out) {
   out->set_index(index);
   out->set_started(point.started);
@@ -218,6 +259,7 @@ void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint*
   out->set_output_tokens(point.output_tokens);
   out->set_input_tokens(point.input_tokens);
   out->set_output_chunks(point.output_chunks);
+  out->set_schedule_lag_us(point.schedule_lag_us);
   out->set_in_flight(point.in_flight);
   out->set_client_queue(point.client_queue);
 }
@@ -232,6 +274,7 @@ IntervalPoint FromProto(const bench::v1::SeriesPoint& in, int64_t interval_ns) {
   point.output_tokens = in.output_tokens();
   point.input_tokens = in.input_tokens();
   point.output_chunks = in.output_chunks();
+  point.schedule_lag_us = in.schedule_lag_us();
   point.in_flight = in.in_flight();
   point.client_queue = in.client_queue();
   return point;

@@ -22,6 +22,10 @@ absl::StatusOr<StatsShard> FromProto(const bench::v1::StageStats& stats);
 // second). On error `out` is unspecified.
 absl::Status FromProto(const bench::v1::StageStats& stats, StatsShard* out);
 
+void ToProto(const ConnectionStats& stats, bench::v1::ClientCounters* out);
+// kDataLoss / kInvalidArgument when the connect-time histogram does not decode.
+absl::StatusOr<ConnectionStats> FromProto(const bench::v1::ClientCounters& counters);
+
 void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint* out);
 // The point's start_ns is index * interval_ns.
 IntervalPoint FromProto(const bench::v1::SeriesPoint& point, int64_t interval_ns);

@@ -13,6 +13,7 @@ TEST(RpcShare, WorkShareRoundTripsWithSlicesStagesAndLengths) {
   share.prompt_stride = 6;
   share.prompt_offset = 4;
   share.not_before_ns = 7'000'000'000;
+  share.min_connections = 33;
   ArrivalSpec stages;
   stages.type = ArrivalSpec::Type::kStages;
   stages.stages = {{5, 1'000'000'000}, {10, 2'000'000'000}};
@@ -73,6 +74,42 @@ TEST(RpcShare, SeriesPointRoundTrips) {
   bench::v1::SeriesPoint wire;
   ToProto(point, 3, &wire);
   EXPECT_EQ(FromProto(wire, 1'000'000'000), point);
+}
+
+TEST(RpcShare, ConnectionStatsRoundTripAndMergeAsDeltas) {
+  ConnectionStats earlier;
+  earlier.opened = 3;
+  earlier.streams = 10;
+  earlier.max_streams = 4;
+  earlier.connect_time.Record(200);
+  ConnectionStats now = earlier;
+  now.opened = 5;
+  now.failed = 1;
+  now.retries = 2;
+  now.streams = 30;
+  now.bytes = 4096;
+  now.max_streams = 9;
+  now.max_bytes = 2048;
+  now.max_concurrent_streams = 7;
+  now.server_max_streams = 100;
+  now.unreachable_ns = 1'500'000'000;
+  now.connect_time.Record(350);
+  ConnectionStats delta = now;
+  ASSERT_TRUE(delta.Subtract(earlier).ok());
+  EXPECT_EQ(delta.opened, 2u);
+  EXPECT_EQ(delta.streams, 20u);
+  EXPECT_EQ(delta.max_streams, 9u) << "a maximum travels whole";
+  EXPECT_EQ(delta.connect_time.TotalCount(), 1);
+
+  bench::v1::ClientCounters wire;
+  ToProto(delta, &wire);
+  auto decoded = FromProto(wire);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, delta);
+  // The receiver's view: the earlier state plus the delta is the sender's state.
+  ConnectionStats applied = earlier;
+  applied.Merge(*decoded);
+  EXPECT_EQ(applied, now);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "common/run_stats.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -159,6 +162,7 @@ void IntervalPoint::AddCounters(const IntervalPoint& other) {
   output_tokens += other.output_tokens;
   input_tokens += other.input_tokens;
   output_chunks += other.output_chunks;
+  schedule_lag_us += other.schedule_lag_us;
 }
 
 void IntervalPoint::Merge(const IntervalPoint& other) {
@@ -176,6 +180,7 @@ IntervalPoint IntervalPoint::DeltaSince(const IntervalPoint& earlier) const {
   delta.output_tokens -= earlier.output_tokens;
   delta.input_tokens -= earlier.input_tokens;
   delta.output_chunks -= earlier.output_chunks;
+  delta.schedule_lag_us -= earlier.schedule_lag_us;
   return delta;
 }
 
@@ -183,6 +188,40 @@ void IntervalPoint::ApplyDelta(const IntervalPoint& delta) {
   AddCounters(delta);
   in_flight = delta.in_flight;
   client_queue = delta.client_queue;
+}
+
+ConnectionStats::ConnectionStats() = default;
+
+void ConnectionStats::Merge(const ConnectionStats& other) {
+  opened += other.opened;
+  failed += other.failed;
+  retries += other.retries;
+  streams += other.streams;
+  bytes += other.bytes;
+  max_streams = std::max(max_streams, other.max_streams);
+  max_bytes = std::max(max_bytes, other.max_bytes);
+  max_concurrent_streams = std::max(max_concurrent_streams, other.max_concurrent_streams);
+  if (other.server_max_streams != 0 &&
+      (server_max_streams == 0 || other.server_max_streams < server_max_streams)) {
+    server_max_streams = other.server_max_streams;
+  }
+  unreachable_ns = std::max(unreachable_ns, other.unreachable_ns);
+  (void)connect_time.Add(other.connect_time);  // Same layout by construction.
+}
+
+absl::Status ConnectionStats::Subtract(const ConnectionStats& earlier) {
+  for (auto [value, past, name] : {std::tuple{&opened, earlier.opened, "opened"},
+                                   std::tuple{&failed, earlier.failed, "failed"},
+                                   std::tuple{&retries, earlier.retries, "retries"},
+                                   std::tuple{&streams, earlier.streams, "streams"},
+                                   std::tuple{&bytes, earlier.bytes, "bytes"}}) {
+    if (past > *value) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("connection stats subtract: ", name, " ", past, " exceeds ", *value));
+    }
+    *value -= past;
+  }
+  return connect_time.Subtract(earlier.connect_time);
 }
 
 }  // namespace bench

@@ -94,11 +94,12 @@ struct IntervalPoint {
   uint64_t completed = 0;  // requests that ended in the interval (any outcome)
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  uint64_t output_tokens = 0;  // tokens of requests that ended in the interval
-  uint64_t output_chunks = 0;  // output chunks that arrived in the interval
-  uint32_t in_flight = 0;      // at the end of the interval
-  uint32_t client_queue = 0;   // at the end of the interval
-  uint64_t input_tokens = 0;   // prompt tokens of the successes that ended in the interval
+  uint64_t output_tokens = 0;    // tokens of requests that ended in the interval
+  uint64_t output_chunks = 0;    // output chunks that arrived in the interval
+  uint32_t in_flight = 0;        // at the end of the interval
+  uint32_t client_queue = 0;     // at the end of the interval
+  uint64_t input_tokens = 0;     // prompt tokens of the successes that ended in the interval
+  uint64_t schedule_lag_us = 0;  // schedule lag summed over the requests sent in the interval
   void Merge(const IntervalPoint& other);        // sums; gauges add across threads
   void AddCounters(const IntervalPoint& other);  // sums the counters, leaves the gauges
   // The counters recorded since `earlier` (a past state of this point); gauges keep this point's
@@ -107,6 +108,36 @@ struct IntervalPoint {
   // Adds a delta's counters and takes its gauges (one source's point over time).
   void ApplyDelta(const IntervalPoint& delta);
   bool operator==(const IntervalPoint&) const = default;
+};
+
+// What the engine's connections did: counts that add up, per-connection maxima (the busiest
+// connection, for spotting streams piled onto one), the server's stream limit and how long the
+// target could not be reached. Sums merge by adding; maxima (and the server's limit, a minimum)
+// are cumulative readings that merge by taking the larger (smaller): a delta carries them whole.
+struct ConnectionStats {
+  ConnectionStats();
+
+  uint64_t opened = 0;       // connection attempts
+  uint64_t failed = 0;       // connections that ended in an error while requests were on them
+  uint64_t retries = 0;      // requests sent again (stale keep-alive, REFUSED_STREAM)
+  uint64_t streams = 0;      // requests carried, summed over connections
+  uint64_t bytes = 0;        // response bytes read (plaintext), summed over connections
+  uint64_t max_streams = 0;  // requests carried by the busiest connection
+  uint64_t max_bytes = 0;    // bytes read by the busiest connection
+  uint64_t max_concurrent_streams = 0;  // most requests open at once on one connection
+  // The smallest SETTINGS_MAX_CONCURRENT_STREAMS an HTTP/2 server announced; 0 = none seen.
+  uint64_t server_max_streams = 0;
+  // Time with the target unreachable (connect attempts failing, backing off): the longest of
+  // any one engine thread, not a sum.
+  int64_t unreachable_ns = 0;
+  // Microseconds from starting to connect to ready (TCP, plus the TLS handshake), one sample per
+  // connection that got there; its count is the number of connections that connected.
+  Histogram connect_time;
+
+  void Merge(const ConnectionStats& other);
+  // What changed since `earlier` (a past state): sums subtract, histograms too; maxima stay.
+  absl::Status Subtract(const ConnectionStats& earlier);
+  bool operator==(const ConnectionStats&) const = default;
 };
 
 }  // namespace bench

@@ -125,6 +125,7 @@ absl::StatusOr<WorkShare> MakeWholeShare(const BenchmarkConfig& config, const Pl
                                                 : config.load.concurrency);
   BENCH_ASSIGN_OR_RETURN(share.phases, Phases(config, plan, trace));
   share.max_requests = static_cast<uint64_t>(std::max<int64_t>(0, config.benchmark.max_requests));
+  share.min_connections = static_cast<uint32_t>(std::max<int64_t>(0, config.target.connections));
   if (trace != nullptr && config.load.type == LoadType::kTrace) {
     share.fixed_lengths.reserve(trace->records.size());
     for (const TraceRecord& record : trace->records) {
@@ -189,11 +190,14 @@ absl::StatusOr<std::vector<WorkShare>> SplitShare(const WorkShare& whole,
                            SplitArrival(phase.spec, weights_of(active)));
     phase_parts.push_back(std::move(specs));
   }
+  const std::vector<uint64_t> min_connections =
+      SplitCount(whole.min_connections, weights_of(active));
   for (size_t k = 0; k < active.size(); ++k) {
     WorkShare& part = parts[active[k]];
     part.active = true;
     part.concurrency = static_cast<uint32_t>(concurrency[k]);
     part.max_requests = max_requests[k];
+    part.min_connections = static_cast<uint32_t>(min_connections[k]);
     for (size_t p = 0; p < whole.phases.size(); ++p) {
       part.phases.push_back(
           SharePhase{whole.phases[p].start_ns, phase_parts[p][k], whole.phases[p].sequence_base});

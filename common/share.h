@@ -53,6 +53,8 @@ struct WorkShare {
   // Nothing is sent before this time from the run's start: the remainder of a run re-split
   // among workers mid-run (rebalance) starts here.
   int64_t not_before_ns = 0;
+  // target.connections' part: the pool opens at least this many connections (0 = as needed).
+  uint32_t min_connections = 0;
 
   bool operator==(const WorkShare&) const = default;
 };

@@ -51,9 +51,12 @@ TEST(SplitCount, SumsExactlyInProportion) {
 }
 
 TEST(SplitShare, ConstantPartsAreDisjointAndTheirUnionIsTheWhole) {
-  const WorkShare whole = WholeShareOf("load: {type: constant, rate: 30, concurrency: 50}\n");
+  WorkShare whole = WholeShareOf("load: {type: constant, rate: 30, concurrency: 50}\n");
+  whole.min_connections = 10;
   auto parts = SplitShare(whole, {2, 1, 1});
   ASSERT_TRUE(parts.ok()) << parts.status();
+  EXPECT_EQ((*parts)[0].min_connections, 5u);
+  EXPECT_EQ((*parts)[1].min_connections + (*parts)[2].min_connections, 5u);
   std::vector<std::pair<int64_t, int64_t>> merged;
   uint32_t concurrency = 0;
   for (const WorkShare& part : *parts) {

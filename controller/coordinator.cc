@@ -320,23 +320,24 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   if (shard.sequence() != slot->applied + 1) return;  // A gap: the worker resends in order.
 
   const int64_t interval_ns = Nanos(run->config.metrics.interval);
-  // Every stage was decoded first: a shard applies whole or not at all.
-  for (int i = 0; i < shard.stages_size(); ++i) {
-    const bench::v1::StageStats& stage = shard.stages(i);
-    absl::Status status = decode_status;
-    if (status.ok() && stage.stage_index() >= run->stages.size()) {
+  absl::StatusOr<ConnectionStats> connections = FromProto(shard.client());
+  // Everything was decoded first: a shard applies whole or not at all.
+  absl::Status status = decode_status;
+  if (status.ok()) status = connections.status();
+  for (int i = 0; i < shard.stages_size() && status.ok(); ++i) {
+    if (shard.stages(i).stage_index() >= run->stages.size()) {
       status = absl::InvalidArgumentError(
-          absl::StrCat("stage index ", stage.stage_index(), " out of range"));
+          absl::StrCat("stage index ", shard.stages(i).stage_index(), " out of range"));
     }
-    if (!status.ok()) {
-      ++run->shard_errors;
-      ++shard_apply_errors_;
-      BENCH_LOG(ERROR) << "run " << run->id << ": shard " << shard.sequence() << " of worker "
-                       << worker.name << " does not apply: " << status;
-      ack(shard.sequence());
-      slot->applied = shard.sequence();
-      return;
-    }
+  }
+  if (!status.ok()) {
+    ++run->shard_errors;
+    ++shard_apply_errors_;
+    BENCH_LOG(ERROR) << "run " << run->id << ": shard " << shard.sequence() << " of worker "
+                     << worker.name << " does not apply: " << status;
+    ack(shard.sequence());
+    slot->applied = shard.sequence();
+    return;
   }
   for (int i = 0; i < shard.stages_size(); ++i) {
     const StatsShard& stats = decoded[static_cast<size_t>(i)];
@@ -375,9 +376,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   slot->started = shard.started();
   slot->in_flight = shard.in_flight();
   slot->client_queue = shard.client_queue();
-  slot->connections_opened += shard.client().connections_opened();
-  slot->connection_failures += shard.client().connection_failures();
-  slot->retries += shard.client().retries();
+  run->connections.Merge(*connections);
   slot->applied = shard.sequence();
   if (shard.final()) slot->final = true;
   ack(shard.sequence(), /*now=*/false);

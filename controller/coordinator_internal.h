@@ -80,9 +80,6 @@ struct Coordinator::Slot {
   uint64_t started = 0;
   uint32_t in_flight = 0;
   uint32_t client_queue = 0;
-  uint64_t connections_opened = 0;
-  uint64_t connection_failures = 0;
-  uint64_t retries = 0;
 };
 
 struct Coordinator::RunRecord {
@@ -126,6 +123,7 @@ struct Coordinator::RunRecord {
   // Every applied shard merged, per stage, and the per-interval series summed over workers.
   std::vector<StatsShard> stages;
   std::vector<IntervalPoint> series;
+  ConnectionStats connections;  // every worker's, merged
 };
 
 }  // namespace bench::controller

@@ -80,11 +80,9 @@ RunResult Coordinator::Merge(const RunRecord& run) {
   RunResult result;
   result.stages = run.stages;
   result.series = run.series;
+  result.connections = run.connections;
   result.interval_ns = Nanos(run.config.metrics.interval);
   for (const Slot& slot : run.slots) {
-    result.connections_opened += slot.connections_opened;
-    result.connection_failures += slot.connection_failures;
-    result.retries += slot.retries;
     result.engine_threads += static_cast<int>(slot.threads);
     WorkerFigures figures;
     figures.name = slot.name;

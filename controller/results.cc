@@ -168,6 +168,11 @@ std::string MetricsToJson(const RunResult& result) {
     row["failed_per_s"] = per_s(point.failed);
     row["output_tokens_per_s"] = per_s(point.output_tokens);
     row["output_chunks_per_s"] = per_s(point.output_chunks);
+    row["schedule_lag_mean_ms"] = point.started > 0
+                                      ? Json(std::round(static_cast<double>(point.schedule_lag_us) /
+                                                        static_cast<double>(point.started)) /
+                                             1000)
+                                      : Json(nullptr);
     series.push_back(std::move(row));
   }
   json["series"] = std::move(series);
@@ -190,6 +195,9 @@ std::string MetricsToJson(const RunResult& result) {
   }
   histograms["stages"] = std::move(stages);
   json["histograms"] = std::move(histograms);
+  Json connections = ConnectionsToJson(result.connections);
+  connections["connect_time"] = HistogramJson(result.connections.connect_time);
+  json["connections"] = std::move(connections);
   return json.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 

@@ -53,9 +53,7 @@ struct RunResult {
   // Peak client queue length seen in any interval: > 0 means the concurrency cap held requests.
   uint32_t peak_client_queue = 0;
 
-  uint64_t connections_opened = 0;
-  uint64_t connection_failures = 0;
-  uint64_t retries = 0;
+  ConnectionStats connections;
   int engine_threads = 0;
   int workers = 1;
   std::vector<WorkerFigures> worker_figures;

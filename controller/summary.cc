@@ -30,7 +30,8 @@ using Json = nlohmann::ordered_json;
 constexpr double kNsPerSecond = 1e9;
 // SPEC section 3: the generator-limited thresholds.
 constexpr double kMinAchievedRatio = 0.99;
-constexpr double kMaxScheduleLagP99Ms = 1.0;
+constexpr double kMaxScheduleLagP90Ms = 2.0;
+constexpr double kMaxLagGrowthMs = 1.0;
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / kNsPerSecond; }
 double UsToMs(double us) { return us / 1000.0; }
@@ -84,6 +85,8 @@ struct IntervalSums {
   uint64_t completed = 0;
   uint64_t output_tokens = 0;
   uint64_t input_tokens = 0;
+  uint64_t started = 0;
+  uint64_t schedule_lag_us = 0;
   std::vector<double> succeeded_per_s;  // one per interval
 };
 
@@ -108,6 +111,8 @@ std::optional<IntervalSums> SumIntervals(const RunResult& result, int64_t begin_
     sums.completed += point.completed;
     sums.output_tokens += point.output_tokens;
     sums.input_tokens += point.input_tokens;
+    sums.started += point.started;
+    sums.schedule_lag_us += point.schedule_lag_us;
   }
   return sums;
 }
@@ -148,14 +153,30 @@ CacheSummary SummarizeCache(const StatsShard& shard) {
   return cache;
 }
 
-// The generator check of SPEC section 3 for one block. Poisson and gamma schedules vary around
-// their mean rate, and the requested rate is that mean: a shortfall within three standard
-// deviations of the arrival count is the schedule's own noise, not the generator's.
-void CheckGenerator(const BenchmarkConfig& config, const RunResult& result,
-                    const Histogram& schedule_lag, BlockSummary* block) {
+// Mean schedule lag (ms) of the requests sent in the full intervals of [begin_ns, end_ns).
+std::optional<double> MeanLagMs(const RunResult& result, int64_t begin_ns, int64_t end_ns) {
+  std::optional<IntervalSums> sums = SumIntervals(result, begin_ns, end_ns);
+  if (!sums.has_value() || sums->started == 0) return std::nullopt;
+  return UsToMs(static_cast<double>(sums->schedule_lag_us) / static_cast<double>(sums->started));
+}
+
+// The generator check of SPEC section 3 for one block: was the load generator the limit? Timer
+// wake-up jitter on a loaded VM reaches milliseconds at p99 even on an idle engine, so the p99 lag
+// is reported as the client's timing noise and judges nothing. Saturation shows as one of:
+//  - rate: fewer than 99% of the arrivals the schedule placed in the window were sent. Poisson
+//    and gamma schedules vary around their mean rate, and the requested rate is that mean: a
+//    shortfall within three standard deviations of the arrival count is the schedule's noise;
+//  - lag-p90: one request in ten or more left over kMaxScheduleLagP90Ms late (with free
+//    concurrency: waiting for the cap is the target's doing). Measured on this project's VM,
+//    idle engines stay below 0.16 ms and starved ones above 5.8 ms; the medians overlap more;
+//  - lag-growing: the mean lag of the window's last quarter exceeds its first quarter's by more
+//    than kMaxLagGrowthMs and by more than twice: a backlog building up.
+// docs/metrics.md gives the measurements the thresholds come from.
+void CheckGenerator(const BenchmarkConfig& config, const RunResult& result, int64_t begin_ns,
+                    int64_t end_ns, const Histogram& schedule_lag, BlockSummary* block) {
   const RateSummary& rates = block->rates;
-  std::vector<std::string> parts;
-  bool rate_short = false;
+  std::vector<std::string> rules;  // what tripped, each with its figure
+  std::vector<std::string> parts;  // the figures, tripped or not
   if (rates.closed_loop) {
     parts.push_back(absl::StrCat("closed loop of ", result.concurrency,
                                  " requests in flight: no requested rate to compare"));
@@ -176,40 +197,61 @@ void CheckGenerator(const BenchmarkConfig& config, const RunResult& result,
     // refusal, not the generator's shortfall.
     const double dispatched =
         achieved + static_cast<double>(rates.failed_before_send) / block->window_s;
-    rate_short = dispatched < floor;
-    parts.push_back(absl::StrCat("achieved ", FormatRate(achieved), " req/s of ",
-                                 FormatRate(requested), " requested (",
-                                 FormatPercent(requested > 0 ? achieved / requested : 0), ")"));
+    const std::string sent =
+        absl::StrCat("achieved ", FormatRate(achieved), " req/s of ", FormatRate(requested),
+                     " requested (", FormatPercent(requested > 0 ? achieved / requested : 0), ")");
+    if (dispatched < floor) {
+      rules.push_back(absl::StrCat("rule rate: ", sent, ", below the ", FormatRate(floor),
+                                   " req/s the schedule's own variation allows"));
+      if (result.peak_client_queue > 0) {
+        rules.back() += absl::StrCat(" (the concurrency cap held requests, peak client queue ",
+                                     result.peak_client_queue, ": the target may be the limit)");
+      }
+    } else {
+      parts.push_back(sent);
+    }
     if (rates.failed_before_send > 0) {
       parts.push_back(absl::StrCat(FormatCount(rates.failed_before_send),
                                    " requests failed before they could be sent (see errors)"));
-    }
-    if (rate_short && result.peak_client_queue > 0) {
-      parts.push_back(absl::StrCat("the concurrency cap held requests (peak client queue ",
-                                   result.peak_client_queue, "): the target may be the limit"));
     }
   } else if (!rates.requested_rate.has_value()) {
     parts.push_back(absl::StrCat("no requested rate known for load type ",
                                  std::string(LoadTypeName(config.load.type))));
   }
-  bool lag_high = false;
   if (schedule_lag.TotalCount() > 0) {
-    const double lag_p99_ms = UsToMs(static_cast<double>(schedule_lag.ValueAtPercentile(99)));
-    std::string lag = absl::StrCat("p99 schedule lag ", FormatValue(lag_p99_ms), " ms");
-    if (lag_p99_ms > kMaxScheduleLagP99Ms) {
-      if (result.peak_client_queue == 0) {
-        lag_high = true;
-      } else {
-        absl::StrAppend(&lag, " (includes waiting for the concurrency cap, peak client queue ",
-                        result.peak_client_queue, ")");
-      }
+    const double p50_ms = UsToMs(static_cast<double>(schedule_lag.ValueAtPercentile(50)));
+    const double p90_ms = UsToMs(static_cast<double>(schedule_lag.ValueAtPercentile(90)));
+    const double p99_ms = UsToMs(static_cast<double>(schedule_lag.ValueAtPercentile(99)));
+    block->timing_noise_p99_ms = p99_ms;
+    const bool cap_waits = result.peak_client_queue > 0;
+    if (p90_ms > kMaxScheduleLagP90Ms && !cap_waits) {
+      rules.push_back(absl::StrCat("rule lag-p90: schedule lag p90 ", FormatValue(p90_ms),
+                                   " ms, above ", FormatValue(kMaxScheduleLagP90Ms), " ms"));
     }
-    parts.push_back(std::move(lag));
+    const int64_t quarter_ns = (end_ns - begin_ns) / 4;
+    const std::optional<double> first = MeanLagMs(result, begin_ns, begin_ns + quarter_ns);
+    const std::optional<double> last = MeanLagMs(result, end_ns - quarter_ns, end_ns);
+    if (!rates.closed_loop && !cap_waits && first.has_value() && last.has_value() &&
+        *last - *first > kMaxLagGrowthMs && *last > 2 * *first) {
+      rules.push_back(absl::StrCat("rule lag-growing: mean schedule lag grew from ",
+                                   FormatValue(*first), " ms (first quarter of the window) to ",
+                                   FormatValue(*last), " ms (last quarter)"));
+    }
+    std::string noise =
+        absl::StrCat("client timing noise: schedule lag p50 ", FormatValue(p50_ms), " ms, p90 ",
+                     FormatValue(p90_ms), " ms, p99 ", FormatValue(p99_ms), " ms");
+    if (cap_waits) {
+      absl::StrAppend(&noise, " (includes waiting for the concurrency cap, peak client queue ",
+                      result.peak_client_queue, ")");
+    }
+    parts.push_back(std::move(noise));
   } else {
     parts.push_back("no request was sent");
   }
-  block->generator_limited = rate_short || lag_high;
-  block->generator_message = absl::StrJoin(parts, "; ");
+  block->generator_limited = !rules.empty();
+  block->generator_rules = rules;
+  rules.insert(rules.end(), parts.begin(), parts.end());
+  block->generator_message = absl::StrJoin(rules, "; ");
 }
 
 // Open loop: did the target finish requests as fast as they were sent? Over the window's second
@@ -303,7 +345,8 @@ BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& resu
     block.goodput_rps = static_cast<double>(shard.slo_met) / block.window_s;
   }
   block.cache = SummarizeCache(shard);
-  CheckGenerator(config, result, shard.histogram(LatencyMetric::kScheduleLag), &block);
+  CheckGenerator(config, result, series_begin_ns, series_end_ns,
+                 shard.histogram(LatencyMetric::kScheduleLag), &block);
   CheckTargetKeptUp(result, series_begin_ns, series_end_ns, &block);
   return block;
 }
@@ -351,6 +394,34 @@ std::vector<SloVerdict> JudgeSlos(const BenchmarkConfig& config, const StatsShar
   return verdicts;
 }
 
+// The target unreachable for a while, and the pool smaller than asked or than its stream cap
+// implies.
+void AddConnectionWarnings(RunSummary& summary, std::vector<Warning>& warnings) {
+  const ConnectionStats& c = summary.connections;
+  if (c.unreachable_ns > 0) {
+    warnings.push_back(
+        {"target-unreachable",
+         absl::StrCat("no connection to the target for ", FormatValue(Seconds(c.unreachable_ns)),
+                      " s: connect attempts failed, backing off up to 1 s between attempts (",
+                      FormatCount(c.opened - static_cast<uint64_t>(c.connect_time.TotalCount())),
+                      " of ", FormatCount(c.opened), " attempts failed; see errors)")});
+  }
+  const auto connected = static_cast<uint64_t>(c.connect_time.TotalCount());
+  if (summary.asked_connections > 0 &&
+      connected < static_cast<uint64_t>(summary.asked_connections)) {
+    summary.notes.push_back(absl::StrCat("target.connections asked for ", summary.asked_connections,
+                                         " connections; ", FormatCount(connected), " connected"));
+  }
+  if (c.server_max_streams > 0 &&
+      c.server_max_streams < static_cast<uint64_t>(summary.max_streams_per_connection)) {
+    summary.notes.push_back(absl::StrCat(
+        "the server allows ", c.server_max_streams,
+        " streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS), fewer than "
+        "target.maxStreamsPerConnection ",
+        summary.max_streams_per_connection, ": streams were spread over more connections"));
+  }
+}
+
 void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* summary) {
   std::vector<Warning>& warnings = summary->warnings;
   if (!result.prometheus_error.empty()) {
@@ -377,6 +448,7 @@ void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* 
                           absl::StrCat("stage ", stage.stage, ": ", stage.generator_message)});
     }
   }
+  AddConnectionWarnings(*summary, warnings);
   if (merged.usage_missing > 0) {
     warnings.push_back(
         {"usage-missing",
@@ -525,8 +597,10 @@ void AppendBlockJson(const BlockSummary& block, Json& json) {
            {"reason", c.hit_ratio.has_value() ? Json(nullptr) : Json(c.reason)},
            {"source", c.source.empty() ? Json(nullptr) : Json(c.source)},
            {"hit_ratio_from_counters", OptionalNumber(c.hit_ratio_from_counters, /*round=*/false)}};
-  json["generator"] =
-      Json{{"limited", block.generator_limited}, {"message", block.generator_message}};
+  json["generator"] = Json{{"limited", block.generator_limited},
+                           {"rules", block.generator_rules},
+                           {"timing_noise_p99_ms", OptionalNumber(block.timing_noise_p99_ms)},
+                           {"message", block.generator_message}};
 }
 
 Json SloJson(const std::vector<SloVerdict>& verdicts) {
@@ -620,9 +694,9 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
     summary.peak_in_flight = std::max(summary.peak_in_flight, point.in_flight);
   }
   summary.notes = result.notes;
-  summary.connections_opened = result.connections_opened;
-  summary.connection_failures = result.connection_failures;
-  summary.retries = result.retries;
+  summary.connections = result.connections;
+  summary.asked_connections = config.target.connections;
+  summary.max_streams_per_connection = config.target.max_streams_per_connection;
   summary.engine_threads = result.engine_threads;
   summary.workers = result.workers;
   summary.worker_figures = result.worker_figures;
@@ -686,6 +760,34 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
   return summary;
 }
 
+Json ConnectionsToJson(const ConnectionStats& c) {
+  const int64_t connected = c.connect_time.TotalCount();
+  auto mean = [connected](uint64_t total) -> Json {
+    if (connected == 0) return nullptr;
+    return Round3(static_cast<double>(total) / static_cast<double>(connected));
+  };
+  Json connect_ms = nullptr;
+  if (connected > 0) {
+    auto ms = [](int64_t us) { return Round3(UsToMs(static_cast<double>(us))); };
+    connect_ms = Json{{"p50", ms(c.connect_time.ValueAtPercentile(50))},
+                      {"p90", ms(c.connect_time.ValueAtPercentile(90))},
+                      {"p99", ms(c.connect_time.ValueAtPercentile(99))},
+                      {"max", ms(c.connect_time.Max())}};
+  }
+  return Json{
+      {"opened", c.opened},
+      {"failed", c.failed},
+      {"retries", c.retries},
+      {"connected", connected},
+      {"streams_per_connection", Json{{"mean", mean(c.streams)}, {"max", c.max_streams}}},
+      {"bytes_per_connection", Json{{"mean", mean(c.bytes)}, {"max", c.max_bytes}}},
+      {"max_concurrent_streams", c.max_concurrent_streams},
+      {"server_max_streams", c.server_max_streams > 0 ? Json(c.server_max_streams) : Json(nullptr)},
+      {"connect_ms", std::move(connect_ms)},
+      {"unreachable_s", Round3(Seconds(c.unreachable_ns))},
+  };
+}
+
 std::string SummaryToJson(const RunSummary& summary) {
   Json json;
   json["schema_version"] = 1;
@@ -729,9 +831,7 @@ std::string SummaryToJson(const RunSummary& summary) {
   }
   json["warnings"] = std::move(warnings);
   json["notes"] = summary.notes;
-  json["connections"] = Json{{"opened", summary.connections_opened},
-                             {"failed", summary.connection_failures},
-                             {"retries", summary.retries}};
+  json["connections"] = ConnectionsToJson(summary.connections);
   json["engine"] = Json{{"threads", summary.engine_threads}, {"workers", summary.workers}};
   Json workers = Json::array();
   for (const WorkerFigures& w : summary.worker_figures) {

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/run_stats.h"
 #include "controller/run_result.h"
+#include "nlohmann/json_fwd.hpp"
 
 namespace bench::controller {
 
@@ -128,6 +130,11 @@ struct BlockSummary {
   // SPEC section 3: achieved < 99% of requested, or p99 schedule_lag > 1 ms with free concurrency.
   bool generator_limited = false;
   std::string generator_message;  // what the check found, e.g. "achieved 1,932 req/s of ..."
+  // The saturation rules that tripped, each naming its figure ("rule lag-p50: ..."); empty when
+  // the generator kept up.
+  std::vector<std::string> generator_rules;
+  // The p99 schedule lag: the client's own timing noise, reported, not judged.
+  std::optional<double> timing_noise_p99_ms;
 };
 
 struct Warning {
@@ -173,15 +180,20 @@ struct RunSummary {
   std::vector<Warning> warnings;
   std::vector<std::string> notes;
 
-  uint64_t connections_opened = 0;
-  uint64_t connection_failures = 0;
-  uint64_t retries = 0;
+  ConnectionStats connections;
+  int64_t asked_connections = 0;           // target.connections
+  int64_t max_streams_per_connection = 0;  // target.maxStreamsPerConnection
   int engine_threads = 0;
   int workers = 0;
   std::vector<WorkerFigures> worker_figures;  // one per worker of the run
 };
 
 RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result);
+
+// The `connections` object of summary.json (and of metrics.json, which adds the connect-time
+// histogram): counts, per-connection streams and bytes (mean over the connections that connected,
+// and the busiest), connect time percentiles in ms, time unreachable.
+nlohmann::ordered_json ConnectionsToJson(const ConnectionStats& connections);
 
 // slo.abortOnFail: the config's SLOs judged on `figures` (a stage, or the window so far); the
 // broken verdicts as text, or nullopt when none broke. While the figures are still growing

@@ -186,6 +186,19 @@ void AppendStageTable(const RunSummary& summary, std::string* out) {
 
 }  // namespace
 
+// "; up to 100 streams on one (mean 98.5), connect p50 0.2 ms p99 1.3 ms" for the engine line.
+std::string ConnectionDetail(const RunSummary& summary) {
+  const ConnectionStats& c = summary.connections;
+  const int64_t connected = c.connect_time.TotalCount();
+  if (connected == 0) return "";
+  const double mean = static_cast<double>(c.streams) / static_cast<double>(connected);
+  auto ms = [](int64_t us) { return FormatValue(static_cast<double>(us) / 1000.0); };
+  return absl::StrCat("; busiest carried ", FormatCount(c.max_streams), " requests (mean ",
+                      FormatValue(mean), "); connect p50 ",
+                      ms(c.connect_time.ValueAtPercentile(50)), " ms, p99 ",
+                      ms(c.connect_time.ValueAtPercentile(99)), " ms");
+}
+
 std::string RenderSummaryTable(const RunSummary& summary) {
   std::string out;
   const BlockSummary& all = summary.overall;
@@ -305,9 +318,9 @@ std::string RenderSummaryTable(const RunSummary& summary) {
       "engine",
       absl::StrCat(summary.engine_threads, summary.engine_threads == 1 ? " thread, " : " threads, ",
                    summary.workers, summary.workers == 1 ? " worker" : " workers", "; connections ",
-                   FormatCount(summary.connections_opened), " opened, ",
-                   FormatCount(summary.connection_failures), " failed, ",
-                   FormatCount(summary.retries), " retries"),
+                   FormatCount(summary.connections.opened), " opened, ",
+                   FormatCount(summary.connections.failed), " failed, ",
+                   FormatCount(summary.connections.retries), " retries", ConnectionDetail(summary)),
       &out);
   if (summary.worker_figures.size() > 1) {
     std::string line;

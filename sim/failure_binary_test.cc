@@ -219,7 +219,7 @@ void ExpectCountsAgree(const engine::EngineSnapshot& snapshot, const std::string
   EXPECT_EQ(window.requests_sent, window.succeeded + window.failed);
   std::printf("%s: started %llu, retries %llu; %llu ok, %llu failed:", what.c_str(),
               static_cast<unsigned long long>(snapshot.started),
-              static_cast<unsigned long long>(snapshot.client.retries),
+              static_cast<unsigned long long>(snapshot.client.connections.retries),
               static_cast<unsigned long long>(window.succeeded),
               static_cast<unsigned long long>(window.failed));
   for (const auto& [category, count] : window.errors) {

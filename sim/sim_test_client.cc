@@ -16,7 +16,7 @@
 
 namespace bench::sim::testing {
 
-void Exchange::OnRequestSent(int64_t sent) { sent_ns = sent; }
+void Exchange::OnRequestSent(int64_t sent, int64_t) { sent_ns = sent; }
 
 void Exchange::OnResponseHeaders(int status, int64_t read_time_ns) {
   http_status = status;

@@ -407,9 +407,7 @@ class WorkerAgent::Impl {
     shard.set_started(delta->started);
     shard.set_in_flight(delta->in_flight);
     shard.set_client_queue(delta->client_queue);
-    shard.mutable_client()->set_connections_opened(delta->connections_opened);
-    shard.mutable_client()->set_connection_failures(delta->connection_failures);
-    shard.mutable_client()->set_retries(delta->retries);
+    ToProto(delta->connections, shard.mutable_client());
     // Not the last while another generation's share is being prepared.
     const bool last = delta->finished && run.accepting == 0;
     shard.set_final(last);
@@ -436,9 +434,7 @@ class WorkerAgent::Impl {
       combined.started += delta.started;
       combined.in_flight += delta.in_flight;
       combined.client_queue += delta.client_queue;
-      combined.connections_opened += delta.connections_opened;
-      combined.connection_failures += delta.connection_failures;
-      combined.retries += delta.retries;
+      combined.connections.Merge(delta.connections);
     }
     for (auto& [index, stats] : stages) combined.stages.emplace_back(index, std::move(stats));
     for (auto& [index, point] : series) combined.series.emplace_back(index, point);

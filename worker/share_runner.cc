@@ -83,6 +83,9 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   p.client.protocol = ToEngine(config.target.protocol);
   p.client.connect_timeout_ms =
       std::min<int64_t>(10'000, absl::ToInt64Milliseconds(config.target.timeout));
+  p.client.max_streams_per_connection =
+      static_cast<size_t>(config.target.max_streams_per_connection);
+  p.client.min_connections = share.min_connections;
   p.tls.ca_file = config.target.tls.ca_file;
   p.tls.insecure_skip_verify = config.target.tls.insecure_skip_verify;
   switch (config.target.protocol) {
@@ -198,12 +201,9 @@ absl::StatusOr<ShareDelta> ShareRunner::CutDelta() {
   delta.started = snapshot.started;
   delta.in_flight = snapshot.in_flight;
   delta.client_queue = snapshot.client_queue;
-  delta.connections_opened = snapshot.client.connections_opened - reported_connections_opened_;
-  delta.connection_failures = snapshot.client.connection_failures - reported_connection_failures_;
-  delta.retries = snapshot.client.retries - reported_retries_;
-  reported_connections_opened_ = snapshot.client.connections_opened;
-  reported_connection_failures_ = snapshot.client.connection_failures;
-  reported_retries_ = snapshot.client.retries;
+  delta.connections = snapshot.client.connections;
+  BENCH_RETURN_IF_ERROR(delta.connections.Subtract(reported_connections_));
+  reported_connections_ = std::move(snapshot.client.connections);
   delta.finished = finished;
   return delta;
 }

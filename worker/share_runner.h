@@ -28,10 +28,8 @@ struct ShareDelta {
   uint64_t started = 0;  // cumulative requests handed to connections
   uint32_t in_flight = 0;
   uint32_t client_queue = 0;
-  uint64_t connections_opened = 0;  // deltas
-  uint64_t connection_failures = 0;
-  uint64_t retries = 0;
-  bool finished = false;  // the share is done: this is the last delta
+  ConnectionStats connections;  // sums as deltas, maxima whole
+  bool finished = false;        // the share is done: this is the last delta
 };
 
 // Created and driven by one thread (the worker's run thread); Snapshot-based, so the engine's
@@ -63,9 +61,7 @@ class ShareRunner {
   bool started_ = false;
   std::vector<StatsShard> reported_stages_;
   std::vector<IntervalPoint> reported_series_;
-  uint64_t reported_connections_opened_ = 0;
-  uint64_t reported_connection_failures_ = 0;
-  uint64_t reported_retries_ = 0;
+  ConnectionStats reported_connections_;
 };
 
 }  // namespace bench::worker

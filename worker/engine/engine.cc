@@ -22,8 +22,11 @@ std::vector<uint64_t> SplitEvenly(uint64_t total, int parts) {
 // through the loop's Post() and the mutex-guarded results below.
 class Engine::Worker {
  public:
-  Worker(Engine& engine, int index, DriverPlan plan)
-      : engine_(engine), index_(index), plan_(std::move(plan)) {}
+  Worker(Engine& engine, int index, DriverPlan plan, HttpClientOptions client)
+      : engine_(engine),
+        index_(index),
+        plan_(std::move(plan)),
+        client_options_(std::move(client)) {}
 
   ~Worker() {
     if (thread_.joinable()) {
@@ -92,11 +95,14 @@ class Engine::Worker {
  private:
   void Main(int64_t run_start_ns) {
     client_ = std::make_unique<HttpClient>(*loop_, engine_.plan_.endpoint, engine_.plan_.addresses,
-                                           engine_.tls_.get(), engine_.plan_.client);
+                                           engine_.tls_.get(), client_options_);
     recorder_ = std::make_unique<Recorder>(run_start_ns, engine_.plan_.interval_ns,
                                            engine_.plan_.stage_count, engine_.plan_.slo);
     driver_ = std::make_unique<LoadDriver>(*loop_, *client_, *engine_.prompts_, *engine_.builder_,
                                            engine_.head_, *recorder_, plan_);
+    // Connections for a closed loop's users are made in the start delay, before time 0, as
+    // h2load connects its clients first: setup is then its own figure, not schedule lag.
+    client_->Preconnect(plan_.closed_loop ? plan_.concurrency : 0);
     const absl::Status status = driver_->Start(run_start_ns, [this] { loop_->Stop(); });
     {
       MutexLock lock(mu_);
@@ -126,6 +132,7 @@ class Engine::Worker {
   Engine& engine_;
   const int index_;
   const DriverPlan plan_;
+  const HttpClientOptions client_options_;
   std::unique_ptr<EventLoop> loop_;
   std::thread thread_;
   // Loop thread only.
@@ -192,6 +199,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
   }
   const std::vector<uint64_t> concurrency = SplitEvenly(p.concurrency, p.threads);
   const std::vector<uint64_t> max_requests = SplitEvenly(p.max_requests, p.threads);
+  const std::vector<uint64_t> min_connections = SplitEvenly(p.client.min_connections, p.threads);
   for (int t = 0; t < p.threads; ++t) {
     DriverPlan driver;
     driver.closed_loop = p.closed_loop;
@@ -206,7 +214,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     driver.prompt_stride = p.prompt_stride * static_cast<uint32_t>(p.threads);
     driver.prompt_offset = p.prompt_offset + p.prompt_stride * static_cast<uint32_t>(t);
     driver.not_before_ns = p.not_before_ns;
-    engine->workers_.push_back(std::make_unique<Worker>(*engine, t, std::move(driver)));
+    HttpClientOptions client = p.client;
+    client.min_connections = min_connections[t];
+    engine->workers_.push_back(
+        std::make_unique<Worker>(*engine, t, std::move(driver), std::move(client)));
   }
   return engine;
 }
@@ -260,9 +271,7 @@ EngineSnapshot Engine::Snapshot() {
     merged.in_flight += counters.in_flight;
     merged.client_queue += counters.client_queue;
     merged.finished = merged.finished && counters.finished;
-    merged.client.connections_opened += client.connections_opened;
-    merged.client.connection_failures += client.connection_failures;
-    merged.client.retries += client.retries;
+    merged.client.connections.Merge(client.connections);
     merged.client.open_connections += client.open_connections;
     merged.client.queued_requests += client.queued_requests;
   }

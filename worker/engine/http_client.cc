@@ -47,6 +47,8 @@ struct HttpClient::InFlight {
   int32_t stream_id = 0;                   // HTTP/2 only
   bool sent = false;
   bool response_started = false;
+  int64_t assigned_ns = 0;      // when it was given to a connection that was still connecting
+  int64_t connect_wait_ns = 0;  // how long it then waited for the connection to be ready
   int attempts = 0;
 };
 
@@ -60,12 +62,18 @@ class HttpClient::PooledConnection final : public ConnectionListener,
       : client_(client), connection_(client.loop_, this, client.tls_, std::move(options)) {}
 
   absl::Status Connect(const sockaddr_storage& address) {
+    connect_start_ns_ = MonotonicNowNs();
     return connection_.Connect(reinterpret_cast<const sockaddr*>(&address));
   }
 
   Mode mode() const { return mode_; }
   bool ready() const { return ready_; }
   bool dead() const { return dead_; }
+  // Requests on this connection now: open streams, the HTTP/1.1 request, those waiting for it.
+  size_t load() const { return streams_.size() + assigned_.size() + (current_ != nullptr); }
+  uint64_t streams_carried() const { return streams_carried_; }
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t peak_streams() const { return peak_streams_; }
 
   // Requests this connection could still take now or once connected.
   size_t SpareCapacity() const {
@@ -77,9 +85,10 @@ class HttpClient::PooledConnection final : public ConnectionListener,
                  : 0;
     }
     // Until this server's SETTINGS arrive, assume what its other connections said.
-    const size_t limit = http2_ != nullptr && http2_->peer_settings_received()
-                             ? http2_->PeerMaxConcurrentStreams()
-                             : client_.peer_max_streams_;
+    const size_t limit = std::min(http2_ != nullptr && http2_->peer_settings_received()
+                                      ? http2_->PeerMaxConcurrentStreams()
+                                      : client_.peer_max_streams_,
+                                  client_.options_.max_streams_per_connection);
     const size_t load = streams_.size() + assigned_.size();
     if (http2_ != nullptr && !http2_->AcceptsNewStreams()) return 0;
     return load < limit ? limit - load : 0;
@@ -89,6 +98,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     request->connection = this;
     ++request->attempts;
     if (!ready_) {
+      request->assigned_ns = MonotonicNowNs();
       assigned_.push_back(request);
       return;
     }
@@ -111,6 +121,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
 
   // ConnectionListener:
   void OnConnected(std::string_view alpn) override {
+    client_.OnConnectSucceeded(MonotonicNowNs() - connect_start_ns_);
     const HttpProtocol protocol = client_.options_.protocol;
     if (protocol == HttpProtocol::kH2 && alpn != "h2") {
       Fail(TransportOutcome::kProtocol,
@@ -135,12 +146,20 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     ready_ = true;
     std::vector<InFlight*> assigned;
     assigned.swap(assigned_);
+    const int64_t ready_ns = MonotonicNowNs();
     for (InFlight* request : assigned) {
       if (SpareCapacity() > 0) {
+        request->connect_wait_ns = ready_ns - request->assigned_ns;
         Start(request);
       } else {
         client_.Requeue(request);
       }
+    }
+    if (mode_ == Mode::kHttp1) {
+      std::vector<PooledConnection*>& warming = client_.warming_http1_;
+      warming.erase(std::remove(warming.begin(), warming.end(), this), warming.end());
+      // Opened ahead of the load: ready for a request.
+      if (current_ == nullptr) client_.idle_http1_.push_back(this);
     }
     Flush();  // The HTTP/2 preface and SETTINGS at least.
     client_.Dispatch();
@@ -148,6 +167,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
 
   void OnBytes(std::string_view plaintext, int64_t read_time_ns) override {
     read_time_ns_ = read_time_ns;
+    bytes_read_ += plaintext.size();
     in_receive_ = true;
     absl::Status status =
         mode_ == Mode::kHttp2 ? http2_->Receive(plaintext) : http1_->Receive(plaintext);
@@ -160,6 +180,10 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     if (mode_ == Mode::kHttp2) {
       if (http2_->peer_settings_received()) {
         client_.peer_max_streams_ = http2_->PeerMaxConcurrentStreams();
+        uint64_t& smallest = client_.stats_.connections.server_max_streams;
+        if (smallest == 0 || client_.peer_max_streams_ < smallest) {
+          smallest = client_.peer_max_streams_;
+        }
       }
       Flush();
       if (!dead_ && !http2_->WantsRead() && !http2_->WantsWrite()) {
@@ -221,7 +245,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     } else if (reset_by_peer && error_code == kRefusedStream && !request->response_started &&
                request->attempts < 3) {
       // REFUSED_STREAM: the server did not process it (RFC 9113 8.7), so it is safe to resend.
-      ++client_.stats_.retries;
+      ++client_.stats_.connections.retries;
       request->sent = false;
       client_.Requeue(request);
       return;
@@ -274,9 +298,13 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     unsent_.clear();
     current_ = nullptr;
     if (!victims.empty() && outcome != TransportOutcome::kCancelled) {
-      ++client_.stats_.connection_failures;
+      ++client_.stats_.connections.failed;
     }
     client_.Retire(this);
+    // Backing off first: a victim's observer may send again at once (a closed loop).
+    const bool never_connected =
+        !ready_ && (outcome == TransportOutcome::kConnect || outcome == TransportOutcome::kTls);
+    if (never_connected) client_.OnConnectFailed(RequestEnd{outcome, 0, detail});
     const int64_t now = MonotonicNowNs();
     for (auto& [request, end] : victims) {
       if (outcome == TransportOutcome::kCancelled) continue;  // Cancel() or shutdown reports it.
@@ -309,6 +337,8 @@ class HttpClient::PooledConnection final : public ConnectionListener,
       }
       request->stream_id = *stream_id;
       streams_.emplace(*stream_id, request);
+      ++streams_carried_;
+      peak_streams_ = std::max<uint64_t>(peak_streams_, streams_.size());
       unsent_.push_back(request);
       if (!in_receive_) Flush();
       return;
@@ -320,6 +350,8 @@ class HttpClient::PooledConnection final : public ConnectionListener,
       return;
     }
     current_ = request;
+    ++streams_carried_;
+    peak_streams_ = 1;
     // Stamped as the bytes are handed over: a preemption inside the write then lengthens the
     // measured latency instead of shortening it.
     const int64_t handed_ns = MonotonicNowNs();
@@ -345,7 +377,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
 
   void MarkSent(InFlight* request, int64_t handed_ns) {
     request->sent = true;
-    request->observer->OnRequestSent(handed_ns);
+    request->observer->OnRequestSent(handed_ns, std::exchange(request->connect_wait_ns, 0));
   }
 
   void OnPeerClosed(const absl::Status& detail) {
@@ -370,7 +402,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     if (was_reused && !request->response_started && request->attempts < 3) {
       current_ = nullptr;
       request->sent = false;
-      ++client_.stats_.retries;
+      ++client_.stats_.connections.retries;
       client_.Requeue(request);
     }
     Fail(TransportOutcome::kReset, status);
@@ -387,6 +419,10 @@ class HttpClient::PooledConnection final : public ConnectionListener,
   bool goaway_ = false;
   int32_t goaway_last_stream_id_ = std::numeric_limits<int32_t>::max();
   int64_t read_time_ns_ = 0;
+  int64_t connect_start_ns_ = 0;
+  uint64_t streams_carried_ = 0;
+  uint64_t bytes_read_ = 0;
+  uint64_t peak_streams_ = 0;
   std::unique_ptr<Http2ClientSession> http2_;
   std::unique_ptr<Http1ClientSession> http1_;
   absl::flat_hash_map<int32_t, InFlight*> streams_;  // HTTP/2 streams open
@@ -403,7 +439,8 @@ HttpClient::HttpClient(EventLoop& loop, Endpoint endpoint, std::vector<sockaddr_
       tls_(tls),
       options_(std::move(options)),
       peer_max_streams_(options_.http2.initial_peer_max_concurrent_streams),
-      reaper_(loop, [this] { graveyard_.clear(); }) {
+      reaper_(loop, [this] { graveyard_.clear(); }),
+      backoff_(loop, [this] { Dispatch(); }) {
   BENCH_CHECK(!addresses_.empty()) << "HttpClient needs at least one address";
   if (options_.protocol == HttpProtocol::kH2c) mode_ = Mode::kHttp2;
   if (options_.protocol == HttpProtocol::kHttp1) mode_ = Mode::kHttp1;
@@ -460,12 +497,16 @@ void HttpClient::Finish(InFlight* request, RequestEnd end, int64_t end_ns) {
 
 HttpClient::PooledConnection* HttpClient::OpenConnection() {
   if (connections_.size() >= options_.max_connections) return nullptr;
+  if (unreachable_) {
+    if (backoff_.active() || probe_in_flight_) return nullptr;
+    probe_in_flight_ = true;
+  }
   ConnectionOptions connection_options;
   connection_options.connect_timeout_ms = options_.connect_timeout_ms;
   connection_options.server_name = endpoint_.host;
   auto connection = std::make_unique<PooledConnection>(*this, std::move(connection_options));
   const sockaddr_storage& address = addresses_[next_address_++ % addresses_.size()];
-  ++stats_.connections_opened;
+  ++stats_.connections.opened;
   PooledConnection* raw = connection.get();
   connections_.push_back(std::move(connection));
   const absl::Status status = raw->Connect(address);
@@ -481,21 +522,29 @@ void HttpClient::Dispatch() {
   dispatching_ = true;
   while (!pending_.empty()) {
     PooledConnection* target = nullptr;
+    const bool below_minimum = connections_.size() < options_.min_connections;
     if (mode_ == Mode::kHttp1) {
+      if (below_minimum) target = OpenConnection();
       while (!idle_http1_.empty() && target == nullptr) {
         PooledConnection* candidate = idle_http1_.back();
         idle_http1_.pop_back();
         if (candidate->SpareCapacity() > 0) target = candidate;
       }
-      if (target == nullptr) target = OpenConnection();
-    } else if (mode_ == Mode::kHttp2) {
-      for (auto& connection : connections_) {
-        if (connection->SpareCapacity() > 0) {
-          target = connection.get();
-          break;
-        }
+      while (!warming_http1_.empty() && target == nullptr) {
+        PooledConnection* candidate = warming_http1_.back();
+        warming_http1_.pop_back();
+        if (candidate->SpareCapacity() > 0) target = candidate;
       }
       if (target == nullptr) target = OpenConnection();
+    } else if (mode_ == Mode::kHttp2) {
+      // The least-loaded connection with room, so streams spread instead of filling the first.
+      for (auto& connection : connections_) {
+        if (connection->SpareCapacity() == 0) continue;
+        if (target == nullptr || connection->load() < target->load()) target = connection.get();
+      }
+      if (target == nullptr || below_minimum) {
+        if (PooledConnection* opened = OpenConnection()) target = opened;
+      }
     } else {
       // ALPN decides: one connection first, the rest wait for its verdict.
       if (connections_.empty()) {
@@ -513,8 +562,11 @@ void HttpClient::Dispatch() {
 }
 
 void HttpClient::Retire(PooledConnection* connection) {
+  AddRetired(*connection);
   idle_http1_.erase(std::remove(idle_http1_.begin(), idle_http1_.end(), connection),
                     idle_http1_.end());
+  warming_http1_.erase(std::remove(warming_http1_.begin(), warming_http1_.end(), connection),
+                       warming_http1_.end());
   auto it = std::find_if(connections_.begin(), connections_.end(),
                          [connection](const auto& owned) { return owned.get() == connection; });
   if (it == connections_.end()) return;
@@ -523,8 +575,78 @@ void HttpClient::Retire(PooledConnection* connection) {
   reaper_.Start(0);
 }
 
+void HttpClient::Preconnect(size_t requests_in_flight) {
+  size_t wanted = 1;
+  if (mode_ == Mode::kHttp1) wanted = requests_in_flight;
+  if (mode_ == Mode::kHttp2) {
+    const size_t per_connection = std::max<size_t>(
+        1, std::min<size_t>(peer_max_streams_, options_.max_streams_per_connection));
+    wanted = (requests_in_flight + per_connection - 1) / per_connection;
+  }
+  wanted = std::min(std::max(wanted, options_.min_connections), options_.max_connections);
+  while (connections_.size() < wanted && !unreachable_) {
+    PooledConnection* opened = OpenConnection();
+    if (opened == nullptr) break;
+    // An HTTP/1.1 connection still connecting is not idle yet; Dispatch may still give it one.
+    if (mode_ == Mode::kHttp1 && !opened->ready()) warming_http1_.push_back(opened);
+  }
+}
+
+void HttpClient::AddRetired(const PooledConnection& connection) {
+  ConnectionStats& c = stats_.connections;
+  c.streams += connection.streams_carried();
+  c.bytes += connection.bytes_read();
+  c.max_streams = std::max(c.max_streams, connection.streams_carried());
+  c.max_bytes = std::max(c.max_bytes, connection.bytes_read());
+  c.max_concurrent_streams = std::max(c.max_concurrent_streams, connection.peak_streams());
+}
+
+void HttpClient::OnConnectSucceeded(int64_t connect_ns) {
+  stats_.connections.connect_time.Record(std::max<int64_t>(1, connect_ns / 1000));
+  probe_in_flight_ = false;
+  if (!unreachable_) return;
+  stats_.connections.unreachable_ns += MonotonicNowNs() - unreachable_since_ns_;
+  unreachable_ = false;
+  backoff_ms_ = 0;
+  backoff_.Stop();
+}
+
+void HttpClient::OnConnectFailed(const RequestEnd& cause) {
+  probe_in_flight_ = false;
+  const bool was_unreachable = unreachable_;
+  if (!unreachable_) {
+    unreachable_ = true;
+    unreachable_since_ns_ = MonotonicNowNs();
+  }
+  if (!backoff_.active()) {
+    backoff_ms_ = backoff_ms_ == 0 ? options_.connect_backoff_initial_ms
+                                   : std::min(options_.connect_backoff_max_ms, backoff_ms_ * 2);
+    const double jittered = static_cast<double>(backoff_ms_) * absl::Uniform(jitter_, 0.8, 1.2);
+    backoff_.Start(static_cast<uint64_t>(std::max(1.0, jittered)));
+  }
+  if (!was_unreachable) return;
+  // Still no connection: what waits for one fails now, with the cause, instead of piling up.
+  std::deque<InFlight*> waiting;
+  waiting.swap(pending_);
+  const int64_t now = MonotonicNowNs();
+  for (InFlight* request : waiting) Finish(request, cause, now);
+}
+
+void HttpClient::AddLiveConnections(ConnectionStats& stats) const {
+  for (const auto& connection : connections_) {
+    stats.streams += connection->streams_carried();
+    stats.bytes += connection->bytes_read();
+    stats.max_streams = std::max(stats.max_streams, connection->streams_carried());
+    stats.max_bytes = std::max(stats.max_bytes, connection->bytes_read());
+    stats.max_concurrent_streams =
+        std::max(stats.max_concurrent_streams, connection->peak_streams());
+  }
+}
+
 HttpClientStats HttpClient::stats() const {
   HttpClientStats stats = stats_;
+  AddLiveConnections(stats.connections);
+  if (unreachable_) stats.connections.unreachable_ns += MonotonicNowNs() - unreachable_since_ns_;
   stats.open_connections = connections_.size();
   stats.queued_requests = pending_.size();
   return stats;

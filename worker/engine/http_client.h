@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
+#include "common/run_stats.h"
 #include "worker/engine/connection.h"
 #include "worker/engine/endpoint.h"
 #include "worker/engine/event_loop.h"
@@ -59,8 +61,10 @@ struct RequestEnd {
 class ResponseObserver {
  public:
   virtual ~ResponseObserver() = default;
-  // The request's bytes were handed to the connection at `sent_ns` (MonotonicNowNs()).
-  virtual void OnRequestSent(int64_t sent_ns) = 0;
+  // The request's bytes were handed to the connection at `sent_ns` (MonotonicNowNs()), after
+  // waiting `connect_wait_ns` of that for its new connection to be established (0 when it went
+  // out on a ready one): connection setup, not the generator's lag.
+  virtual void OnRequestSent(int64_t sent_ns, int64_t connect_wait_ns) = 0;
   virtual void OnResponseHeaders(int http_status, int64_t read_time_ns) = 0;
   // `bytes` are valid only during the call; `read_time_ns` was taken when they were read.
   virtual void OnResponseBody(std::string_view bytes, int64_t read_time_ns) = 0;
@@ -72,13 +76,20 @@ struct HttpClientOptions {
   int64_t connect_timeout_ms = 10'000;
   // Cap on open connections (HTTP/1.1 needs one per request in flight).
   size_t max_connections = 16'384;
+  // HTTP/2: streams one connection carries at most (the server's SETTINGS may lower it). New
+  // requests go to the least-loaded connection; a new connection opens when all are full.
+  size_t max_streams_per_connection = 100;
+  // The pool opens new connections, rather than sharing open ones, until this many are open.
+  size_t min_connections = 0;
+  // After a failed connect the pool waits this long (doubling to the cap, +-20% jitter) and then
+  // tries one connection at a time until one connects.
+  int64_t connect_backoff_initial_ms = 10;
+  int64_t connect_backoff_max_ms = 1'000;
   Http2Options http2;
 };
 
 struct HttpClientStats {
-  uint64_t connections_opened = 0;
-  uint64_t connection_failures = 0;  // connections that ended with an error
-  uint64_t retries = 0;              // re-sent: stale keep-alive connection, REFUSED_STREAM
+  ConnectionStats connections;
   size_t open_connections = 0;
   size_t queued_requests = 0;  // waiting for a connection or a stream slot
 };
@@ -102,6 +113,11 @@ class HttpClient {
   // reset, an HTTP/1.1 connection closed. Unknown or finished ids are ignored.
   void Cancel(RequestId id);
 
+  // Opens, ahead of the load, the connections `requests_in_flight` requests will need (HTTP/1.1:
+  // one each; HTTP/2: by maxStreamsPerConnection; not knowing yet, over TLS with ALPN: one) and at
+  // least min_connections, so connection setup does not land in the measured schedule lag.
+  void Preconnect(size_t requests_in_flight);
+
   HttpClientStats stats() const;
   const Endpoint& endpoint() const { return endpoint_; }
 
@@ -115,6 +131,14 @@ class HttpClient {
   void Retire(PooledConnection* connection);
   void Finish(InFlight* request, RequestEnd end, int64_t end_ns);
   void Requeue(InFlight* request);
+  // Accounting of a connection that closed: what it carried joins stats_.
+  void AddRetired(const PooledConnection& connection);
+  void OnConnectSucceeded(int64_t connect_ns);
+  // A connection attempt failed (refused, timed out, TLS): back off, and when the target was
+  // already unreachable, fail what waits for a connection with the same cause.
+  void OnConnectFailed(const RequestEnd& cause);
+  // Fills the per-connection figures of `stats` from stats_ and the open connections.
+  void AddLiveConnections(ConnectionStats& stats) const;
 
   EventLoop& loop_;
   Endpoint endpoint_;
@@ -130,9 +154,19 @@ class HttpClient {
   std::deque<InFlight*> pending_;  // Not yet assigned to a connection.
   std::vector<std::unique_ptr<PooledConnection>> connections_;
   std::vector<PooledConnection*> idle_http1_;  // Ready keep-alive connections with no request.
+  // HTTP/1.1 connections Preconnect() opened that are still connecting, with no request yet.
+  std::vector<PooledConnection*> warming_http1_;
   // Retired connections, destroyed by reaper_ on a later loop turn: never under their own frames.
   std::vector<std::unique_ptr<PooledConnection>> graveyard_;
   Timer reaper_;
+  // Connect backoff (see HttpClientOptions): while unreachable_, at most one connection attempt
+  // is in flight and none starts while backoff_ runs.
+  Timer backoff_;
+  bool unreachable_ = false;
+  bool probe_in_flight_ = false;
+  int64_t backoff_ms_ = 0;
+  int64_t unreachable_since_ns_ = 0;
+  absl::BitGen jitter_;
   bool dispatching_ = false;
   bool shutting_down_ = false;
   HttpClientStats stats_;

@@ -2,6 +2,7 @@
 // (an HTTP/2 server that caps concurrent streams).
 #include "worker/engine/http_client.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,7 +55,7 @@ std::string ExpectedBody() {
 // Records one request's events and checks their order.
 class Recorder : public ResponseObserver {
  public:
-  void OnRequestSent(int64_t sent) override { sent_ns = sent; }
+  void OnRequestSent(int64_t sent, int64_t) override { sent_ns = sent; }
   void OnResponseHeaders(int status, int64_t t) override {
     http_status = status;
     headers_ns = t;
@@ -85,7 +86,7 @@ struct Fixture {
   std::unique_ptr<HttpClient> client;
 
   void Connect(const std::string& url, HttpProtocol protocol, const std::string& ca_pem = "",
-               size_t max_connections = 16384) {
+               size_t max_connections = 16384, HttpClientOptions options = {}) {
     auto endpoint = ParseEndpointUrl(url);
     ASSERT_TRUE(endpoint.ok()) << endpoint.status();
     auto addresses = ResolveEndpoint(*endpoint);
@@ -98,7 +99,6 @@ struct Fixture {
                              : std::vector<std::string>{"h2", "http/1.1"};
       tls = std::move(TlsContext::CreateClient(tls_options)).value();
     }
-    HttpClientOptions options;
     options.protocol = protocol;
     options.max_connections = max_connections;
     options.connect_timeout_ms = 5000;
@@ -163,44 +163,74 @@ TEST_F(HttpClientNginx, Http1KeepAliveReusesOneConnectionForSequentialRequests) 
   Fixture f;
   f.Connect(Url(nginx_->ports().http1), HttpProtocol::kAuto);
   for (int i = 0; i < 20; ++i) ExpectAllCompleted(f.SendAll(1));
-  EXPECT_EQ(f.client->stats().connections_opened, 1u);
+  EXPECT_EQ(f.client->stats().connections.opened, 1u);
 }
 
 TEST_F(HttpClientNginx, Http1OpensOneConnectionPerConcurrentRequest) {
   Fixture f;
   f.Connect(Url(nginx_->ports().http1), HttpProtocol::kHttp1);
   ExpectAllCompleted(f.SendAll(20));
-  EXPECT_EQ(f.client->stats().connections_opened, 20u);
+  EXPECT_EQ(f.client->stats().connections.opened, 20u);
   ExpectAllCompleted(f.SendAll(20));
-  EXPECT_EQ(f.client->stats().connections_opened, 20u) << "the second wave reuses them";
+  EXPECT_EQ(f.client->stats().connections.opened, 20u) << "the second wave reuses them";
 }
 
 TEST_F(HttpClientNginx, Http1RespectsTheConnectionCap) {
   Fixture f;
   f.Connect(Url(nginx_->ports().http1), HttpProtocol::kHttp1, "", /*max_connections=*/4);
   ExpectAllCompleted(f.SendAll(30));
-  EXPECT_EQ(f.client->stats().connections_opened, 4u);
+  EXPECT_EQ(f.client->stats().connections.opened, 4u);
 }
 
 TEST_F(HttpClientNginx, H2cMultiplexesOnOneConnection) {
   Fixture f;
   f.Connect(Url(nginx_->ports().h2c), HttpProtocol::kH2c);
   ExpectAllCompleted(f.SendAll(100));
-  EXPECT_EQ(f.client->stats().connections_opened, 1u);
+  EXPECT_EQ(f.client->stats().connections.opened, 1u);
+}
+
+TEST_F(HttpClientNginx, H2cSpreadsStreamsOverConnectionsOfTheConfiguredSize) {
+  Fixture f;
+  HttpClientOptions options;
+  options.max_streams_per_connection = 10;
+  f.Connect(Url(nginx_->ports().h2c), HttpProtocol::kH2c, "", 16384, options);
+  ExpectAllCompleted(f.SendAll(100));
+  const ConnectionStats stats = f.client->stats().connections;
+  EXPECT_EQ(stats.opened, 10u);
+  EXPECT_EQ(stats.connect_time.TotalCount(), 10);
+  EXPECT_EQ(stats.streams, 100u);
+  EXPECT_EQ(stats.max_streams, 10u);
+  EXPECT_EQ(stats.max_concurrent_streams, 10u);
+  EXPECT_GE(stats.bytes, 100 * ExpectedBody().size()) << "every body was read";
+  EXPECT_GE(stats.max_bytes, 10 * ExpectedBody().size());
+  EXPECT_EQ(stats.server_max_streams, 1000u)
+      << "the suite sets nginx's http2_max_concurrent_streams";
+}
+
+TEST_F(HttpClientNginx, MinimumPoolSpreadsStreamsEvenly) {
+  Fixture f;
+  HttpClientOptions options;
+  options.min_connections = 4;
+  f.Connect(Url(nginx_->ports().h2c), HttpProtocol::kH2c, "", 16384, options);
+  ExpectAllCompleted(f.SendAll(40));
+  const ConnectionStats stats = f.client->stats().connections;
+  EXPECT_EQ(stats.opened, 4u);
+  EXPECT_EQ(stats.streams, 40u);
+  EXPECT_EQ(stats.max_streams, 10u) << "each new stream went to the least-loaded connection";
 }
 
 TEST_F(HttpClientNginx, TlsAutoNegotiatesH2) {
   Fixture f;
   f.Connect(Url(nginx_->ports().tls, true), HttpProtocol::kAuto, nginx_->cert_pem());
   ExpectAllCompleted(f.SendAll(50));
-  EXPECT_EQ(f.client->stats().connections_opened, 1u);
+  EXPECT_EQ(f.client->stats().connections.opened, 1u);
 }
 
 TEST_F(HttpClientNginx, TlsAutoFallsBackToHttp1) {
   Fixture f;
   f.Connect(Url(nginx_->ports().tls_http1, true), HttpProtocol::kAuto, nginx_->cert_pem());
   ExpectAllCompleted(f.SendAll(10));
-  EXPECT_GE(f.client->stats().connections_opened, 10u) << "HTTP/1.1: one per concurrent request";
+  EXPECT_GE(f.client->stats().connections.opened, 10u) << "HTTP/1.1: one per concurrent request";
 }
 
 TEST_F(HttpClientNginx, H2RequiredButNotNegotiatedIsAProtocolFailure) {
@@ -252,6 +282,39 @@ TEST(HttpClient, RefusedConnectionFailsRequestsAsConnect) {
   }
 }
 
+// A closed loop of one user against a closed port: without backoff it would connect tens of
+// thousands of times a second.
+TEST(HttpClient, ConnectFailuresBackOff) {
+  Fixture f;
+  const int port = testing::PickFreePort();  // nothing listens there
+  f.Connect(absl::StrCat("http://127.0.0.1:", port, "/v1/completions"), HttpProtocol::kHttp1);
+  const int64_t start_ns = MonotonicNowNs();
+  const int64_t stop_ns = start_ns + 2'000'000'000;
+  std::vector<std::unique_ptr<Recorder>> recorders;
+  bool running = true;
+  std::function<void()> send_next = [&] {
+    recorders.push_back(std::make_unique<Recorder>());
+    recorders.back()->on_end = [&] {
+      if (MonotonicNowNs() < stop_ns) {
+        f.loop->Post([&] { send_next(); });
+      } else {
+        running = false;
+      }
+    };
+    f.client->Send(f.Head(), "{}", recorders.back().get());
+  };
+  send_next();
+  ASSERT_TRUE(f.loop->RunUntil([&] { return !running; }));
+  const ConnectionStats stats = f.client->stats().connections;
+  EXPECT_GE(stats.opened, 5u);
+  EXPECT_LE(stats.opened, 15u) << "10 ms doubling to 1 s: about 9 attempts in 2 s";
+  EXPECT_EQ(stats.connect_time.TotalCount(), 0);
+  EXPECT_GE(stats.unreachable_ns, 1'900'000'000);
+  for (const auto& r : recorders) {
+    EXPECT_EQ(r->end.outcome, TransportOutcome::kConnect) << r->end.detail;
+  }
+}
+
 TEST(HttpClient, OpensMoreConnectionsWhenTheServerCapsStreamsAtTen) {
   const std::string body = ExpectedBody();
   auto peer = NghttpdPeer::Start({{"stream", body}}, /*max_concurrent_streams=*/10, false);
@@ -261,7 +324,9 @@ TEST(HttpClient, OpensMoreConnectionsWhenTheServerCapsStreamsAtTen) {
   // The first connection must learn the cap first: one request opens it.
   ExpectAllCompleted(f.SendAll(1, "/stream"));
   ExpectAllCompleted(f.SendAll(60, "/stream"));
-  EXPECT_GE(f.client->stats().connections_opened, 6u);
+  EXPECT_GE(f.client->stats().connections.opened, 6u);
+  EXPECT_EQ(f.client->stats().connections.server_max_streams, 10u);
+  EXPECT_LE(f.client->stats().connections.max_concurrent_streams, 10u);
 }
 
 TEST(HttpClient, H2OverTlsWithNghttpd) {
@@ -271,7 +336,7 @@ TEST(HttpClient, H2OverTlsWithNghttpd) {
   f.Connect(absl::StrCat("https://localhost:", (*peer)->port(), "/stream"), HttpProtocol::kH2,
             (*peer)->cert_pem());
   ExpectAllCompleted(f.SendAll(30, "/stream"));
-  EXPECT_EQ(f.client->stats().connections_opened, 1u);
+  EXPECT_EQ(f.client->stats().connections.opened, 1u);
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ class LoadDriver::Request final : public ResponseObserver {
     in_window_ = in_window;
     input_estimate_ = input_estimate;
     sent_ns_ = 0;
+    connect_wait_ns_ = 0;
     http_status_ = 0;
     chunk_times_.clear();
     body_.clear();
@@ -82,9 +83,11 @@ class LoadDriver::Request final : public ResponseObserver {
   void set_id(HttpClient::RequestId id) { id_ = id; }
   void set_cancel_as_incomplete() { cancel_as_incomplete_ = true; }
 
-  void OnRequestSent(int64_t sent_ns) override {
+  void OnRequestSent(int64_t sent_ns, int64_t connect_wait_ns) override {
     sent_ns_ = sent_ns;
-    driver_->recorder_.OnSent(sent_ns);
+    connect_wait_ns_ = connect_wait_ns;
+    driver_->recorder_.OnSent(sent_ns,
+                              ScheduleLagNs(queued_.intended_ns, sent_ns, connect_wait_ns));
   }
 
   void OnResponseHeaders(int http_status, int64_t) override { http_status_ = http_status; }
@@ -118,6 +121,7 @@ class LoadDriver::Request final : public ResponseObserver {
     RequestResult result;
     result.intended_ns = queued_.intended_ns;
     result.sent_ns = sent_ns_;
+    result.connect_wait_ns = connect_wait_ns_;
     result.end_ns = end_ns;
     result.stage = queued_.stage;
     result.in_window = in_window_;
@@ -184,6 +188,7 @@ class LoadDriver::Request final : public ResponseObserver {
   bool in_window_ = false;
   int64_t input_estimate_ = 0;
   int64_t sent_ns_ = 0;
+  int64_t connect_wait_ns_ = 0;
   int http_status_ = 0;
   SseParser parser_;
   OpenAiPayload payload_;

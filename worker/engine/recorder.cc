@@ -34,7 +34,11 @@ IntervalPoint& Recorder::PointAt(int64_t time_ns) {
   return series_[index];
 }
 
-void Recorder::OnSent(int64_t sent_ns) { ++PointAt(sent_ns).started; }
+void Recorder::OnSent(int64_t sent_ns, int64_t schedule_lag_ns) {
+  IntervalPoint& point = PointAt(sent_ns);
+  ++point.started;
+  point.schedule_lag_us += static_cast<uint64_t>(ToMicros(schedule_lag_ns));
+}
 
 void Recorder::OnOutputChunk(int64_t read_time_ns) { ++PointAt(read_time_ns).output_chunks; }
 
@@ -83,7 +87,8 @@ void Recorder::Record(const RequestResult& r) {
       stages_[std::clamp<int32_t>(r.stage, 0, static_cast<int32_t>(stages_.size()) - 1)];
   ++shard.requests_sent;
   if (r.sent_ns != 0) {
-    shard.histogram(LatencyMetric::kScheduleLag).Record(ToMicros(r.sent_ns - r.intended_ns));
+    shard.histogram(LatencyMetric::kScheduleLag)
+        .Record(ToMicros(ScheduleLagNs(r.intended_ns, r.sent_ns, r.connect_wait_ns)));
   }
   if (r.outcome == Outcome::kIncomplete) {
     ++shard.incomplete;

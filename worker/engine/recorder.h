@@ -25,8 +25,9 @@ struct SloLimits {
 // Everything known about one request when it ends. Times are MonotonicNowNs() readings; 0 means
 // "did not happen".
 struct RequestResult {
-  int64_t intended_ns = 0;  // schedule time (open loop) or when the slot freed (closed loop)
-  int64_t sent_ns = 0;      // headers handed to the connection
+  int64_t intended_ns = 0;      // schedule time (open loop) or when the slot freed (closed loop)
+  int64_t sent_ns = 0;          // headers handed to the connection
+  int64_t connect_wait_ns = 0;  // of sent - intended, the wait for a new connection's setup
   int64_t end_ns = 0;
   int64_t first_chunk_ns = 0;
   int64_t last_chunk_ns = 0;
@@ -42,6 +43,13 @@ struct RequestResult {
   bool in_window = false;  // intended inside [warmup, warmup + duration)
 };
 
+// sent - intended, less the wait for a new connection's setup (reported as connect time, not as
+// the generator's lag); never negative.
+inline int64_t ScheduleLagNs(int64_t intended_ns, int64_t sent_ns, int64_t connect_wait_ns) {
+  const int64_t lag = sent_ns - intended_ns - connect_wait_ns;
+  return lag > 0 ? lag : 0;
+}
+
 struct RecorderSnapshot {
   std::vector<StatsShard> stages;     // in-window requests, one shard per stage
   std::vector<IntervalPoint> series;  // whole run, one point per interval
@@ -52,7 +60,8 @@ class Recorder {
   Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo);
 
   // Series bookkeeping as events happen.
-  void OnSent(int64_t sent_ns);
+  // `schedule_lag_ns` as ScheduleLagNs() gives it.
+  void OnSent(int64_t sent_ns, int64_t schedule_lag_ns);
   void OnOutputChunk(int64_t read_time_ns);
   // In flight and queued right now; kept as the interval's closing value.
   void UpdateGauges(int64_t now_ns, uint32_t in_flight, uint32_t client_queue);
