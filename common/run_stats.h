@@ -119,7 +119,7 @@ struct ConnectionStats {
 
   uint64_t opened = 0;       // connection attempts
   uint64_t failed = 0;       // connections that ended in an error while requests were on them
-  uint64_t retries = 0;      // requests sent again (stale keep-alive, REFUSED_STREAM)
+  uint64_t retries = 0;      // requests sent again (stale keep-alive, REFUSED_STREAM, above GOAWAY)
   uint64_t streams = 0;      // requests carried, summed over connections
   uint64_t bytes = 0;        // response bytes read (plaintext), summed over connections
   uint64_t max_streams = 0;  // requests carried by the busiest connection

@@ -13,8 +13,15 @@ namespace bench::sim {
 namespace {
 
 constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-// A client that stops reading while we stream would make the sim buffer without bound.
-constexpr size_t kMaxQueuedWriteBytes = size_t{64} << 20;
+// A client that reads slower than the tokens are made gets them late, as from a real server:
+// above the high water of bytes queued at the socket the connection stops writing (HTTP/2 data
+// waits in its streams, where a stream's events coalesce into one DATA frame; HTTP/1.1 bytes in
+// out_) and resumes below the low water. Only a client that stops reading is dropped: no write
+// progress for kMaxWriteStallNs, or more than kMaxHeldBytes held for it.
+constexpr size_t kWriteHighWater = size_t{1} << 20;
+constexpr size_t kWriteLowWater = size_t{256} << 10;
+constexpr size_t kMaxHeldBytes = size_t{256} << 20;
+constexpr int64_t kMaxWriteStallNs = 10'000'000'000;
 
 }  // namespace
 
@@ -293,6 +300,7 @@ void ServerConnection::MarkDirty() {
 void ServerConnection::Flush() {
   dirty_ = false;
   if (closed_) return;
+  if (WriteBlocked()) return;
   if (http2_ != nullptr) {
     const absl::Status status = http2_->DrainOutput(out_);
     if (!status.ok()) {
@@ -323,6 +331,29 @@ void ServerConnection::Flush() {
   if (finished) CloseAfterWrites();
 }
 
+bool ServerConnection::WriteBlocked() {
+  const size_t queued = reinterpret_cast<uv_stream_t*>(tcp_.get())->write_queue_size;
+  if (!write_blocked_) {
+    if (queued < kWriteHighWater) return false;
+    write_blocked_ = true;
+    last_write_progress_ns_ = MonotonicNowNs();
+    return true;
+  }
+  if (queued <= kWriteLowWater) {
+    write_blocked_ = false;
+    return false;
+  }
+  const size_t held = queued + out_.size() + (http2_ != nullptr ? http2_->PendingBytes() : 0);
+  const int64_t stalled_ns = MonotonicNowNs() - last_write_progress_ns_;
+  if (held > kMaxHeldBytes || stalled_ns > kMaxWriteStallNs) {
+    BENCH_LOG(WARNING) << "bench-sim: closing a connection whose client stopped reading ("
+                       << (held >> 20) << " MiB held for it, nothing written for "
+                       << stalled_ns / 1'000'000 << " ms)";
+    Close();
+  }
+  return true;
+}
+
 void ServerConnection::WriteRaw(std::string_view bytes) {
   if (closed_ || bytes.empty()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(tcp_.get());
@@ -340,17 +371,22 @@ void ServerConnection::WriteRaw(std::string_view bytes) {
       return;
     }
   }
-  if (stream->write_queue_size + bytes.size() - offset > kMaxQueuedWriteBytes) {
-    BENCH_LOG(WARNING) << "bench-sim: closing a connection whose client stopped reading";
-    Close();
-    return;
-  }
   auto* request = new WriteRequest{{}, std::string(bytes.substr(offset))};
   uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
   const int rc = uv_write(&request->request, stream, &buf, 1, [](uv_write_t* req, int status) {
-    auto* self = static_cast<ServerConnection*>(req->handle->data);
+    uv_stream_t* handle = req->handle;
+    auto* self = static_cast<ServerConnection*>(handle->data);
     delete reinterpret_cast<WriteRequest*>(req);
-    if (self != nullptr && status < 0 && status != UV_ECANCELED) self->Close();
+    if (self == nullptr) return;
+    if (status < 0) {
+      if (status != UV_ECANCELED) self->Close();
+      return;
+    }
+    self->last_write_progress_ns_ = MonotonicNowNs();
+    // Drained below the low water: what was held back goes out now.
+    if (self->write_blocked_ && !self->closed_ && handle->write_queue_size <= kWriteLowWater) {
+      self->Flush();
+    }
   });
   if (rc < 0) {
     delete request;

@@ -91,6 +91,9 @@ class ServerConnection final : public engine::Http1ServerListener,
   void StopGeneration(int32_t stream);
   void MarkDirty();
   void WriteRaw(std::string_view bytes);
+  // True while the client reads slower than we write (see kWriteHighWater); closes a connection
+  // whose client stopped reading.
+  bool WriteBlocked();
   void CloseAfterWrites();
   void StopGenerations();
   // Close(), with a TCP reset (RST) instead of a FIN when `reset`.
@@ -111,6 +114,8 @@ class ServerConnection final : public engine::Http1ServerListener,
   int64_t read_time_ns_ = 0;  // Arrival time of the requests being parsed.
   bool in_receive_ = false;   // Inside a session's Receive()/Resume(): it continues by itself.
   bool dirty_ = false;
+  bool write_blocked_ = false;
+  int64_t last_write_progress_ns_ = 0;
   bool closing_ = false;  // Shutting down after the queued writes.
   bool closed_ = false;
   friend class SimWorker;  // Reads dirty_.

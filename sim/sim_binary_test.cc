@@ -115,5 +115,39 @@ TEST(SimBinaryTest, ThirteenthConcurrentRequestGets429) {
   client.CancelAll();
 }
 
+// A client that stops reading while tokens pour out gets them late, as from a real server, and
+// not a dropped connection: the sim holds back writes above a high water instead of queueing
+// without bound (it used to close at 64 MiB queued, failing every stream on the connection).
+TEST(SimBinaryTest, AClientThatStopsReadingIsSlowedDownNotDropped) {
+  SimProcess sim(BENCH_SIM_BINARY,
+                 {"--listen", "127.0.0.1:0", "--max-model-len", "300000", "--itl", "0"});
+  ASSERT_GT(sim.port(), 0);
+  SimClient client(sim.port(), Transport::kH2c);
+  // Each stream under the client's 16 MiB stream window, so flow control does not hold them back.
+  constexpr int kStreams = 8;
+  constexpr int kTokens = 60'000;  // about 12 MB of events each
+  std::vector<Exchange*> exchanges;
+  for (int i = 0; i < kStreams; ++i) {
+    exchanges.push_back(client.Send("POST", "/v1/chat/completions", ChatBody(5, kTokens, true)));
+    exchanges.back()->count_only = true;
+  }
+  ASSERT_TRUE(client.WaitUntil([&] {
+    return std::all_of(exchanges.begin(), exchanges.end(),
+                       [](Exchange* exchange) { return exchange->body_bytes > 0; });
+  }));
+  // The stimulus, not a synchronisation: the client reads nothing for 3 s while the sim makes
+  // over 80 MiB of events for it.
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_TRUE(client.WaitAll(120'000));
+  uint64_t bytes = 0;
+  for (Exchange* exchange : exchanges) {
+    EXPECT_EQ(exchange->end.outcome, engine::TransportOutcome::kCompleted) << exchange->end.detail;
+    EXPECT_EQ(exchange->content_events, static_cast<uint64_t>(kTokens));
+    EXPECT_TRUE(exchange->done_event);
+    bytes += exchange->body_bytes;
+  }
+  EXPECT_GT(bytes, uint64_t{80} << 20) << "more than the old 64 MiB cap was held back";
+}
+
 }  // namespace
 }  // namespace bench::sim

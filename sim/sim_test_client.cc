@@ -24,12 +24,16 @@ void Exchange::OnResponseHeaders(int status, int64_t read_time_ns) {
 }
 
 void Exchange::OnResponseBody(std::string_view bytes, int64_t read_time_ns) {
-  body.append(bytes);
+  body_bytes += bytes.size();
+  if (!count_only) body.append(bytes);
   const absl::Status status = sse_.Feed(bytes, [&](const engine::SseEvent& event) {
     RecordedEvent recorded;
-    recorded.data = std::string(event.data);
     recorded.read_ns = read_time_ns;
     recorded.decode_ok = decoder_.DecodeStreamEvent(event.data, recorded.payload).ok();
+    if (recorded.decode_ok && recorded.payload.has_output) ++content_events;
+    if (recorded.decode_ok && recorded.payload.done) done_event = true;
+    if (count_only) return;
+    recorded.data = std::string(event.data);
     events.push_back(std::move(recorded));
   });
   (void)status;  // Non-SSE bodies (JSON) are kept in `body`.

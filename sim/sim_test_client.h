@@ -37,6 +37,12 @@ class Exchange : public engine::ResponseObserver {
   // Events with generated output (content deltas).
   std::vector<const RecordedEvent*> ContentEvents() const;
 
+  // Set before the response arrives: keep counts only (a response of hundreds of MB).
+  bool count_only = false;
+  uint64_t body_bytes = 0;      // counted always
+  uint64_t content_events = 0;  // events with generated output, counted always
+  bool done_event = false;      // data: [DONE] arrived
+
   int64_t sent_ns = 0;
   int64_t headers_ns = 0;
   int http_status = 0;

@@ -7,8 +7,12 @@
 #   (b) --itl 50ms: concurrent streams held open vs the p99 of the sim's own
 #       bench_sim:token_lateness_seconds over the steady part (scrapes before/after)
 #   (c) sim RSS per open stream: 10,000 streams vs 100
-# Usage: tests/perf/sim_capacity.sh [--smoke] [--only a|b] [--rt] [build-dir]
-#   --only a: the zero-latency rates alone; --only b: the held streams and memory alone.
+#   (d) bench-controller run against bench-sim, one core each, at 1,000, 5,000 and 10,000 h2c
+#       streams (TTFT 50 ms, ITL 10 ms, 30 tokens): CPU per token of the sim and of the engine
+#       on the same run and their ratio, the sim's lateness, TTFT and ITL p50 against the truth
+# Usage: tests/perf/sim_capacity.sh [--smoke] [--only a|b|d] [--rt] [build-dir]
+#   --only a: the zero-latency rates alone; --only b: the held streams and memory alone;
+#   --only d: the engine against the sim alone.
 #   --rt: servers (bench-sim and nginx alike) run SCHED_FIFO (chrt -f 20), shielded from other
 #   work on a shared machine; each figure line says how busy others kept the server's core.
 #   build dir: argument, else $BENCH_BUILD_DIR, else build/. Needs h2load, taskset, curl; nginx
@@ -23,9 +27,9 @@ build=${BENCH_BUILD_DIR:-$root/build}
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=true ;;
-    --only) only=${2:?--only a or --only b}; shift ;;
+    --only) only=${2:?--only a, b or d}; shift ;;
     --rt) rt=(chrt -f 20) ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) build=$1 ;;
   esac
   shift
@@ -311,7 +315,75 @@ run_part_b() {
       printf "VmHWM %d KB with %d streams, %d KB with %d: %.2f KB per stream\n", hl, lo, hh, hi, (hh - hl) / (hi - lo) }'
 }
 
-[ "$only" = b ] || run_part_a
-[ "$only" = a ] || run_part_b
+# ---------------------------------------------------------------------------------------------
+# (d) the engine against bench-sim: the CPU each spends per token on the same run
+counts_d=(1000 5000 10000)
+duration_d=10
+if $smoke; then
+  counts_d=(200)
+  duration_d=2
+fi
+
+run_part_d() {
+  echo "== (d) bench-controller run (1 engine thread) against bench-sim, one core each: n" \
+    "streams (closed loop, h2c) of 30 tokens, TTFT 50 ms, ITL 10 ms, ${duration_d} s after 2 s"
+  echo "   warmup; CPU per token of each (goal: sim/engine <= 0.5), lateness, TTFT/ITL vs the truth"
+  conditions
+  local controller=$build/controller/bench-controller
+  [ -x "$controller" ] || fail "build bench-controller first ($controller)"
+  for n in "${counts_d[@]}"; do
+    start_sim --ttft 50ms --itl 10ms --max-num-seqs 20000 --max-queue 20000
+    cat >"$work/run_d.yaml" <<EOF
+benchmark: {name: d, duration: ${duration_d}s, warmup: 2s}
+target: {endpoint: "$url/v1/completions", model: sim-model, protocol: h2c}
+load: {type: concurrency, concurrency: $n}
+prompts: {type: synthetic, inputLength: {mean: 100}, outputLength: {mean: 30, stddev: 0}}
+output: {dir: $work/results_d, formats: [json]}
+EOF
+    curl -sS --max-time 10 "$url/metrics" >"$work/d1"
+    local sim_before engine=0 ticks
+    sim_before=$(cpu_ticks "$server_pid")
+    taskset -c "$client_core" "$controller" run --config "$work/run_d.yaml" --quiet --threads 1 \
+      >"$work/run_d.txt" 2>&1 &
+    client_pid=$!
+    while kill -0 "$client_pid" 2>/dev/null; do
+      ticks=$(cpu_ticks "$client_pid" 2>/dev/null) && engine=$ticks
+      sleep 0.1
+    done
+    wait "$client_pid" || { cat "$work/run_d.txt"; fail "$n streams: the run failed"; }
+    client_pid=""
+    local sim_after
+    sim_after=$(cpu_ticks "$server_pid")
+    curl -sS --max-time 10 "$url/metrics" >"$work/d2"
+    stop_server
+    local tokens
+    tokens=$(awk -v a="$(metric "$work/d1" 'vllm:generation_tokens_total{model_name="sim-model"}')" \
+      -v b="$(metric "$work/d2" 'vllm:generation_tokens_total{model_name="sim-model"}')" \
+      'BEGIN { print b - a }')
+    [ "$tokens" -gt 0 ] || fail "$n streams: no tokens generated"
+    read -r p50 p99 _ _ _ < <(p99_of "$work/d1" "$work/d2")
+    local summary
+    summary=$(ls -d "$work"/results_d/*/ | tail -1)summary.json
+    read -r ttft itl errors < <(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(s["latency"]["ttft"]["percentiles"]["p50"], s["latency"]["itl"]["percentiles"]["p50"],
+      s["requests"]["failed"])' "$summary")
+    rm -rf "$work/results_d"
+    awk -v n="$n" -v t="$tokens" -v s="$((sim_after - sim_before))" -v e="$engine" -v hz="$clk_tck" \
+      -v p50="$p50" -v p99="$p99" -v ttft="$ttft" -v itl="$itl" -v err="$errors" 'BEGIN {
+        su = s / hz / t * 1e6; eu = e / hz / t * 1e6
+        printf "%6d streams: %d tokens; CPU per token sim %.2f us, engine %.2f us, ratio %.2f (%s); " \
+          "tokens/s per sim core %.0f; lateness p50 %s ms, p99 %s ms; TTFT p50 %s ms (truth 50), " \
+          "ITL p50 %s ms (truth 10); %d failed\n", n, t, su, eu, (eu > 0 ? su / eu : 0),
+          (eu > 0 && su / eu <= 0.5 ? "met" : "missed"), (s > 0 ? t / (s / hz) : 0), p50, p99,
+          ttft, itl, err }'
+  done
+  conditions
+}
+
+[ "$only" = b ] || [ "$only" = d ] || run_part_a
+[ "$only" = a ] || [ "$only" = d ] || run_part_b
+[ "$only" = a ] || [ "$only" = b ] || run_part_d
 $smoke && echo "smoke: all runs complete and consistent"
 exit 0

@@ -249,6 +249,14 @@ absl::Status Http2ServerSession::ResetStream(int32_t stream_id, uint32_t error_c
                       "nghttp2_submit_rst_stream");
 }
 
+size_t Http2ServerSession::PendingBytes() const {
+  size_t bytes = 0;
+  for (const auto& [id, stream] : streams_) {
+    bytes += stream->pending.size() - stream->pending_offset;
+  }
+  return bytes;
+}
+
 absl::Status Http2ServerSession::Terminate(uint32_t error_code) {
   return Nghttp2Error(nghttp2_session_terminate_session(session_, error_code),
                       "nghttp2_session_terminate_session");

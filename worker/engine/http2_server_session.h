@@ -98,6 +98,9 @@ class Http2ServerSession {
   bool WantsWrite() const;
   // Streams with state in this session (request or response not finished).
   size_t open_streams() const { return streams_.size(); }
+  // Response bytes queued by SendStreamData()/SubmitResponse() and not yet framed (flow control
+  // or the owner not draining). Walks the streams: for occasional checks.
+  size_t PendingBytes() const;
 
  private:
   struct Callbacks;  // The C callbacks; they record and forward to the listener.

@@ -240,14 +240,14 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     if (error_code == 0) {
       end.outcome = TransportOutcome::kCompleted;
     } else if (goaway_ && stream_id > goaway_last_stream_id_) {
+      // Above the GOAWAY's last stream id: not processed (RFC 9113 8.7), so safe to resend.
+      if (RetryUnprocessed(request)) return;
       end.outcome = TransportOutcome::kGoaway;
-      end.detail = absl::UnavailableError("stream not processed: GOAWAY");
-    } else if (reset_by_peer && error_code == kRefusedStream && !request->response_started &&
-               request->attempts < 3) {
+      end.h2_error_code = goaway_error_code_;
+      end.detail = absl::UnavailableError(
+          absl::StrCat("stream not processed: GOAWAY with HTTP/2 error ", goaway_error_code_));
+    } else if (reset_by_peer && error_code == kRefusedStream && RetryUnprocessed(request)) {
       // REFUSED_STREAM: the server did not process it (RFC 9113 8.7), so it is safe to resend.
-      ++client_.stats_.connections.retries;
-      request->sent = false;
-      client_.Requeue(request);
       return;
     } else {
       end.outcome = reset_by_peer ? TransportOutcome::kRstStream : TransportOutcome::kProtocol;
@@ -257,9 +257,10 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     }
     client_.Finish(request, std::move(end), read_time_ns_);
   }
-  void OnGoaway(int32_t last_stream_id, uint32_t) override {
+  void OnGoaway(int32_t last_stream_id, uint32_t error_code) override {
     goaway_ = true;
     goaway_last_stream_id_ = last_stream_id;
+    goaway_error_code_ = error_code;
   }
 
   // Http1Listener:
@@ -287,8 +288,13 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     connection_.Close();
     std::vector<std::pair<InFlight*, RequestEnd>> victims;
     for (InFlight* request : assigned_) victims.push_back({request, {outcome, 0, detail}});
+    std::vector<InFlight*> unprocessed;  // above a GOAWAY's last stream id: resent
     for (auto& [stream_id, request] : streams_) {
       const bool excluded_by_goaway = goaway_ && stream_id > goaway_last_stream_id_;
+      if (excluded_by_goaway && !request->response_started && request->attempts < 3) {
+        unprocessed.push_back(request);
+        continue;
+      }
       victims.push_back(
           {request, {excluded_by_goaway ? TransportOutcome::kGoaway : outcome, 0, detail}});
     }
@@ -305,6 +311,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     const bool never_connected =
         !ready_ && (outcome == TransportOutcome::kConnect || outcome == TransportOutcome::kTls);
     if (never_connected) client_.OnConnectFailed(RequestEnd{outcome, 0, detail});
+    for (InFlight* request : unprocessed) RetryUnprocessed(request);
     const int64_t now = MonotonicNowNs();
     for (auto& [request, end] : victims) {
       if (outcome == TransportOutcome::kCancelled) continue;  // Cancel() or shutdown reports it.
@@ -317,6 +324,16 @@ class HttpClient::PooledConnection final : public ConnectionListener,
       client_.Finish(request, std::move(end), now);
     }
     client_.Dispatch();
+  }
+
+  // A request the server did not process (REFUSED_STREAM, above a GOAWAY's last stream id) goes
+  // back to the queue for another connection, up to three attempts; false when it may not.
+  bool RetryUnprocessed(InFlight* request) {
+    if (request->response_started || request->attempts >= 3) return false;
+    ++client_.stats_.connections.retries;
+    request->sent = false;
+    client_.Requeue(request);
+    return true;
   }
 
   // Closes a connection that ended normally (Connection: close) with nothing open on it.
@@ -418,6 +435,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
   bool closing_after_response_ = false;
   bool goaway_ = false;
   int32_t goaway_last_stream_id_ = std::numeric_limits<int32_t>::max();
+  uint32_t goaway_error_code_ = 0;
   int64_t read_time_ns_ = 0;
   int64_t connect_start_ns_ = 0;
   uint64_t streams_carried_ = 0;
@@ -579,8 +597,9 @@ void HttpClient::Preconnect(size_t requests_in_flight) {
   size_t wanted = 1;
   if (mode_ == Mode::kHttp1) wanted = requests_in_flight;
   if (mode_ == Mode::kHttp2) {
-    const size_t per_connection = std::max<size_t>(
-        1, std::min<size_t>(peer_max_streams_, options_.max_streams_per_connection));
+    // Not the limit assumed before any SETTINGS: a server that allows fewer streams gets more
+    // connections from Dispatch() once it said so.
+    const size_t per_connection = std::max<size_t>(1, options_.max_streams_per_connection);
     wanted = (requests_in_flight + per_connection - 1) / per_connection;
   }
   wanted = std::min(std::max(wanted, options_.min_connections), options_.max_connections);

@@ -219,6 +219,35 @@ TEST_F(HttpClientNginx, MinimumPoolSpreadsStreamsEvenly) {
   EXPECT_EQ(stats.max_streams, 10u) << "each new stream went to the least-loaded connection";
 }
 
+// A closed loop's connections are made before its first request: the requests then find them
+// ready (HTTP/1.1: one each; HTTP/2: by streams per connection, not the limit assumed before
+// the server's SETTINGS).
+TEST_F(HttpClientNginx, PreconnectOpensWhatTheRequestsWillNeed) {
+  {
+    Fixture f;
+    f.Connect(Url(nginx_->ports().http1), HttpProtocol::kHttp1);
+    f.client->Preconnect(5);
+    EXPECT_EQ(f.client->stats().connections.opened, 5u);
+    ASSERT_TRUE(f.loop->RunUntil(
+        [&] { return f.client->stats().connections.connect_time.TotalCount() == 5; }));
+    ExpectAllCompleted(f.SendAll(5));
+    EXPECT_EQ(f.client->stats().connections.opened, 5u) << "the requests used them";
+  }
+  {
+    Fixture f;
+    HttpClientOptions options;
+    options.max_streams_per_connection = 250;
+    f.Connect(Url(nginx_->ports().h2c), HttpProtocol::kH2c, "", 16384, options);
+    f.client->Preconnect(500);
+    EXPECT_EQ(f.client->stats().connections.opened, 2u);
+    // As in a run's start delay: the server's SETTINGS (1000 streams) arrive before the load.
+    ASSERT_TRUE(
+        f.loop->RunUntil([&] { return f.client->stats().connections.server_max_streams != 0; }));
+    ExpectAllCompleted(f.SendAll(500));
+    EXPECT_EQ(f.client->stats().connections.opened, 2u);
+  }
+}
+
 TEST_F(HttpClientNginx, TlsAutoNegotiatesH2) {
   Fixture f;
   f.Connect(Url(nginx_->ports().tls, true), HttpProtocol::kAuto, nginx_->cert_pem());
@@ -313,6 +342,24 @@ TEST(HttpClient, ConnectFailuresBackOff) {
   for (const auto& r : recorders) {
     EXPECT_EQ(r->end.outcome, TransportOutcome::kConnect) << r->end.detail;
   }
+}
+
+// nginx ends a connection after keepalive_requests requests with GOAWAY(NO_ERROR); streams the
+// client had already opened above its last stream id were not processed (RFC 9113 8.7) and go
+// out again on a new connection, counted as retries, not as failures.
+TEST(HttpClient, StreamsAboveAGracefulGoawayAreRetried) {
+  auto peer = NginxPeer::Start(Locations() + "    keepalive_requests 5;\n");
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  Fixture f;
+  f.Connect(absl::StrCat("http://127.0.0.1:", (*peer)->ports().h2c, "/v1/chat/completions"),
+            HttpProtocol::kH2c);
+  // 12 at once: 5 served on the first connection, 7 resent; 5 on the second, 2 resent; 2 on the
+  // third (each request may be sent three times).
+  ExpectAllCompleted(f.SendAll(12));
+  const ConnectionStats stats = f.client->stats().connections;
+  EXPECT_EQ(stats.retries, 9u);
+  EXPECT_EQ(stats.opened, 3u);
+  EXPECT_EQ(stats.failed, 0u);
 }
 
 TEST(HttpClient, OpensMoreConnectionsWhenTheServerCapsStreamsAtTen) {
