@@ -18,8 +18,8 @@ namespace bench::sim::testing {
 
 void Exchange::OnRequestSent(int64_t sent, int64_t) { sent_ns = sent; }
 
-void Exchange::OnResponseHeaders(int status, int64_t read_time_ns) {
-  http_status = status;
+void Exchange::OnResponseHeaders(const engine::ResponseHead& head, int64_t read_time_ns) {
+  http_status = head.http_status;
   headers_ns = read_time_ns;
 }
 

@@ -29,7 +29,7 @@ struct RecordedEvent {
 class Exchange : public engine::ResponseObserver {
  public:
   void OnRequestSent(int64_t sent_ns, int64_t connect_wait_ns) override;
-  void OnResponseHeaders(int http_status, int64_t read_time_ns) override;
+  void OnResponseHeaders(const engine::ResponseHead& head, int64_t read_time_ns) override;
   void OnResponseBody(std::string_view bytes, int64_t read_time_ns) override;
   void OnRequestEnd(const engine::RequestEnd& end, int64_t end_ns) override;
 

@@ -57,6 +57,11 @@ std::string Locations(const std::string& bodies_dir) {
       location("/v1/truncated", absl::StrCat("      echo '", kChunk, "';\n      echo '';\n")),
       "    location /v1/unavailable { return 503 '{\"error\":{}}'; }\n",
       "    location /v1/weird { return 999 '{}'; }\n",
+      // A whole JSON completion to a stream request (the server ignored "stream": true).
+      "    location /v1/json {\n      default_type application/json;\n",
+      "      return 200 '{\"choices\":[{\"text\":\"hi\"}],\"usage\":{}}';\n    }\n",
+      // Server-sent events labelled gzip although the request said accept-encoding: identity.
+      location("/v1/gzip", absl::StrCat("      add_header Content-Encoding gzip;\n", fast)),
       location("/v1/slow", "      echo_sleep 2;\n      echo 'data: [DONE]';\n"),
       "    location /v1/record {\n      client_body_in_file_only on;\n",
       "      client_body_temp_path ", bodies_dir, ";\n",
@@ -307,17 +312,23 @@ TEST_F(EngineTest, FailuresLandInTheirCategories) {
   };
   for (const Case& c :
        {Case{"/v1/truncated", "truncated_stream"}, Case{"/v1/unavailable", "http_5xx:503"},
-        Case{"/v1/weird", "invalid_response"}}) {
-    EnginePlan plan = Plan(c.path, nginx_->ports().h2c, HttpProtocol::kH2c);
-    plan.phases = {Constant(50, 400'000'000)};
-    plan.duration_ns = 400'000'000;
-    const StatsShard window = Window(Run(plan));
-    EXPECT_EQ(window.succeeded, 0u) << c.path;
-    EXPECT_EQ(window.failed, 20u) << c.path;
-    ASSERT_EQ(window.errors.size(), 1u) << c.path;
-    EXPECT_EQ(window.errors.begin()->first, c.key);
-    EXPECT_EQ(window.errors.begin()->second, 20u);
-    EXPECT_EQ(window.histogram(LatencyMetric::kTtft).TotalCount(), 0) << "failures give no TTFT";
+        Case{"/v1/weird", "invalid_response"}, Case{"/v1/json", "invalid_response"},
+        Case{"/v1/gzip", "invalid_response"}}) {
+    for (const HttpProtocol protocol : {HttpProtocol::kH2c, HttpProtocol::kHttp1}) {
+      SCOPED_TRACE(c.path + (protocol == HttpProtocol::kH2c ? " over h2c" : " over HTTP/1.1"));
+      EnginePlan plan =
+          Plan(c.path, protocol == HttpProtocol::kH2c ? nginx_->ports().h2c : nginx_->ports().http1,
+               protocol);
+      plan.phases = {Constant(50, 400'000'000)};
+      plan.duration_ns = 400'000'000;
+      const StatsShard window = Window(Run(plan));
+      EXPECT_EQ(window.succeeded, 0u);
+      EXPECT_EQ(window.failed, 20u);
+      ASSERT_EQ(window.errors.size(), 1u);
+      EXPECT_EQ(window.errors.begin()->first, c.key);
+      EXPECT_EQ(window.errors.begin()->second, 20u);
+      EXPECT_EQ(window.histogram(LatencyMetric::kTtft).TotalCount(), 0) << "failures give no TTFT";
+    }
   }
 }
 

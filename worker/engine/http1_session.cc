@@ -10,9 +10,6 @@
 namespace bench::engine {
 namespace {
 
-constexpr std::string_view kContentType = "content-type";
-constexpr std::string_view kEventStream = "text/event-stream";
-
 char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -70,18 +67,6 @@ bool MethodExpectsBody(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
-// The media type is text/event-stream; parameters such as `; charset=utf-8` are ignored.
-bool IsEventStream(std::string_view content_type) {
-  content_type = TrimWhitespace(content_type);
-  if (content_type.size() < kEventStream.size() ||
-      !EqualsIgnoreCase(content_type.substr(0, kEventStream.size()), kEventStream)) {
-    return false;
-  }
-  if (content_type.size() == kEventStream.size()) return true;
-  const char next = content_type[kEventStream.size()];
-  return next == ';' || IsOptionalWhitespace(next);
-}
-
 std::string Escaped(std::string_view s) {
   return absl::CEscape(absl::string_view(s.data(), s.size()));
 }
@@ -103,24 +88,18 @@ struct Http1ClientSession::Callbacks {
     return 0;
   }
 
-  // Header names and values may arrive in pieces across Receive() calls: match Content-Type
-  // incrementally instead of buffering names.
+  // Header names and values may arrive in pieces across Receive() calls: match the captured
+  // headers incrementally instead of buffering names.
   static int OnHeaderField(http_parser* parser, const char* at, size_t length) {
     Http1ClientSession* self = Self(parser);
     if (self->headers_done_) return 0;  // A trailer.
     if (!self->in_header_field_) {
       self->in_header_field_ = true;
-      self->field_match_length_ = 0;
-      self->field_may_be_content_type_ = true;
+      self->content_type_.StartName();
+      self->content_encoding_.StartName();
     }
-    for (size_t i = 0; i < length && self->field_may_be_content_type_; ++i) {
-      if (self->field_match_length_ < kContentType.size() &&
-          ToLowerAscii(at[i]) == kContentType[self->field_match_length_]) {
-        ++self->field_match_length_;
-      } else {
-        self->field_may_be_content_type_ = false;
-      }
-    }
+    self->content_type_.NameBytes(std::string_view(at, length));
+    self->content_encoding_.NameBytes(std::string_view(at, length));
     return 0;
   }
 
@@ -129,15 +108,11 @@ struct Http1ClientSession::Callbacks {
     if (self->headers_done_) return 0;
     if (self->in_header_field_) {
       self->in_header_field_ = false;
-      self->value_is_content_type_ =
-          self->field_may_be_content_type_ && self->field_match_length_ == kContentType.size();
-      if (self->value_is_content_type_) self->content_type_length_ = 0;  // The last one wins.
+      self->content_type_.StartValue();
+      self->content_encoding_.StartValue();
     }
-    if (self->value_is_content_type_) {
-      const size_t n = std::min(length, kMaxContentTypeBytes - self->content_type_length_);
-      std::copy_n(at, n, self->content_type_.data() + self->content_type_length_);
-      self->content_type_length_ += n;
-    }
+    self->content_type_.ValueBytes(std::string_view(at, length));
+    self->content_encoding_.ValueBytes(std::string_view(at, length));
     return 0;
   }
 
@@ -168,7 +143,8 @@ struct Http1ClientSession::Callbacks {
     head.http_status = status;
     head.http_major = parser->http_major;
     head.http_minor = parser->http_minor;
-    head.content_type = std::string_view(self->content_type_.data(), self->content_type_length_);
+    head.content_type = self->content_type_.value();
+    head.content_encoding = self->content_encoding_.value();
     head.event_stream = IsEventStream(head.content_type);
     self->listener_->OnResponseHeaders(head);
     // RFC 9112 section 6.3: no body after HEAD, 204 or 304, whatever the headers say.
@@ -351,12 +327,10 @@ void Http1ClientSession::StartResponse() {
   headers_done_ = false;
   message_complete_ = false;
   in_header_field_ = false;
-  field_may_be_content_type_ = false;
-  value_is_content_type_ = false;
-  field_match_length_ = 0;
+  content_type_.Reset();
+  content_encoding_.Reset();
   reason_phrase_bytes_ = 0;
   body_bytes_ = 0;
-  content_type_length_ = 0;
   callback_error_ = nullptr;
 }
 

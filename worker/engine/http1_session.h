@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "worker/engine/request_head.h"
+#include "worker/engine/response_head.h"
 
 struct http_parser;
 
@@ -24,8 +25,10 @@ struct Http1ResponseHead {
   int http_minor = 1;  // 0 for an HTTP/1.0 response.
   // The media type is text/event-stream (case-insensitive, parameters ignored).
   bool event_stream = false;
-  // The last Content-Type value, cut to Http1ClientSession::kMaxContentTypeBytes; empty if none.
+  // The last Content-Type and Content-Encoding values, cut to kMaxHeaderValueBytes; empty if
+  // none.
   std::string_view content_type;
+  std::string_view content_encoding;
 };
 
 // What a response reports. Called on the session's thread from inside Receive() or
@@ -60,7 +63,7 @@ class Http1ClientSession {
   // Reason phrases longer than this are a protocol error (bounds the status line; the whole
   // head is bounded by http-parser's HTTP_MAX_HEADER_SIZE, 80 KiB).
   static constexpr size_t kMaxReasonPhraseBytes = 1024;
-  static constexpr size_t kMaxContentTypeBytes = 128;
+  static constexpr size_t kMaxContentTypeBytes = kMaxHeaderValueBytes;
 
   explicit Http1ClientSession(Http1Listener* listener);
   ~Http1ClientSession();
@@ -117,13 +120,10 @@ class Http1ClientSession {
   bool headers_done_ = false;      // The final head was reported; later header calls are trailers.
   bool message_complete_ = false;  // http-parser reported the end of a message and paused.
   bool in_header_field_ = false;   // The last header callback was for a name (not a value).
-  bool field_may_be_content_type_ = false;
-  bool value_is_content_type_ = false;
-  size_t field_match_length_ = 0;
+  HeaderCapture content_type_{"content-type"};
+  HeaderCapture content_encoding_{"content-encoding"};
   size_t reason_phrase_bytes_ = 0;
   uint64_t body_bytes_ = 0;
-  size_t content_type_length_ = 0;
-  std::array<char, kMaxContentTypeBytes> content_type_{};
   // Set by a callback that rejects the response; becomes the returned error.
   const char* callback_error_ = nullptr;
 };

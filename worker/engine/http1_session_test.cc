@@ -25,6 +25,7 @@ class RecordingListener : public Http1Listener {
     http_minor = head.http_minor;
     event_stream = head.event_stream;
     content_type = std::string(head.content_type);
+    content_encoding = std::string(head.content_encoding);
   }
   void OnResponseData(std::string_view data) override {
     EXPECT_EQ(headers_calls, 1) << "data before headers";
@@ -46,6 +47,7 @@ class RecordingListener : public Http1Listener {
   int http_minor = -1;
   bool event_stream = false;
   std::string content_type;
+  std::string content_encoding;
   std::string body;
   int data_calls = 0;
   int complete_calls = 0;
@@ -561,6 +563,29 @@ TEST(Http1ResponseTest, ContentTypeDetection) {
   EXPECT_TRUE(f.listener.event_stream);
   EXPECT_EQ(f.listener.content_type,
             long_value.substr(0, Http1ClientSession::kMaxContentTypeBytes));
+}
+
+TEST(Http1ResponseTest, ContentEncodingIsCapturedAcrossSplitReads) {
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+      "content-length: 0\r\n\r\n";
+  for (size_t split = 1; split < response.size(); ++split) {
+    Fixture f;
+    ASSERT_TRUE(f.session.Receive(response.substr(0, split)).ok()) << split;
+    ASSERT_TRUE(f.session.Receive(response.substr(split)).ok()) << split;
+    EXPECT_EQ(f.listener.content_encoding, "gzip") << split;
+    EXPECT_EQ(f.listener.content_type, "text/event-stream") << split;
+  }
+  Fixture plain;
+  ASSERT_TRUE(plain.session.Receive("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").ok());
+  EXPECT_EQ(plain.listener.content_encoding, "");
+}
+
+TEST(ResponseHeadTest, IdentityEncoding) {
+  EXPECT_TRUE(IsIdentityEncoding(""));
+  EXPECT_TRUE(IsIdentityEncoding(" Identity "));
+  EXPECT_FALSE(IsIdentityEncoding("gzip"));
+  EXPECT_FALSE(IsIdentityEncoding("identity, gzip"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ class ServerRecorder : public Http2ServerListener {
 
 class ClientRecorder : public Http2Listener {
  public:
-  void OnResponseHeaders(int32_t stream_id, int http_status) override {
-    status[stream_id] = http_status;
+  void OnResponseHeaders(int32_t stream_id, const ResponseHead& head) override {
+    status[stream_id] = head.http_status;
+    content_type[stream_id] = std::string(head.content_type);
   }
   void OnResponseData(int32_t stream_id, std::string_view data) override {
     body[stream_id].append(data);
@@ -49,6 +50,7 @@ class ClientRecorder : public Http2Listener {
   }
   void OnGoaway(int32_t, uint32_t error_code) override { goaway_code = error_code; }
   std::map<int32_t, int> status;
+  std::map<int32_t, std::string> content_type;
   std::map<int32_t, std::string> body;
   std::map<int32_t, int> data_calls;
   std::map<int32_t, uint32_t> closed;
@@ -142,6 +144,7 @@ TEST_F(Http2ServerSessionTest, EachDrainedEventIsItsOwnDataFrame) {
   ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/event-stream").ok());
   Pump();
   EXPECT_EQ(client_recorder_.status[id], 200);
+  EXPECT_EQ(client_recorder_.content_type[id], "text/event-stream") << "the client reads it";
   std::string expected;
   for (int i = 0; i < 10; ++i) {
     const std::string event = "data: " + std::to_string(i) + "\n\n";

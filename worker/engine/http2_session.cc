@@ -75,15 +75,21 @@ struct Http2ClientSession::Callbacks {
                       size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
                       void*) {
     if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-    const std::string_view header_name(reinterpret_cast<const char*>(name), name_length);
-    if (header_name != ":status") return 0;
     auto* pending = static_cast<PendingBody*>(
         nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-    int status = 0;
-    if (pending != nullptr &&
-        absl::SimpleAtoi(absl::string_view(reinterpret_cast<const char*>(value), value_length),
-                         &status)) {
-      pending->http_status = status;
+    if (pending == nullptr) return 0;
+    // nghttp2 hands over header names in lower case (RFC 9113 8.2.1 requires it).
+    const std::string_view header_name(reinterpret_cast<const char*>(name), name_length);
+    const std::string_view header_value(reinterpret_cast<const char*>(value), value_length);
+    if (header_name == ":status") {
+      int status = 0;
+      if (absl::SimpleAtoi(absl::string_view(header_value.data(), header_value.size()), &status)) {
+        pending->http_status = status;
+      }
+    } else if (header_name == "content-type") {
+      pending->content_type.assign(header_value.substr(0, kMaxHeaderValueBytes));
+    } else if (header_name == "content-encoding") {
+      pending->content_encoding.assign(header_value.substr(0, kMaxHeaderValueBytes));
     }
     return 0;
   }
@@ -96,7 +102,12 @@ struct Http2ClientSession::Callbacks {
         auto* pending = static_cast<PendingBody*>(
             nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
         if (pending != nullptr && pending->http_status >= 200) {
-          self->listener_->OnResponseHeaders(frame->hd.stream_id, pending->http_status);
+          ResponseHead head;
+          head.http_status = pending->http_status;
+          head.content_type = pending->content_type;
+          head.content_encoding = pending->content_encoding;
+          head.event_stream = IsEventStream(head.content_type);
+          self->listener_->OnResponseHeaders(frame->hd.stream_id, head);
         }
         break;
       }

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "worker/engine/request_head.h"
+#include "worker/engine/response_head.h"
 
 struct nghttp2_session;
 
@@ -26,7 +27,7 @@ namespace bench::engine {
 class Http2Listener {
  public:
   virtual ~Http2Listener() = default;
-  virtual void OnResponseHeaders(int32_t stream_id, int http_status) = 0;
+  virtual void OnResponseHeaders(int32_t stream_id, const ResponseHead& head) = 0;
   // `data` is valid only during the call.
   virtual void OnResponseData(int32_t stream_id, std::string_view data) = 0;
   // The stream ended: error_code 0 is a clean end; otherwise an RST_STREAM code (ours or the
@@ -84,6 +85,8 @@ class Http2ClientSession {
     std::string body;
     size_t sent = 0;
     int http_status = 0;
+    std::string content_type;      // the response's, cut to kMaxHeaderValueBytes
+    std::string content_encoding;  // likewise
     bool reset_by_peer = false;
   };
 

@@ -141,7 +141,9 @@ class RecordingListener : public Http2Listener {
     uint32_t error_code = 0;
     bool reset_by_peer = false;
   };
-  void OnResponseHeaders(int32_t id, int status) override { streams[id].status = status; }
+  void OnResponseHeaders(int32_t id, const ResponseHead& head) override {
+    streams[id].status = head.http_status;
+  }
   void OnResponseData(int32_t id, std::string_view data) override {
     streams[id].body.append(data);
     ++streams[id].data_calls;

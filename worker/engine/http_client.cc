@@ -220,10 +220,10 @@ class HttpClient::PooledConnection final : public ConnectionListener,
   }
 
   // Http2Listener:
-  void OnResponseHeaders(int32_t stream_id, int http_status) override {
+  void OnResponseHeaders(int32_t stream_id, const ResponseHead& head) override {
     if (auto it = streams_.find(stream_id); it != streams_.end()) {
       it->second->response_started = true;
-      it->second->observer->OnResponseHeaders(http_status, read_time_ns_);
+      it->second->observer->OnResponseHeaders(head, read_time_ns_);
     }
   }
   void OnResponseData(int32_t stream_id, std::string_view data) override {
@@ -267,7 +267,12 @@ class HttpClient::PooledConnection final : public ConnectionListener,
   void OnResponseHeaders(const Http1ResponseHead& head) override {
     if (current_ == nullptr) return;
     current_->response_started = true;
-    current_->observer->OnResponseHeaders(head.http_status, read_time_ns_);
+    ResponseHead response;
+    response.http_status = head.http_status;
+    response.event_stream = head.event_stream;
+    response.content_type = head.content_type;
+    response.content_encoding = head.content_encoding;
+    current_->observer->OnResponseHeaders(response, read_time_ns_);
   }
   void OnResponseData(std::string_view data) override {
     if (current_ != nullptr) current_->observer->OnResponseBody(data, read_time_ns_);

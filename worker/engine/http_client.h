@@ -22,6 +22,7 @@
 #include "worker/engine/event_loop.h"
 #include "worker/engine/http2_session.h"
 #include "worker/engine/request_head.h"
+#include "worker/engine/response_head.h"
 #include "worker/engine/tls.h"
 
 namespace bench::engine {
@@ -65,7 +66,8 @@ class ResponseObserver {
   // waiting `connect_wait_ns` of that for its new connection to be established (0 when it went
   // out on a ready one): connection setup, not the generator's lag.
   virtual void OnRequestSent(int64_t sent_ns, int64_t connect_wait_ns) = 0;
-  virtual void OnResponseHeaders(int http_status, int64_t read_time_ns) = 0;
+  // `head`'s views are valid only during the call.
+  virtual void OnResponseHeaders(const ResponseHead& head, int64_t read_time_ns) = 0;
   // `bytes` are valid only during the call; `read_time_ns` was taken when they were read.
   virtual void OnResponseBody(std::string_view bytes, int64_t read_time_ns) = 0;
   virtual void OnRequestEnd(const RequestEnd& end, int64_t end_ns) = 0;

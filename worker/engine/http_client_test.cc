@@ -56,8 +56,8 @@ std::string ExpectedBody() {
 class Recorder : public ResponseObserver {
  public:
   void OnRequestSent(int64_t sent, int64_t) override { sent_ns = sent; }
-  void OnResponseHeaders(int status, int64_t t) override {
-    http_status = status;
+  void OnResponseHeaders(const ResponseHead& head, int64_t t) override {
+    http_status = head.http_status;
     headers_ns = t;
   }
   void OnResponseBody(std::string_view bytes, int64_t t) override {

@@ -66,6 +66,8 @@ class LoadDriver::Request final : public ResponseObserver {
     done_seen_ = false;
     invalid_ = false;
     error_event_ = false;
+    unrequested_encoding_ = false;
+    not_event_stream_ = false;
     usage_reported_ = false;
     output_tokens_ = 0;
     input_tokens_ = 0;
@@ -90,7 +92,13 @@ class LoadDriver::Request final : public ResponseObserver {
                               ScheduleLagNs(queued_.intended_ns, sent_ns, connect_wait_ns));
   }
 
-  void OnResponseHeaders(int http_status, int64_t) override { http_status_ = http_status; }
+  void OnResponseHeaders(const ResponseHead& head, int64_t) override {
+    http_status_ = head.http_status;
+    // The request asked for no content coding and, streaming, for server-sent events: a gzip
+    // body or a whole JSON reply is the server's error, not a stream cut short.
+    unrequested_encoding_ = !IsIdentityEncoding(head.content_encoding);
+    not_event_stream_ = !head.event_stream;
+  }
 
   void OnResponseBody(std::string_view bytes, int64_t read_time_ns) override {
     if (http_status_ < 200 || http_status_ >= 300) return;  // An error body: status decides.
@@ -164,8 +172,9 @@ class LoadDriver::Request final : public ResponseObserver {
     if (http_status_ >= 500) return Outcome::kHttp5xx;
     if (http_status_ >= 400) return Outcome::kHttp4xx;
     if (http_status_ < 200 || http_status_ >= 300) return Outcome::kInvalidResponse;
+    if (unrequested_encoding_) return Outcome::kInvalidResponse;
     if (!driver_->builder_.streaming()) return Outcome::kSuccess;
-    if (invalid_ || error_event_) return Outcome::kInvalidResponse;
+    if (not_event_stream_ || invalid_ || error_event_) return Outcome::kInvalidResponse;
     // A stream must end with [DONE]; anything else was cut short.
     if (!done_seen_ || parser_.EndedMidEvent()) return Outcome::kTruncatedStream;
     return Outcome::kSuccess;
@@ -190,6 +199,8 @@ class LoadDriver::Request final : public ResponseObserver {
   int64_t sent_ns_ = 0;
   int64_t connect_wait_ns_ = 0;
   int http_status_ = 0;
+  bool unrequested_encoding_ = false;  // Content-Encoding other than identity
+  bool not_event_stream_ = false;      // Content-Type other than text/event-stream
   SseParser parser_;
   OpenAiPayload payload_;
   std::vector<int64_t> chunk_times_;

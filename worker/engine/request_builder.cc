@@ -307,6 +307,7 @@ absl::StatusOr<HeaderList> ResolveHeaders(const HeaderList& headers, bool stream
   resolved.reserve(headers.size() + 2);
   bool has_content_type = false;
   bool has_accept = false;
+  bool has_accept_encoding = false;
   const auto lookup = [](std::string_view variable) -> std::optional<std::string> {
     const char* value = std::getenv(std::string(variable).c_str());
     if (value == nullptr) return std::nullopt;
@@ -334,10 +335,14 @@ absl::StatusOr<HeaderList> ResolveHeaders(const HeaderList& headers, bool stream
     }
     has_content_type = has_content_type || lower == "content-type";
     has_accept = has_accept || lower == "accept";
+    has_accept_encoding = has_accept_encoding || lower == "accept-encoding";
     resolved.emplace_back(std::move(lower), *std::move(expanded));
   }
   if (!has_content_type) resolved.emplace_back("content-type", "application/json");
   if (streaming && !has_accept) resolved.emplace_back("accept", "text/event-stream");
+  // Bodies are parsed as they arrive: a compressed one could not be (and a server that
+  // compresses anyway is told apart as invalid_response).
+  if (!has_accept_encoding) resolved.emplace_back("accept-encoding", "identity");
   return resolved;
 }
 

@@ -62,10 +62,10 @@ void AppendJsonString(std::string_view text, std::string& out);
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // The headers to send: names lower-cased (HTTP/2 requires it), values with ${env:NAME} expanded
-// from the environment, plus "content-type: application/json" and, when `streaming`, "accept:
-// text/event-stream" unless given. FailedPrecondition for an unset variable and InvalidArgument
-// for an empty name, a malformed reference or a CR/LF in a value; messages name the header and
-// the variable, never a value.
+// from the environment, plus "content-type: application/json", "accept-encoding: identity" and,
+// when `streaming`, "accept: text/event-stream" unless given. FailedPrecondition for an unset
+// variable and InvalidArgument for an empty name, a malformed reference or a CR/LF in a value;
+// messages name the header and the variable, never a value.
 absl::StatusOr<HeaderList> ResolveHeaders(const HeaderList& headers, bool streaming);
 
 }  // namespace bench::engine
