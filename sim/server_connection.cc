@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "sim/generation.h"
@@ -41,6 +42,9 @@ ServerConnection::~ServerConnection() {
 }
 
 absl::Status ServerConnection::Start(engine::UvHandle<uv_tcp_t> tcp) {
+  accepted_ns_ = MonotonicNowNs();
+  last_read_ns_ = accepted_ns_;
+  last_request_ns_ = accepted_ns_;
   tcp_ = std::move(tcp);
   tcp_.get()->data = this;
   // Token events are small and latency is the point: never wait to coalesce them.
@@ -74,7 +78,8 @@ void ServerConnection::OnRead(ssize_t nread, const char* data) {
   // Requests arrive when their bytes are read: take the time before any decryption or parsing.
   read_time_ns_ = MonotonicNowNs();
   if (nread == 0 || closed_) return;  // EAGAIN
-  if (nread < 0) {                    // EOF, reset
+  last_read_ns_ = read_time_ns_;
+  if (nread < 0) {  // EOF, reset
     Close();
     return;
   }
@@ -104,7 +109,49 @@ void ServerConnection::OnRead(ssize_t nread, const char* data) {
     if (!decrypted_.empty()) OnPlaintext(decrypted_);
     if (!closed_ && tls_->peer_closed()) CloseAfterWrites();
   }
-  if (!closed_) Flush();
+  if (closed_) return;
+  // An HTTP/1.1 request that began in this read (or before) and is not whole yet.
+  if (http1_ != nullptr && http1_->request_incomplete()) {
+    if (incomplete_since_ns_ == 0) incomplete_since_ns_ = read_time_ns_;
+  } else {
+    incomplete_since_ns_ = 0;
+  }
+  Flush();
+}
+
+void ServerConnection::CheckTimeouts(int64_t now_ns) {
+  if (closed_ || closing_) return;
+  const SimConfig& config = worker_.shared().config;
+  const int64_t header_timeout_ns = absl::ToInt64Nanoseconds(config.header_timeout);
+  // Since when the connection has owed us a whole request: the handshake or preface from the
+  // accept; an HTTP/1.1 request from its first byte; HTTP/2 streams whose request has not
+  // arrived whole, from the last request that did (streams finish at all times under load).
+  int64_t owed_since_ns = 0;
+  if (protocol_ == Protocol::kUnknown || (tls_ != nullptr && !tls_->handshake_done())) {
+    owed_since_ns = accepted_ns_;
+  } else if (http1_ != nullptr && incomplete_since_ns_ != 0) {
+    owed_since_ns = incomplete_since_ns_;
+  } else if (http2_ != nullptr && http2_->IncompleteRequests() > 0) {
+    owed_since_ns = last_request_ns_;
+  }
+  if (owed_since_ns != 0 && now_ns - owed_since_ns > header_timeout_ns) {
+    BENCH_LOG(WARNING) << "bench-sim: closing a connection that sent no whole request within "
+                       << absl::FormatDuration(config.header_timeout)
+                       << " (--header-timeout; a slow or stalled client)";
+    Close();
+    return;
+  }
+  if (owed_since_ns == 0 && generations_.empty() &&
+      now_ns - last_read_ns_ > absl::ToInt64Nanoseconds(config.idle_timeout)) {
+    BENCH_LOG(DEBUG) << "bench-sim: closing an idle connection (--idle-timeout)";
+    if (http2_ != nullptr) {
+      // A graceful end: GOAWAY(NO_ERROR), then the close once it is written.
+      http2_->Terminate(0).IgnoreError();
+      Flush();
+      return;
+    }
+    Close();
+  }
 }
 
 void ServerConnection::OnPlaintext(std::string_view bytes) {
@@ -183,6 +230,8 @@ void ServerConnection::HandleHttp1Failure(const absl::Status& status) {
 }
 
 void ServerConnection::OnRequest(const engine::Http1ServerRequest& request) {
+  last_request_ns_ = read_time_ns_;
+  incomplete_since_ns_ = 0;
   IncomingRequest incoming;
   incoming.method = request.method;
   incoming.target = request.target;
@@ -193,6 +242,7 @@ void ServerConnection::OnRequest(const engine::Http1ServerRequest& request) {
 }
 
 void ServerConnection::OnRequest(const engine::Http2ServerRequest& request) {
+  last_request_ns_ = read_time_ns_;
   IncomingRequest incoming;
   incoming.method = request.method;
   incoming.target = request.path;

@@ -66,6 +66,9 @@ class ServerConnection final : public engine::Http1ServerListener,
   // Writes everything encoded so far. Called by the worker for dirty connections and by the
   // connection itself after each read.
   void Flush();
+  // The abuse limits (--header-timeout, --idle-timeout), checked by the worker every second:
+  // closes a connection that owes a whole request for too long, or sat idle too long.
+  void CheckTimeouts(int64_t now_ns);
   // Closes at once (queued writes are dropped), stops the generations and hands the object
   // back to the worker. Idempotent.
   void Close();
@@ -112,7 +115,11 @@ class ServerConnection final : public engine::Http1ServerListener,
   std::string decrypted_;   // TLS input; keeps its capacity.
   absl::flat_hash_map<int32_t, std::unique_ptr<Generation>> generations_;
   int64_t read_time_ns_ = 0;  // Arrival time of the requests being parsed.
-  bool in_receive_ = false;   // Inside a session's Receive()/Resume(): it continues by itself.
+  int64_t accepted_ns_ = 0;
+  int64_t last_read_ns_ = 0;
+  int64_t last_request_ns_ = 0;      // the last request that arrived whole (or the accept)
+  int64_t incomplete_since_ns_ = 0;  // HTTP/1.1: the first read of a request not yet whole
+  bool in_receive_ = false;  // Inside a session's Receive()/Resume(): it continues by itself.
   bool dirty_ = false;
   bool write_blocked_ = false;
   int64_t last_write_progress_ns_ = 0;

@@ -2,7 +2,14 @@
 // client: the engine's HttpClient timestamps every read before parsing. Checks the timing
 // contract (p50 TTFT and per-token gap within 1 ms of --ttft 50ms / --itl 10ms at 100 concurrent
 // streams) and the capacity contract (8 running, 4 waiting, the 13th gets 429).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,6 +154,126 @@ TEST(SimBinaryTest, AClientThatStopsReadingIsSlowedDownNotDropped) {
     bytes += exchange->body_bytes;
   }
   EXPECT_GT(bytes, uint64_t{80} << 20) << "more than the old 64 MiB cap was held back";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Abuse limits: raw sockets, as a hostile client would hold them.
+
+// A blocking TCP connection to 127.0.0.1:`port`; -1 on failure.
+int ConnectRaw(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void SendAll(int fd, std::string_view bytes) {
+  ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+}
+
+// Reads until the server closes (EOF or reset) or `limit_ms` passes; returns the ms it took, or
+// -1 when the connection was still open at the limit. `out` gets what was read.
+int64_t MsUntilClosed(int fd, int64_t limit_ms, std::string* out = nullptr) {
+  const int64_t start_ns = MonotonicNowNs();
+  timeval tv{0, 100'000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buffer[4096];
+  while ((MonotonicNowNs() - start_ns) / 1'000'000 < limit_ms) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n > 0) {
+      if (out != nullptr) out->append(buffer, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    return (MonotonicNowNs() - start_ns) / 1'000'000;  // EOF or reset
+  }
+  return -1;
+}
+
+constexpr char kHealthRequest[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+// Slowloris: half a request head, then nothing. The connection is closed after the header
+// timeout; a client that sends whole requests is not touched.
+TEST(SimAbuseTest, APartialRequestIsClosedAfterTheHeaderTimeout) {
+  SimProcess sim(BENCH_SIM_BINARY, {"--listen", "127.0.0.1:0", "--header-timeout", "1s"});
+  ASSERT_GT(sim.port(), 0);
+  const int slow = ConnectRaw(sim.port());
+  const int silent = ConnectRaw(sim.port());  // not even a byte: owes the request from accept
+  ASSERT_GE(slow, 0);
+  ASSERT_GE(silent, 0);
+  SendAll(slow, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Len");
+  SimClient healthy(sim.port(), Transport::kHttp1);
+  Exchange* health = healthy.Send("GET", "/health", "");
+  ASSERT_TRUE(healthy.WaitAll());
+  EXPECT_EQ(health->http_status, 200);
+  // Closed after 1 s (the sweep runs every second): between 1 and 3 s from here.
+  const int64_t slow_ms = MsUntilClosed(slow, 5'000);
+  EXPECT_GE(slow_ms, 0) << "the slow client still holds its connection";
+  EXPECT_LE(slow_ms, 3'000);
+  EXPECT_GE(MsUntilClosed(silent, 5'000), 0);
+  close(slow);
+  close(silent);
+  EXPECT_NE(sim.Log().find("sent no whole request within 1s (--header-timeout"), std::string::npos)
+      << sim.Log();
+}
+
+TEST(SimAbuseTest, AnIdleConnectionIsClosedAfterTheIdleTimeout) {
+  SimProcess sim(BENCH_SIM_BINARY, {"--listen", "127.0.0.1:0", "--idle-timeout", "1s"});
+  ASSERT_GT(sim.port(), 0);
+  const int fd = ConnectRaw(sim.port());
+  ASSERT_GE(fd, 0);
+  SendAll(fd, kHealthRequest);
+  std::string response;
+  const int64_t ms = MsUntilClosed(fd, 5'000, &response);
+  close(fd);
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  EXPECT_GE(ms, 900) << "answered, then kept open while idle";
+  EXPECT_LE(ms, 3'000);
+}
+
+TEST(SimAbuseTest, ConnectionsBeyondTheCapAreClosedWithAWarning) {
+  SimProcess sim(BENCH_SIM_BINARY, {"--listen", "127.0.0.1:0", "--max-connections", "2"});
+  ASSERT_GT(sim.port(), 0);
+  const int first = ConnectRaw(sim.port());
+  const int second = ConnectRaw(sim.port());
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  // Both admitted: each gets its answer (and so is counted before the third arrives).
+  for (int fd : {first, second}) {
+    SendAll(fd, kHealthRequest);
+    char buffer[256];
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    ASSERT_GT(n, 0);
+    EXPECT_EQ(std::string_view(buffer, static_cast<size_t>(n)).rfind("HTTP/1.1 200", 0), 0u);
+  }
+  const int third = ConnectRaw(sim.port());
+  ASSERT_GE(third, 0);  // The kernel accepts; the sim closes it at once.
+  EXPECT_GE(MsUntilClosed(third, 3'000), 0);
+  close(third);
+  EXPECT_NE(sim.Log().find("--max-connections 2 reached: closed 1 new connections so far"),
+            std::string::npos)
+      << sim.Log();
+  // Once one of the two goes, a new connection is admitted again.
+  close(first);
+  bool admitted = false;
+  for (int attempt = 0; attempt < 50 && !admitted; ++attempt) {
+    const int fd = ConnectRaw(sim.port());
+    ASSERT_GE(fd, 0);
+    SendAll(fd, kHealthRequest);
+    std::string response;
+    MsUntilClosed(fd, 300, &response);
+    admitted = response.rfind("HTTP/1.1 200", 0) == 0;
+    close(fd);
+  }
+  EXPECT_TRUE(admitted);
+  close(second);
 }
 
 }  // namespace

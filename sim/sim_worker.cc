@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "sim/generation.h"
@@ -26,6 +27,7 @@ absl::Status SimWorker::Init() {
   emitter_ = std::make_unique<Emitter>(
       *loop_, [this] { FlushDirty(); }, shared_.metrics.AddTokenLatenessRecorder());
   reaper_ = std::make_unique<engine::Timer>(*loop_, [this] { Reap(); });
+  sweeper_ = std::make_unique<engine::Timer>(*loop_, [this] { Sweep(); });
   return absl::OkStatus();
 }
 
@@ -66,9 +68,23 @@ void SimWorker::OnConnection(uv_stream_t* listener, int status) {
     BENCH_LOG(WARNING) << "bench-sim: " << init;
     return;  // `client` closes itself.
   }
+  // --max-connections: accepted (so the kernel's backlog drains) and closed at once.
+  if (shared_.open_connections.fetch_add(1) >= shared_.config.max_connections) {
+    shared_.open_connections.fetch_sub(1);
+    ++rejected_connections_;
+    const int64_t now_ns = MonotonicNowNs();
+    if (now_ns - last_reject_log_ns_ >= 1'000'000'000) {
+      BENCH_LOG(WARNING) << "bench-sim: --max-connections " << shared_.config.max_connections
+                         << " reached: closed " << rejected_connections_
+                         << " new connections so far";
+      last_reject_log_ns_ = now_ns;
+    }
+    return;  // `client` closes itself.
+  }
   auto connection = std::make_unique<ServerConnection>(*this, shared_.tls.get());
   const absl::Status started = connection->Start(std::move(client));
   if (!started.ok()) {
+    shared_.open_connections.fetch_sub(1);
     BENCH_LOG(WARNING) << "bench-sim: " << started;
     return;
   }
@@ -79,6 +95,7 @@ void SimWorker::OnConnection(uv_stream_t* listener, int status) {
 void SimWorker::Start() {
   if (started_) return;
   started_ = true;
+  sweeper_->Start(1000, 1000);
   thread_ = std::thread([this] {
     // The default 50 us timer slack would add that much to every token's wake-up.
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
@@ -101,6 +118,7 @@ void SimWorker::Stop() {
   // Everything on the loop is closed now; let the close callbacks run and check for leaks.
   emitter_.reset();
   reaper_.reset();
+  sweeper_.reset();
   const absl::Status status = loop_->Close();
   if (!status.ok()) BENCH_LOG(ERROR) << "bench-sim: worker " << index_ << ": " << status;
 }
@@ -137,7 +155,17 @@ void SimWorker::RetireConnection(ServerConnection* connection) {
   BENCH_CHECK(it != connections_.end()) << "retiring an unknown connection";
   dead_connections_.push_back(std::move(it->second));
   connections_.erase(it);
+  shared_.open_connections.fetch_sub(1);
   if (reaper_ != nullptr && !reaper_->active()) reaper_->Start(0);
+}
+
+void SimWorker::Sweep() {
+  // CheckTimeouts() may close a connection, which takes it out of connections_.
+  std::vector<ServerConnection*> open;
+  open.reserve(connections_.size());
+  for (auto& [raw, connection] : connections_) open.push_back(raw);
+  const int64_t now_ns = MonotonicNowNs();
+  for (ServerConnection* connection : open) connection->CheckTimeouts(now_ns);
 }
 
 void SimWorker::Reap() {

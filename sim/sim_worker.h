@@ -4,6 +4,7 @@
 // SimShared.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -71,6 +72,7 @@ struct SimShared {
   int64_t started_unix_seconds = 0;
   uint64_t id_nonce = 0;  // Makes response ids differ between runs.
   int first_port = 0;     // The first --listen address's bound port (port 0 resolved).
+  std::atomic<int64_t> open_connections{0};  // all workers' (--max-connections)
 };
 
 // Created on any thread; after Start() everything runs on its own thread. Stop() (any thread)
@@ -118,12 +120,15 @@ class SimWorker {
   void OnConnection(uv_stream_t* listener, int status);
   void Shutdown();
   void Reap();
+  // The connections' abuse limits (ServerConnection::CheckTimeouts).
+  void Sweep();
 
   SimShared& shared_;
   const int index_;
   std::unique_ptr<engine::EventLoop> loop_;
   std::unique_ptr<Emitter> emitter_;
   std::unique_ptr<engine::Timer> reaper_;
+  std::unique_ptr<engine::Timer> sweeper_;  // every second: Sweep()
   RequestParser parser_;
   std::string scratch_;
   std::string delta_scratch_;
@@ -134,6 +139,8 @@ class SimWorker {
   std::vector<std::unique_ptr<ServerConnection>> dead_connections_;
   std::vector<std::unique_ptr<Generation>> dead_generations_;
   std::thread thread_;
+  uint64_t rejected_connections_ = 0;  // --max-connections
+  int64_t last_reject_log_ns_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -183,14 +183,20 @@ struct Http1ServerSession::Callbacks {
 
   // Pausing stops http-parser right after this request, so a pipelined next request is not
   // parsed before this one has been answered.
+  static int OnMessageBegin(http_parser* parser) {
+    Self(parser)->message_begun_ = true;
+    return 0;
+  }
+
   static int OnMessageComplete(http_parser* parser) {
     Self(parser)->message_complete_ = true;
+    Self(parser)->message_begun_ = false;
     http_parser_pause(parser, 1);
     return 0;
   }
 
   static constexpr http_parser_settings kSettings = {
-      .on_message_begin = nullptr,
+      .on_message_begin = &OnMessageBegin,
       .on_url = &OnUrl,
       .on_status = nullptr,
       .on_header_field = &OnHeaderField,

@@ -86,6 +86,8 @@ class Http1ServerSession {
   // Ends the streamed response (the last chunk).
   void EndStream(std::string& out);
 
+  // Part of a request has been parsed, not yet all of it.
+  bool request_incomplete() const { return message_begun_; }
   // A request has been delivered and its response has not ended.
   bool response_in_progress() const { return phase_ != Phase::kIdle; }
   bool streaming() const { return phase_ == Phase::kStreaming; }
@@ -125,6 +127,7 @@ class Http1ServerSession {
   std::string captured_value_;
   bool expect_continue_ = false;
   bool message_complete_ = false;
+  bool message_begun_ = false;    // A request's first bytes were parsed, not yet its end.
   int callback_http_status_ = 0;  // Set by a callback that rejects the request.
   absl::StatusCode callback_code_ = absl::StatusCode::kOk;
   const char* callback_error_ = nullptr;

@@ -257,6 +257,12 @@ size_t Http2ServerSession::PendingBytes() const {
   return bytes;
 }
 
+size_t Http2ServerSession::IncompleteRequests() const {
+  size_t count = 0;
+  for (const auto& [id, stream] : streams_) count += stream->request_delivered ? 0 : 1;
+  return count;
+}
+
 absl::Status Http2ServerSession::Terminate(uint32_t error_code) {
   return Nghttp2Error(nghttp2_session_terminate_session(session_, error_code),
                       "nghttp2_session_terminate_session");

@@ -101,6 +101,8 @@ class Http2ServerSession {
   // Response bytes queued by SendStreamData()/SubmitResponse() and not yet framed (flow control
   // or the owner not draining). Walks the streams: for occasional checks.
   size_t PendingBytes() const;
+  // Streams whose request has begun (HEADERS) and not yet arrived whole.
+  size_t IncompleteRequests() const;
 
  private:
   struct Callbacks;  // The C callbacks; they record and forward to the listener.
