@@ -293,13 +293,9 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     connection_.Close();
     std::vector<std::pair<InFlight*, RequestEnd>> victims;
     for (InFlight* request : assigned_) victims.push_back({request, {outcome, 0, detail}});
-    std::vector<InFlight*> unprocessed;  // above a GOAWAY's last stream id: resent
     for (auto& [stream_id, request] : streams_) {
       const bool excluded_by_goaway = goaway_ && stream_id > goaway_last_stream_id_;
-      if (excluded_by_goaway && !request->response_started && request->attempts < 3) {
-        unprocessed.push_back(request);
-        continue;
-      }
+      if (excluded_by_goaway && RetryUnprocessed(request)) continue;
       victims.push_back(
           {request, {excluded_by_goaway ? TransportOutcome::kGoaway : outcome, 0, detail}});
     }
@@ -316,7 +312,6 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     const bool never_connected =
         !ready_ && (outcome == TransportOutcome::kConnect || outcome == TransportOutcome::kTls);
     if (never_connected) client_.OnConnectFailed(RequestEnd{outcome, 0, detail});
-    for (InFlight* request : unprocessed) RetryUnprocessed(request);
     const int64_t now = MonotonicNowNs();
     for (auto& [request, end] : victims) {
       if (outcome == TransportOutcome::kCancelled) continue;  // Cancel() or shutdown reports it.
@@ -331,8 +326,9 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     client_.Dispatch();
   }
 
-  // A request the server did not process (REFUSED_STREAM, above a GOAWAY's last stream id) goes
-  // back to the queue for another connection, up to three attempts; false when it may not.
+  // A request the server did not process (a stale keep-alive connection closed as it was written,
+  // REFUSED_STREAM, above a GOAWAY's last stream id) goes back to the queue for another
+  // connection, up to three attempts; false when it may not.
   bool RetryUnprocessed(InFlight* request) {
     if (request->response_started || request->attempts >= 3) return false;
     ++client_.stats_.connections.retries;
@@ -421,12 +417,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     }
     // Closed before any response byte: on a reused keep-alive connection that is the server
     // dropping an idle connection as we wrote; send once more on a fresh one.
-    if (was_reused && !request->response_started && request->attempts < 3) {
-      current_ = nullptr;
-      request->sent = false;
-      ++client_.stats_.connections.retries;
-      client_.Requeue(request);
-    }
+    if (was_reused && RetryUnprocessed(request)) current_ = nullptr;
     Fail(TransportOutcome::kReset, status);
   }
 
