@@ -190,8 +190,6 @@ void IntervalPoint::ApplyDelta(const IntervalPoint& delta) {
   client_queue = delta.client_queue;
 }
 
-ConnectionStats::ConnectionStats() = default;
-
 void ConnectionStats::Merge(const ConnectionStats& other) {
   opened += other.opened;
   failed += other.failed;

@@ -115,8 +115,6 @@ struct IntervalPoint {
 // target could not be reached. Sums merge by adding; maxima (and the server's limit, a minimum)
 // are cumulative readings that merge by taking the larger (smaller): a delta carries them whole.
 struct ConnectionStats {
-  ConnectionStats();
-
   uint64_t opened = 0;       // connection attempts
   uint64_t failed = 0;       // connections that ended in an error while requests were on them
   uint64_t retries = 0;      // requests sent again (stale keep-alive, REFUSED_STREAM, above GOAWAY)

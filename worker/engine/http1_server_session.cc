@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "absl/strings/str_cat.h"
+#include "worker/engine/http_text.h"
 
 namespace bench::engine {
 namespace {
@@ -13,16 +14,6 @@ namespace {
 constexpr std::string_view kExpect = "expect";
 constexpr size_t kMaxTrackedNameBytes = 16;  // Longer names are never ones we look at.
 constexpr size_t kMaxTrackedValueBytes = 32;
-
-char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLowerAscii(a[i]) != ToLowerAscii(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {

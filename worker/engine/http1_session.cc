@@ -6,27 +6,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "worker/engine/http_text.h"
 
 namespace bench::engine {
 namespace {
-
-char ToLowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLowerAscii(a[i]) != ToLowerAscii(b[i])) return false;
-  }
-  return true;
-}
-
-bool IsOptionalWhitespace(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view TrimWhitespace(std::string_view s) {
-  while (!s.empty() && IsOptionalWhitespace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsOptionalWhitespace(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // RFC 9110 tchar.
 bool IsTokenChar(char c) {

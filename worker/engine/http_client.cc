@@ -576,7 +576,7 @@ void HttpClient::Dispatch() {
 }
 
 void HttpClient::Retire(PooledConnection* connection) {
-  AddRetired(*connection);
+  AddConnection(*connection, stats_.connections);
   idle_http1_.erase(std::remove(idle_http1_.begin(), idle_http1_.end(), connection),
                     idle_http1_.end());
   warming_http1_.erase(std::remove(warming_http1_.begin(), warming_http1_.end(), connection),
@@ -607,13 +607,12 @@ void HttpClient::Preconnect(size_t requests_in_flight) {
   }
 }
 
-void HttpClient::AddRetired(const PooledConnection& connection) {
-  ConnectionStats& c = stats_.connections;
-  c.streams += connection.streams_carried();
-  c.bytes += connection.bytes_read();
-  c.max_streams = std::max(c.max_streams, connection.streams_carried());
-  c.max_bytes = std::max(c.max_bytes, connection.bytes_read());
-  c.max_concurrent_streams = std::max(c.max_concurrent_streams, connection.peak_streams());
+void HttpClient::AddConnection(const PooledConnection& connection, ConnectionStats& stats) {
+  stats.streams += connection.streams_carried();
+  stats.bytes += connection.bytes_read();
+  stats.max_streams = std::max(stats.max_streams, connection.streams_carried());
+  stats.max_bytes = std::max(stats.max_bytes, connection.bytes_read());
+  stats.max_concurrent_streams = std::max(stats.max_concurrent_streams, connection.peak_streams());
 }
 
 void HttpClient::OnConnectSucceeded(int64_t connect_ns) {
@@ -647,20 +646,9 @@ void HttpClient::OnConnectFailed(const RequestEnd& cause) {
   for (InFlight* request : waiting) Finish(request, cause, now);
 }
 
-void HttpClient::AddLiveConnections(ConnectionStats& stats) const {
-  for (const auto& connection : connections_) {
-    stats.streams += connection->streams_carried();
-    stats.bytes += connection->bytes_read();
-    stats.max_streams = std::max(stats.max_streams, connection->streams_carried());
-    stats.max_bytes = std::max(stats.max_bytes, connection->bytes_read());
-    stats.max_concurrent_streams =
-        std::max(stats.max_concurrent_streams, connection->peak_streams());
-  }
-}
-
 HttpClientStats HttpClient::stats() const {
   HttpClientStats stats = stats_;
-  AddLiveConnections(stats.connections);
+  for (const auto& connection : connections_) AddConnection(*connection, stats.connections);
   if (unreachable_) stats.connections.unreachable_ns += MonotonicNowNs() - unreachable_since_ns_;
   stats.open_connections = connections_.size();
   stats.queued_requests = pending_.size();

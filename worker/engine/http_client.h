@@ -133,14 +133,13 @@ class HttpClient {
   void Retire(PooledConnection* connection);
   void Finish(InFlight* request, RequestEnd end, int64_t end_ns);
   void Requeue(InFlight* request);
-  // Accounting of a connection that closed: what it carried joins stats_.
-  void AddRetired(const PooledConnection& connection);
+  // Folds what `connection` carried into `stats` (sums and maxima): a retired one into stats_,
+  // the open ones into a snapshot.
+  static void AddConnection(const PooledConnection& connection, ConnectionStats& stats);
   void OnConnectSucceeded(int64_t connect_ns);
   // A connection attempt failed (refused, timed out, TLS): back off, and when the target was
   // already unreachable, fail what waits for a connection with the same cause.
   void OnConnectFailed(const RequestEnd& cause);
-  // Fills the per-connection figures of `stats` from stats_ and the open connections.
-  void AddLiveConnections(ConnectionStats& stats) const;
 
   EventLoop& loop_;
   Endpoint endpoint_;
