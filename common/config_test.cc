@@ -571,6 +571,39 @@ target: {maxStreamsPerConnection: 0, connections: -2}
   EXPECT_EQ(defaults.target.connections, 0);
 }
 
+TEST(ErrorsTest, ResponseCapKeys) {
+  EXPECT_THAT(
+      Errors(R"(
+benchmark: {name: x}
+target: {maxResponseBytes: 16 furlongs, maxResponseTokens: -1}
+)"),
+      ElementsAre("cfg.yaml:2: target.maxResponseBytes must be a size in bytes (e.g. "
+                  "1048576, \"16MiB\", \"1GB\"), got \"16 furlongs\"",
+                  "cfg.yaml:2: target.maxResponseTokens must be >= 0 (0 = no limit), got -1"));
+  EXPECT_THAT(Errors("benchmark: {name: x}\ntarget: {maxResponseBytes: 2GiB}\n"),
+              ElementsAre("cfg.yaml:2: target.maxResponseBytes must be between 1024 and "
+                          "1073741824 (1KiB to 1GiB), got \"2GiB\""));
+  for (const auto& [text, bytes] :
+       std::vector<std::pair<std::string, int64_t>>{{"1048576", 1048576},
+                                                    {"256KiB", 262144},
+                                                    {"1.5 MB", 1500000},
+                                                    {"1GiB", 1073741824},
+                                                    {"4096B", 4096}}) {
+    SCOPED_TRACE(text);
+    const BenchmarkConfig config =
+        ParseOk("benchmark: {name: x}\ntarget: {maxResponseBytes: " + text + "}\n");
+    EXPECT_EQ(config.target.max_response_bytes, bytes);
+    // The resolved config writes it back in a form that reads the same.
+    EXPECT_EQ(ParseOk(ConfigToYaml(config)).target.max_response_bytes, bytes);
+  }
+  const BenchmarkConfig defaults = ParseOk("benchmark: {name: x}\n");
+  EXPECT_EQ(defaults.target.max_response_bytes, 16 << 20);
+  EXPECT_EQ(defaults.target.max_response_tokens, 0);
+  EXPECT_EQ(ParseOk("benchmark: {name: x}\ntarget: {maxResponseTokens: 5000}\n")
+                .target.max_response_tokens,
+            5000);
+}
+
 TEST(ErrorsTest, EndpointSelectsTheApiAndIsChecked) {
   const auto endpoint_errors = [](std::string_view endpoint) {
     return Errors("benchmark: {name: x}\ntarget:\n  endpoint: \"" + std::string(endpoint) +

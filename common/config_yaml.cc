@@ -567,6 +567,16 @@ std::string Got(const YamlNode& node) {
 
 // The shortest text that reads back as exactly `value`; plain decimals unless the magnitude
 // needs an exponent.
+// Bytes as the config writes them: "16MiB" when a whole number of KiB/MiB/GiB, else the count.
+std::string FormatByteSize(int64_t bytes) {
+  for (const auto& [unit, factor] : {std::pair<const char*, int64_t>{"GiB", int64_t{1} << 30},
+                                     {"MiB", int64_t{1} << 20},
+                                     {"KiB", int64_t{1} << 10}}) {
+    if (bytes >= factor && bytes % factor == 0) return std::to_string(bytes / factor) + unit;
+  }
+  return std::to_string(bytes);
+}
+
 std::string FormatNumber(double value) {
   char buffer[64];
   const double magnitude = std::fabs(value);
@@ -644,7 +654,7 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& S
           {"benchmark", {"name", "duration", "warmup", "seed", "maxRequests"}},
           {"target",
            {"endpoint", "model", "protocol", "headers", "timeout", "tls", "extraBody",
-            "maxStreamsPerConnection", "connections"}},
+            "maxStreamsPerConnection", "connections", "maxResponseBytes", "maxResponseTokens"}},
           {"load",
            {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace"}},
           {"prompts",
@@ -947,6 +957,42 @@ class Reader {
       return false;
     }
     *out = *value;
+    return true;
+  }
+
+  // A size in bytes: a whole number, or one with a unit B, KiB, MiB, GiB (powers of 1024) or KB,
+  // MB, GB (powers of 1000): 1048576, "1MiB", "1.5 GB".
+  bool ByteSize(const YamlNode& node, const std::string& path, const Bounds& bounds, int64_t* out) {
+    static constexpr std::pair<std::string_view, double> kUnits[] = {
+        {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
+        {"GB", 1e9},     {"B", 1.0}};
+    const std::string syntax =
+        path + " must be a size in bytes (e.g. 1048576, \"16MiB\", \"1GB\"), got " + Got(node);
+    if (node.kind != YamlNode::Kind::kScalar) {
+      diags_.Error(node.origin, syntax);
+      return false;
+    }
+    std::string_view text = node.text;
+    double scale = 1.0;
+    for (const auto& [unit, factor] : kUnits) {
+      if (absl::EndsWith(Absl(text), Absl(unit))) {
+        text.remove_suffix(unit.size());
+        scale = factor;
+        break;
+      }
+    }
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    double value = 0;
+    if (text.empty() || !ScalarToDouble(text, &value) || !std::isfinite(value) || value < 0) {
+      diags_.Error(node.origin, syntax);
+      return false;
+    }
+    value = std::floor(value * scale);
+    if (std::string problem = BoundsProblem(value, bounds); !problem.empty()) {
+      diags_.Error(node.origin, path + " " + problem + ", got " + Got(node));
+      return false;
+    }
+    *out = static_cast<int64_t>(value);
     return true;
   }
 
@@ -1429,6 +1475,14 @@ class ConfigBuilder {
       read_.Int(*v, s.Path("connections"),
                 Bounds::NonNegative().AtMost(100'000).Hint("0 = as many as the load needs"),
                 &t.connections);
+    }
+    if (const YamlNode* v = s.Get("maxResponseBytes")) {
+      read_.ByteSize(*v, s.Path("maxResponseBytes"),
+                     Bounds::Between(1024, 1073741824).Hint("1KiB to 1GiB"), &t.max_response_bytes);
+    }
+    if (const YamlNode* v = s.Get("maxResponseTokens")) {
+      read_.Int(*v, s.Path("maxResponseTokens"),
+                Bounds::NonNegative().AtMost(1e12).Hint("0 = no limit"), &t.max_response_tokens);
     }
     if (const YamlNode* v = s.Get("extraBody")) {
       if (v->kind != YamlNode::Kind::kMap) {
@@ -2413,8 +2467,11 @@ absl::StatusOr<ParsedConfig> ParseConfigWithSets(std::string_view yaml_text,
   return ParseConfig(yaml_text, source_name, overrides);
 }
 
-std::string ConfigToYaml(const BenchmarkConfig& raw_config) {
-  const BenchmarkConfig config = RedactSecrets(raw_config);
+std::string ConfigToYaml(const BenchmarkConfig& config) {
+  return ConfigToYamlWithSecrets(RedactSecrets(config));
+}
+
+std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config) {
   std::string out;
   const auto line = [&out](int indent, const std::string& text) {
     out.append(static_cast<size_t>(indent), ' ');
@@ -2465,6 +2522,9 @@ std::string ConfigToYaml(const BenchmarkConfig& raw_config) {
   line(2, "maxStreamsPerConnection: " + std::to_string(t.max_streams_per_connection));
   line(2, "connections: " + std::to_string(t.connections) +
               (t.connections == 0 ? "  # as many as the load needs" : ""));
+  line(2, "maxResponseBytes: " + FormatByteSize(t.max_response_bytes));
+  line(2, "maxResponseTokens: " + std::to_string(t.max_response_tokens) +
+              (t.max_response_tokens == 0 ? "  # no limit" : ""));
 
   const LoadConfig& l = config.load;
   line(0, "load:");

@@ -62,5 +62,8 @@ absl::StatusOr<ParsedConfig> ParseConfigWithSets(std::string_view yaml_text,
 // to RedactSecrets(config). Secret header values are printed as kRedacted (RedactSecrets), so
 // the text may be printed, logged, or written as results/config.yaml.
 std::string ConfigToYaml(const BenchmarkConfig& config);
+// The same with header values as they are: only for the workers that send the requests, never
+// for a log or a file.
+std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config);
 
 }  // namespace bench

@@ -156,6 +156,9 @@ void ToProto(const StatsShard& stats, bench::v1::StageStats* out) {
   c->set_usage_missing(stats.usage_missing);
   c->set_last_end_ns(stats.last_end_ns);
   for (const auto& [key, count] : stats.errors) (*c->mutable_errors())[key] = count;
+  for (const auto& [key, texts] : stats.error_examples) {
+    for (const std::string& text : texts) (*c->mutable_error_examples())[key].add_text(text);
+  }
   for (int i = 0; i < kLatencyMetricCount; ++i) {
     const auto metric = static_cast<LatencyMetric>(i);
     const Histogram& histogram = stats.histogram(metric);
@@ -180,6 +183,11 @@ absl::Status FromProto(const bench::v1::StageStats& in, StatsShard* out) {
   stats.last_end_ns = c.last_end_ns();
   stats.errors.clear();
   for (const auto& [key, count] : c.errors()) stats.errors[key] = count;
+  stats.error_examples.clear();
+  for (const auto& [key, examples] : c.error_examples()) {
+    if (c.errors().count(key) == 0) continue;  // An example of nothing counted: dropped.
+    for (const std::string& text : examples.text()) stats.AddErrorExample(key, text);
+  }
   bool seen[kLatencyMetricCount] = {};
   for (const bench::v1::EncodedHistogram& encoded : in.histograms()) {
     LatencyMetric metric;

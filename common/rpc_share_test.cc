@@ -52,6 +52,8 @@ TEST(RpcShare, StageStatsRoundTripBucketForBucket) {
   stats.succeeded = 8;
   stats.failed = 2;
   stats.errors = {{"timeout", 1}, {"http_5xx:503", 1}};
+  stats.AddErrorExample("http_5xx:503", "model is overloaded");
+  stats.AddErrorExample("http_5xx:503", "try again");
   stats.input_tokens_with_cache_info = 77;
   stats.usage_missing = 1;
   stats.last_end_ns = 12'345'678'901;
@@ -61,6 +63,15 @@ TEST(RpcShare, StageStatsRoundTripBucketForBucket) {
   auto back = FromProto(wire);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(*back == stats);
+
+  // Examples of a category with no count are dropped; more than the cap are cut.
+  auto& examples = *wire.mutable_counters()->mutable_error_examples();
+  examples["tls"].add_text("certificate has expired");
+  for (int i = 0; i < 10; ++i) examples["timeout"].add_text("after " + std::to_string(i) + " s");
+  back = FromProto(wire);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_FALSE(back->error_examples.contains("tls"));
+  EXPECT_EQ(back->error_examples.at("timeout").size(), StatsShard::kMaxErrorExamples);
 }
 
 TEST(RpcShare, UnknownMetricIsRefused) {

@@ -54,6 +54,8 @@ std::string_view OutcomeName(Outcome outcome) {
       return "truncated_stream";
     case Outcome::kInvalidResponse:
       return "invalid_response";
+    case Outcome::kResponseTooLarge:
+      return "response_too_large";
     case Outcome::kIncomplete:
       return "incomplete";
   }
@@ -89,8 +91,20 @@ absl::Status StatsShard::Merge(const StatsShard& other) {
   slo_met += other.slo_met;
   usage_missing += other.usage_missing;
   for (const auto& [key, count] : other.errors) errors[key] += count;
+  for (const auto& [key, texts] : other.error_examples) {
+    for (const std::string& text : texts) AddErrorExample(key, text);
+  }
   last_end_ns = std::max(last_end_ns, other.last_end_ns);
   return absl::OkStatus();
+}
+
+void StatsShard::AddErrorExample(const std::string& key, std::string_view text) {
+  if (text.empty()) return;
+  text = text.substr(0, kMaxErrorExampleBytes);
+  std::vector<std::string>& texts = error_examples[key];
+  if (texts.size() >= kMaxErrorExamples) return;
+  if (std::find(texts.begin(), texts.end(), text) != texts.end()) return;
+  texts.emplace_back(text);
 }
 
 absl::Status StatsShard::Subtract(const StatsShard& earlier) {
@@ -129,6 +143,15 @@ absl::Status StatsShard::Subtract(const StatsShard& earlier) {
     BENCH_RETURN_IF_ERROR(minus(it->second, count, "errors"));
     if (it->second == 0) errors.erase(it);
   }
+  // Examples only accumulate: the delta holds those `earlier` did not have yet.
+  for (const auto& [key, past] : earlier.error_examples) {
+    auto it = error_examples.find(key);
+    if (it == error_examples.end()) continue;
+    std::erase_if(it->second, [&past](const std::string& text) {
+      return std::find(past.begin(), past.end(), text) != past.end();
+    });
+    if (it->second.empty()) error_examples.erase(it);
+  }
   return absl::OkStatus();
 }
 
@@ -139,7 +162,7 @@ bool StatsShard::Empty() const {
   return requests_sent == 0 && succeeded == 0 && failed == 0 && incomplete == 0 &&
          input_tokens == 0 && output_tokens == 0 && cached_tokens == 0 &&
          input_tokens_with_cache_info == 0 && slo_met == 0 && usage_missing == 0 &&
-         errors.empty() && last_end_ns == 0;
+         errors.empty() && error_examples.empty() && last_end_ns == 0;
 }
 
 void StatsShard::Reset() { *this = StatsShard(); }
@@ -151,7 +174,8 @@ bool StatsShard::operator==(const StatsShard& other) const {
          cached_tokens == other.cached_tokens &&
          input_tokens_with_cache_info == other.input_tokens_with_cache_info &&
          slo_met == other.slo_met && usage_missing == other.usage_missing &&
-         errors == other.errors && last_end_ns == other.last_end_ns;
+         errors == other.errors && error_examples == other.error_examples &&
+         last_end_ns == other.last_end_ns;
 }
 
 void IntervalPoint::AddCounters(const IntervalPoint& other) {

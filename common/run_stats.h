@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/histogram.h"
@@ -44,7 +45,8 @@ enum class Outcome : int {
   kProtocol,
   kTruncatedStream,
   kInvalidResponse,
-  kIncomplete,  // still running when the drain ended: never a success, not an error either
+  kResponseTooLarge,  // past target.maxResponseBytes or maxResponseTokens; reading stopped
+  kIncomplete,        // still running when the drain ended: never a success, not an error either
 };
 std::string_view OutcomeName(Outcome outcome);
 // The key errors are counted under: "http_5xx:503", "rst_stream:2", "timeout", ...
@@ -66,6 +68,11 @@ struct StatsShard {
   uint64_t slo_met = 0;                       // successes that met every SLO (goodput)
   uint64_t usage_missing = 0;                 // successes without usage: N came from chunk counts
   std::map<std::string, uint64_t> errors;     // ErrorKey -> count; ordered for stable output
+  // ErrorKey -> up to kMaxErrorExamples distinct explanations ("certificate has expired", the
+  // start of an HTTP error body), each at most kMaxErrorExampleBytes, first seen first.
+  std::map<std::string, std::vector<std::string>> error_examples;
+  static constexpr size_t kMaxErrorExamples = 3;
+  static constexpr size_t kMaxErrorExampleBytes = 200;
   // When the last of these requests that finished (succeeded or failed) ended, in ns since the
   // run's start; 0 when none did. Completions divided by the time from the window's start to
   // this are the rate the target really sustained (a drain longer than usual shows overload).
@@ -76,8 +83,12 @@ struct StatsShard {
   const Histogram& histogram(LatencyMetric metric) const {
     return latency[static_cast<int>(metric)];
   }
-  // Adds `other` bucket for bucket and counter for counter: exact.
+  // Adds `other` bucket for bucket and counter for counter: exact. Error examples are united
+  // (this shard's first) up to the cap.
   absl::Status Merge(const StatsShard& other);
+  // Keeps `text` as an example of `key` unless the key has its examples or already this one;
+  // cut to kMaxErrorExampleBytes.
+  void AddErrorExample(const std::string& key, std::string_view text);
   // Removes `earlier` (a past state of this shard): what was recorded since. kInvalidArgument
   // (this shard then unspecified) when `earlier` is not a past state.
   absl::Status Subtract(const StatsShard& earlier);

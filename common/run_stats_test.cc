@@ -1,5 +1,8 @@
 #include "common/run_stats.h"
 
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace bench {
@@ -64,7 +67,9 @@ TEST(RunStats, DeltasSinceAPastStateAddBackToTheWhole) {
     cumulative.succeeded += 300;
     cumulative.requests_sent += 301;
     cumulative.failed += 1;
-    cumulative.errors[round % 2 == 0 ? "timeout" : "http_5xx:503"] += 1;
+    const std::string key = round % 2 == 0 ? "timeout" : "http_5xx:503";
+    cumulative.errors[key] += 1;
+    cumulative.AddErrorExample(key, "example " + std::to_string(round));
     // The last end is a maximum: it moves in some rounds only, and the deltas carry it then.
     if (round != 2) cumulative.last_end_ns = (round + 1) * 1'000'000'000LL;
     StatsShard delta = cumulative;
@@ -77,10 +82,30 @@ TEST(RunStats, DeltasSinceAPastStateAddBackToTheWhole) {
     reported = cumulative;
   }
   EXPECT_TRUE(applied == cumulative);
+  EXPECT_EQ(applied.error_examples.at("timeout"),
+            (std::vector<std::string>{"example 0", "example 2", "example 4"}));
   StatsShard nothing = cumulative;
   ASSERT_TRUE(nothing.Subtract(cumulative).ok());
   EXPECT_TRUE(nothing.Empty());
   EXPECT_EQ(nothing.histogram(LatencyMetric::kTtft).Max(), 0);
+}
+
+TEST(RunStats, ErrorExamplesAreDistinctCappedAndCut) {
+  StatsShard a, b;
+  a.AddErrorExample("tls", "certificate has expired");
+  a.AddErrorExample("tls", "certificate has expired");  // kept once
+  a.AddErrorExample("tls", "");                         // nothing to say: not kept
+  b.AddErrorExample("tls", "unable to get local issuer certificate");
+  b.AddErrorExample("tls", "certificate has expired");
+  b.AddErrorExample("tls", "hostname mismatch");
+  b.AddErrorExample("tls", "a fourth reason");
+  b.AddErrorExample("http_5xx:503", std::string(500, 'x'));
+  ASSERT_TRUE(a.Merge(b).ok());
+  EXPECT_EQ(
+      a.error_examples.at("tls"),
+      (std::vector<std::string>{"certificate has expired", "unable to get local issuer certificate",
+                                "hostname mismatch"}));
+  EXPECT_EQ(a.error_examples.at("http_5xx:503").front().size(), StatsShard::kMaxErrorExampleBytes);
 }
 
 TEST(RunStats, SubtractRefusesAStateThatIsNotInThePast) {

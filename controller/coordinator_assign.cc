@@ -46,7 +46,8 @@ void Coordinator::TryStart(RunRecord& run) {
     Finish(run);
     return;
   }
-  run.config_yaml = ConfigToYaml(run.config);
+  // The workers send the headers: they get the secrets (over the authenticated channel).
+  run.config_yaml = ConfigToYamlWithSecrets(run.config);
   const absl::Time start = absl::Now() + options_.start_delay;
   run.start = start;
   run.deadline = start + run.plan.total + run.config.target.timeout + absl::Seconds(30);

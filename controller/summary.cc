@@ -73,6 +73,7 @@ RequestSummary SummarizeRequests(const StatsShard& shard) {
   // The map is ordered by key, so a stable sort by count keeps ties in key order.
   std::stable_sort(requests.errors.begin(), requests.errors.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  requests.error_examples = shard.error_examples;
   return requests;
 }
 
@@ -532,7 +533,12 @@ Json RequestsJson(const RequestSummary& requests) {
   json["error_rate"] = OptionalNumber(requests.error_rate, /*round=*/false);
   Json errors = Json::array();
   for (const auto& [category, count] : requests.errors) {
-    errors.push_back(Json{{"category", category}, {"count", count}});
+    const auto examples = requests.error_examples.find(category);
+    errors.push_back(
+        Json{{"category", category},
+             {"count", count},
+             {"examples",
+              examples != requests.error_examples.end() ? Json(examples->second) : Json::array()}});
   }
   json["errors"] = std::move(errors);
   return json;

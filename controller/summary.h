@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -44,6 +45,8 @@ struct RequestSummary {
   std::optional<double> error_rate;  // failed / (succeeded + failed); unset when both are 0
   // ErrorKey ("http_5xx:503", "timeout", ...) -> count, most frequent first (ties by key).
   std::vector<std::pair<std::string, uint64_t>> errors;
+  // ErrorKey -> up to 3 explanations, first seen first (StatsShard::error_examples).
+  std::map<std::string, std::vector<std::string>> error_examples;
 };
 
 // Successful requests per second over the full intervals of the window.

@@ -242,7 +242,11 @@ std::string RenderSummaryTable(const RunSummary& summary) {
   if (!r.errors.empty() && (collected("errors") || collected("error_rate"))) {
     std::vector<std::string> items;
     for (const auto& [category, count] : r.errors) {
-      items.push_back(absl::StrCat(category, " ", FormatCount(count)));
+      const auto examples = r.error_examples.find(category);
+      items.push_back(absl::StrCat(category, " ", FormatCount(count),
+                                   examples != r.error_examples.end() && !examples->second.empty()
+                                       ? absl::StrCat(" (", examples->second.front(), ")")
+                                       : ""));
     }
     AppendWrapped("errors", absl::StrJoin(items, ", "), &out);
   }

@@ -51,7 +51,7 @@ if $all; then
   # measure the instrumentation. So is the 50-process scale test (50 instrumented gRPC processes
   # measure memory, not the code).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_ctest build-asan asan+ubsan -E '^lint\.|Timing|PrefixCacheSkipsPrefill|run_truth|cluster_scale'
+    run_ctest build-asan asan+ubsan -E '^lint\.|Timing|PrefixCacheSkipsPrefill|run_truth|cluster_scale|bounded_memory'
 
   echo "== build (clang, libFuzzer)"
   cmake -S . -B build-fuzz -G Ninja -DBENCH_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -121,6 +121,8 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   p.prompt_offset = share.prompt_offset;
   p.not_before_ns = share.not_before_ns;
   p.timeout_ns = Nanos(config.target.timeout);
+  p.max_response_bytes = static_cast<size_t>(config.target.max_response_bytes);
+  p.max_response_tokens = config.target.max_response_tokens;
   p.interval_ns = Nanos(config.metrics.interval);
   p.stage_count = config.load.type == LoadType::kStages
                       ? static_cast<int>(std::max<size_t>(1, config.load.stages.size()))

@@ -211,6 +211,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     driver.duration_ns = p.duration_ns;
     driver.max_requests = max_requests[t];
     driver.timeout_ns = p.timeout_ns;
+    driver.max_response_bytes = p.max_response_bytes;
+    driver.max_response_tokens = p.max_response_tokens;
     driver.prompt_stride = p.prompt_stride * static_cast<uint32_t>(p.threads);
     driver.prompt_offset = p.prompt_offset + p.prompt_stride * static_cast<uint32_t>(t);
     driver.not_before_ns = p.not_before_ns;

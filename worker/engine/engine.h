@@ -50,6 +50,8 @@ struct EnginePlan {
   uint32_t prompt_offset = 0;
   int64_t not_before_ns = 0;  // Nothing is sent before this run time (a share handed over).
   int64_t timeout_ns = 600'000'000'000;
+  size_t max_response_bytes = size_t{16} << 20;  // DriverPlan's
+  int64_t max_response_tokens = 0;
   int64_t interval_ns = 1'000'000'000;
   int stage_count = 1;
   SloLimits slo;

@@ -35,7 +35,7 @@ constexpr char kUsage[] =
 
 // /v1/fast: 5 chunks at once + usage + [DONE]. /v1/paced: 5 chunks 20 ms apart.
 // /v1/truncated: chunks without [DONE]. /v1/unavailable: 503. /v1/weird: status 999 (not HTTP).
-// /v1/slow: 2 s before anything.
+// /v1/slow: 2 s before anything. /v1/bigjson: a 6.4 KB non-streaming completion.
 // /v1/record: one chunk + [DONE], no usage; nginx keeps every request body as a file in
 // `bodies_dir` (client_body_in_file_only).
 std::string Locations(const std::string& bodies_dir) {
@@ -57,12 +57,20 @@ std::string Locations(const std::string& bodies_dir) {
       location("/v1/truncated", absl::StrCat("      echo '", kChunk, "';\n      echo '';\n")),
       "    location /v1/unavailable { return 503 '{\"error\":{}}'; }\n",
       "    location /v1/weird { return 999 '{}'; }\n",
+      "    location /v1/redirect { return 302 http://elsewhere.invalid/x; }\n",
+      "    location /v1/denied { return 401 '{\"error\":{\"message\":\"Incorrect API key provided: "
+      "sk-abcdefghijklmnop\",\"type\":\"invalid_request_error\"}}'; }\n",
+      "    location /v1/echo-key { return 403 'key $http_x_api_key is not allowed'; }\n",
       // A whole JSON completion to a stream request (the server ignored "stream": true).
       "    location /v1/json {\n      default_type application/json;\n",
       "      return 200 '{\"choices\":[{\"text\":\"hi\"}],\"usage\":{}}';\n    }\n",
       // Server-sent events labelled gzip although the request said accept-encoding: identity.
       location("/v1/gzip", absl::StrCat("      add_header Content-Encoding gzip;\n", fast)),
       location("/v1/slow", "      echo_sleep 2;\n      echo 'data: [DONE]';\n"),
+      // A non-streaming completion of 6,4xx bytes.
+      "    location /v1/bigjson {\n      default_type application/json;\n",
+      "      echo_read_request_body;\n      echo -n '{\"choices\":[{\"index\":0,\"text\":\"';\n",
+      "      echo_duplicate 100 '", std::string(64, 'x'), "';\n      echo '\"}]}';\n    }\n",
       "    location /v1/record {\n      client_body_in_file_only on;\n",
       "      client_body_temp_path ", bodies_dir, ";\n",
       "      default_type text/event-stream;\n      echo_read_request_body;\n", "      echo '",
@@ -305,20 +313,31 @@ TEST_F(EngineTest, PacedTokensGiveTheirGapAsItl) {
   EXPECT_GE(tpot.ValueAtPercentile(50), 19'500);
 }
 
+// Each failure lands in its category with an example that explains it; secrets never show.
 TEST_F(EngineTest, FailuresLandInTheirCategories) {
   struct Case {
     std::string path;
     std::string key;
+    std::string example;
   };
-  for (const Case& c :
-       {Case{"/v1/truncated", "truncated_stream"}, Case{"/v1/unavailable", "http_5xx:503"},
-        Case{"/v1/weird", "invalid_response"}, Case{"/v1/json", "invalid_response"},
-        Case{"/v1/gzip", "invalid_response"}}) {
+  for (const Case& c : {
+           Case{"/v1/truncated", "truncated_stream",
+                "the stream ended without data: [DONE] after 1 chunks"},
+           Case{"/v1/unavailable", "http_5xx:503", R"({"error":{}})"},
+           Case{"/v1/weird", "invalid_response", "status 999 is not a final HTTP status"},
+           Case{"/v1/json", "invalid_response",
+                "content-type application/json, expected text/event-stream"},
+           Case{"/v1/gzip", "invalid_response", "content-encoding gzip was not requested"},
+           Case{"/v1/redirect", "invalid_response", "redirect 302 to http://elsewhere.invalid/x"},
+           Case{"/v1/denied", "http_4xx:401", "Incorrect API key provided: <redacted>"},
+           Case{"/v1/echo-key", "http_4xx:403", "key <redacted> is not allowed"},
+       }) {
     for (const HttpProtocol protocol : {HttpProtocol::kH2c, HttpProtocol::kHttp1}) {
       SCOPED_TRACE(c.path + (protocol == HttpProtocol::kH2c ? " over h2c" : " over HTTP/1.1"));
       EnginePlan plan =
           Plan(c.path, protocol == HttpProtocol::kH2c ? nginx_->ports().h2c : nginx_->ports().http1,
                protocol);
+      plan.headers = {{"x-api-key", "my-secret-key-42"}};
       plan.phases = {Constant(50, 400'000'000)};
       plan.duration_ns = 400'000'000;
       const StatsShard window = Window(Run(plan));
@@ -328,8 +347,68 @@ TEST_F(EngineTest, FailuresLandInTheirCategories) {
       EXPECT_EQ(window.errors.begin()->first, c.key);
       EXPECT_EQ(window.errors.begin()->second, 20u);
       EXPECT_EQ(window.histogram(LatencyMetric::kTtft).TotalCount(), 0) << "failures give no TTFT";
+      EXPECT_EQ(window.error_examples,
+                (std::map<std::string, std::vector<std::string>>{{c.key, {c.example}}}));
     }
   }
+}
+
+// target.maxResponseTokens and maxResponseBytes: past either, reading stops and the request is
+// response_too_large; at the limit it succeeds.
+TEST_F(EngineTest, ResponsesPastTheirCapsAreTooLarge) {
+  struct Case {
+    std::string path;
+    bool streaming;
+    size_t max_bytes;
+    int64_t max_tokens;
+    std::string key;  // empty: success
+  };
+  for (const Case& c : {Case{"/v1/fast", true, size_t{16} << 20, 4, "response_too_large"},
+                        Case{"/v1/fast", true, size_t{16} << 20, 5, ""},
+                        Case{"/v1/fast", true, 40, 0, "response_too_large"},  // one event > 40 B
+                        Case{"/v1/bigjson", false, 2048, 0, "response_too_large"},
+                        Case{"/v1/bigjson", false, 8192, 0, ""}}) {
+    for (const HttpProtocol protocol : {HttpProtocol::kH2c, HttpProtocol::kHttp1}) {
+      SCOPED_TRACE(absl::StrCat(c.path, " bytes ", c.max_bytes, " tokens ", c.max_tokens,
+                                protocol == HttpProtocol::kH2c ? " over h2c" : " over HTTP/1.1"));
+      EnginePlan plan =
+          Plan(c.path, protocol == HttpProtocol::kH2c ? nginx_->ports().h2c : nginx_->ports().http1,
+               protocol);
+      plan.request.stream = c.streaming;
+      plan.max_response_bytes = c.max_bytes;
+      plan.max_response_tokens = c.max_tokens;
+      plan.phases = {Constant(50, 400'000'000)};
+      plan.duration_ns = 400'000'000;
+      const StatsShard window = Window(Run(plan));
+      if (c.key.empty()) {
+        EXPECT_EQ(window.succeeded, 20u);
+        EXPECT_TRUE(window.errors.empty());
+      } else {
+        EXPECT_EQ(window.succeeded, 0u);
+        ASSERT_EQ(window.errors.size(), 1u);
+        EXPECT_EQ(window.errors.begin()->first, c.key);
+        EXPECT_EQ(window.errors.begin()->second, 20u);
+      }
+    }
+  }
+}
+
+TEST_F(EngineTest, TlsFailuresSayWhy) {
+  EnginePlan plan = Plan("/v1/fast", nginx_->ports().tls, HttpProtocol::kAuto);
+  auto endpoint =
+      ParseEndpointUrl(absl::StrCat("https://127.0.0.1:", nginx_->ports().tls, "/v1/fast"));
+  ASSERT_TRUE(endpoint.ok());
+  plan.endpoint = *endpoint;
+  plan.tls.alpn = {"h2", "http/1.1"};  // No CA file: nginx's certificate is not trusted.
+  plan.phases = {Constant(20, 200'000'000)};
+  plan.duration_ns = 200'000'000;
+  const StatsShard window = Window(Run(plan));
+  ASSERT_EQ(window.errors.count("tls"), 1u);
+  ASSERT_EQ(window.error_examples.count("tls"), 1u);
+  EXPECT_EQ(window.error_examples.at("tls").size(), 1u);
+  EXPECT_TRUE(
+      window.error_examples.at("tls").front().starts_with("tls: certificate verify failed: "))
+      << window.error_examples.at("tls").front();
 }
 
 TEST_F(EngineTest, RequestsPastTheTimeoutAreTimeouts) {
@@ -340,6 +419,8 @@ TEST_F(EngineTest, RequestsPastTheTimeoutAreTimeouts) {
   const StatsShard window = Window(Run(plan));
   EXPECT_EQ(window.succeeded, 0u);
   EXPECT_EQ(window.errors.at("timeout"), 4u);
+  EXPECT_EQ(window.error_examples.at("timeout"),
+            std::vector<std::string>{"no response within the 0.3 s timeout"});
 }
 
 TEST_F(EngineTest, ClosedLoopTimeoutsGoOnWithTheNextRequest) {

@@ -80,9 +80,11 @@ struct Http1ClientSession::Callbacks {
       self->in_header_field_ = true;
       self->content_type_.StartName();
       self->content_encoding_.StartName();
+      self->location_.StartName();
     }
     self->content_type_.NameBytes(std::string_view(at, length));
     self->content_encoding_.NameBytes(std::string_view(at, length));
+    self->location_.NameBytes(std::string_view(at, length));
     return 0;
   }
 
@@ -93,9 +95,11 @@ struct Http1ClientSession::Callbacks {
       self->in_header_field_ = false;
       self->content_type_.StartValue();
       self->content_encoding_.StartValue();
+      self->location_.StartValue();
     }
     self->content_type_.ValueBytes(std::string_view(at, length));
     self->content_encoding_.ValueBytes(std::string_view(at, length));
+    self->location_.ValueBytes(std::string_view(at, length));
     return 0;
   }
 
@@ -128,6 +132,7 @@ struct Http1ClientSession::Callbacks {
     head.http_minor = parser->http_minor;
     head.content_type = self->content_type_.value();
     head.content_encoding = self->content_encoding_.value();
+    head.location = self->location_.value();
     head.event_stream = IsEventStream(head.content_type);
     self->listener_->OnResponseHeaders(head);
     // RFC 9112 section 6.3: no body after HEAD, 204 or 304, whatever the headers say.
@@ -312,6 +317,7 @@ void Http1ClientSession::StartResponse() {
   in_header_field_ = false;
   content_type_.Reset();
   content_encoding_.Reset();
+  location_.Reset();
   reason_phrase_bytes_ = 0;
   body_bytes_ = 0;
   callback_error_ = nullptr;

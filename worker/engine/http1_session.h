@@ -19,16 +19,9 @@ struct http_parser;
 namespace bench::engine {
 
 // The head of a final (non-1xx) response. Views are valid only during the listener call.
-struct Http1ResponseHead {
-  int http_status = 0;
+struct Http1ResponseHead : ResponseHead {
   int http_major = 1;
   int http_minor = 1;  // 0 for an HTTP/1.0 response.
-  // The media type is text/event-stream (case-insensitive, parameters ignored).
-  bool event_stream = false;
-  // The last Content-Type and Content-Encoding values, cut to kMaxHeaderValueBytes; empty if
-  // none.
-  std::string_view content_type;
-  std::string_view content_encoding;
 };
 
 // What a response reports. Called on the session's thread from inside Receive() or
@@ -122,6 +115,7 @@ class Http1ClientSession {
   bool in_header_field_ = false;   // The last header callback was for a name (not a value).
   HeaderCapture content_type_{"content-type"};
   HeaderCapture content_encoding_{"content-encoding"};
+  HeaderCapture location_{"location"};
   size_t reason_phrase_bytes_ = 0;
   uint64_t body_bytes_ = 0;
   // Set by a callback that rejects the response; becomes the returned error.

@@ -90,6 +90,8 @@ struct Http2ClientSession::Callbacks {
       pending->content_type.assign(header_value.substr(0, kMaxHeaderValueBytes));
     } else if (header_name == "content-encoding") {
       pending->content_encoding.assign(header_value.substr(0, kMaxHeaderValueBytes));
+    } else if (header_name == "location") {
+      pending->location.assign(header_value.substr(0, kMaxHeaderValueBytes));
     }
     return 0;
   }
@@ -106,6 +108,7 @@ struct Http2ClientSession::Callbacks {
           head.http_status = pending->http_status;
           head.content_type = pending->content_type;
           head.content_encoding = pending->content_encoding;
+          head.location = pending->location;
           head.event_stream = IsEventStream(head.content_type);
           self->listener_->OnResponseHeaders(frame->hd.stream_id, head);
         }

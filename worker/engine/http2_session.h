@@ -87,6 +87,7 @@ class Http2ClientSession {
     int http_status = 0;
     std::string content_type;      // the response's, cut to kMaxHeaderValueBytes
     std::string content_encoding;  // likewise
+    std::string location;          // likewise
     bool reset_by_peer = false;
   };
 

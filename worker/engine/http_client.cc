@@ -267,12 +267,7 @@ class HttpClient::PooledConnection final : public ConnectionListener,
   void OnResponseHeaders(const Http1ResponseHead& head) override {
     if (current_ == nullptr) return;
     current_->response_started = true;
-    ResponseHead response;
-    response.http_status = head.http_status;
-    response.event_stream = head.event_stream;
-    response.content_type = head.content_type;
-    response.content_encoding = head.content_encoding;
-    current_->observer->OnResponseHeaders(response, read_time_ns_);
+    current_->observer->OnResponseHeaders(head, read_time_ns_);
   }
   void OnResponseData(std::string_view data) override {
     if (current_ != nullptr) current_->observer->OnResponseBody(data, read_time_ns_);

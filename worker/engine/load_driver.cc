@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "worker/engine/failure_text.h"
 #include "worker/engine/sse_parser.h"
 
 namespace bench::engine {
@@ -15,6 +16,8 @@ namespace {
 
 // How often timeouts are checked. Timeouts are seconds long; 10 ms of slack is noise.
 constexpr uint64_t kTimeoutSweepMs = 10;
+// The start of an HTTP error body kept to explain the failure.
+constexpr size_t kMaxErrorBodyBytes = 512;
 // How much longer than the request timeout a drain waits (see FinishSendingIfDone).
 constexpr int64_t kDrainMarginNs = 100'000'000;
 
@@ -48,7 +51,10 @@ Outcome OutcomeOf(TransportOutcome transport) {
 // Pooled by the driver and reused; `generation` tells a stale deadline from a live one.
 class LoadDriver::Request final : public ResponseObserver {
  public:
-  explicit Request(LoadDriver* driver) : driver_(driver) {}
+  explicit Request(LoadDriver* driver)
+      : driver_(driver),
+        parser_(driver->plan_.max_response_bytes, driver->plan_.max_response_bytes),
+        gaps_(&driver->recorder_.itl_layout()) {}
 
   void Reset(const Queued& queued, bool in_window, int64_t input_estimate) {
     ++generation_;
@@ -60,8 +66,16 @@ class LoadDriver::Request final : public ResponseObserver {
     sent_ns_ = 0;
     connect_wait_ns_ = 0;
     http_status_ = 0;
-    chunk_times_.clear();
+    gaps_.Clear();
     body_.clear();
+    body_bytes_ = 0;
+    too_large_ = false;
+    too_large_reason_ = nullptr;
+    content_type_.clear();
+    content_encoding_.clear();
+    location_.clear();
+    error_body_.clear();
+    invalid_reason_.clear();
     parser_.Reset();
     done_seen_ = false;
     invalid_ = false;
@@ -98,31 +112,69 @@ class LoadDriver::Request final : public ResponseObserver {
     // body or a whole JSON reply is the server's error, not a stream cut short.
     unrequested_encoding_ = !IsIdentityEncoding(head.content_encoding);
     not_event_stream_ = !head.event_stream;
+    // Kept to explain a failure (cut to kMaxHeaderValueBytes by the sessions).
+    content_type_.assign(head.content_type);
+    content_encoding_.assign(head.content_encoding);
+    location_.assign(head.location);
   }
 
   void OnResponseBody(std::string_view bytes, int64_t read_time_ns) override {
-    if (http_status_ < 200 || http_status_ >= 300) return;  // An error body: status decides.
+    if (http_status_ < 200 || http_status_ >= 300) {
+      // An error body: the status decides; its start explains the failure.
+      const size_t room = kMaxErrorBodyBytes - std::min(kMaxErrorBodyBytes, error_body_.size());
+      error_body_.append(bytes.substr(0, room));
+      return;
+    }
+    if (too_large_) return;
+    const DriverPlan& plan = driver_->plan_;
     if (!driver_->builder_.streaming()) {
+      // The whole body is held to be decoded at the end: only up to the cap.
+      body_bytes_ += bytes.size();
+      if (body_bytes_ > plan.max_response_bytes) {
+        return EndTooLarge("the body is larger than target.maxResponseBytes");
+      }
+      if (body_.capacity() < body_bytes_) {
+        body_.reserve(
+            std::min(plan.max_response_bytes, std::max(body_bytes_, 2 * body_.capacity())));
+      }
       body_.append(bytes);
       return;
     }
     if (invalid_) return;
     const absl::Status status = parser_.Feed(bytes, [&](const SseEvent& event) {
-      if (invalid_) return;
+      if (invalid_ || too_large_) return;
       const absl::Status decoded = driver_->decoder_.DecodeStreamEvent(event.data, payload_);
       if (!decoded.ok()) {
         invalid_ = true;
+        invalid_reason_ = absl::StrCat("an event does not decode: ", decoded.message());
         return;
       }
       if (payload_.done) done_seen_ = true;
       if (payload_.has_output) {
-        chunk_times_.push_back(read_time_ns);
+        gaps_.OnChunk(read_time_ns);
         driver_->recorder_.OnOutputChunk(read_time_ns);
+        if (plan.max_response_tokens > 0 &&
+            gaps_.chunks() > static_cast<uint64_t>(plan.max_response_tokens)) {
+          too_large_ = true;
+          too_large_reason_ = "more output chunks than target.maxResponseTokens";
+        }
       }
       if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
-      if (payload_.error.has_value()) error_event_ = true;
+      if (payload_.error.has_value() && !error_event_) {
+        error_event_ = true;
+        invalid_reason_ = absl::StrCat("error event: ", payload_.error->message);
+      }
     });
-    if (!status.ok()) invalid_ = true;
+    // An event over the size cap is too large; anything else the parser refuses is not SSE.
+    if (absl::IsResourceExhausted(status) && !too_large_) {
+      too_large_ = true;
+      too_large_reason_ = "an event is larger than target.maxResponseBytes";
+    }
+    if (!status.ok() && !too_large_ && !invalid_) {
+      invalid_ = true;
+      invalid_reason_ = absl::StrCat("not an event stream: ", status.message());
+    }
+    if (too_large_) EndTooLarge(too_large_reason_);
   }
 
   void OnRequestEnd(const RequestEnd& end, int64_t end_ns) override {
@@ -140,28 +192,104 @@ class LoadDriver::Request final : public ResponseObserver {
       // A plain JSON response: one "chunk" when it completed.
       if (driver_->decoder_.DecodeResponse(body_, payload_).ok()) {
         if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
-        if (payload_.has_output) chunk_times_.push_back(end_ns);
+        if (payload_.has_output) gaps_.OnChunk(end_ns);
       } else {
         result.outcome = Outcome::kInvalidResponse;
+        invalid_reason_ = "the body does not decode as a completion";
       }
     }
-    if (!chunk_times_.empty()) {
-      result.first_chunk_ns = chunk_times_.front();
-      result.last_chunk_ns = chunk_times_.back();
+    if (gaps_.chunks() > 0) {
+      result.first_chunk_ns = gaps_.first_ns();
+      result.last_chunk_ns = gaps_.last_ns();
     }
-    result.chunk_times = &chunk_times_;
+    result.chunks = gaps_.chunks();
+    result.gaps = &gaps_;
     result.usage_reported = usage_reported_ && output_tokens_ >= 0;
-    result.output_tokens =
-        usage_reported_ ? output_tokens_ : static_cast<int64_t>(chunk_times_.size());
+    result.output_tokens = usage_reported_ ? output_tokens_ : static_cast<int64_t>(gaps_.chunks());
     result.input_tokens = input_tokens_ > 0 ? input_tokens_ : input_estimate_;
     result.cached_tokens = cached_tokens_;
+    if (result.outcome != Outcome::kSuccess && result.outcome != Outcome::kIncomplete) {
+      Explain(result.outcome, end, explanation_);
+      result.explanation = explanation_;
+    }
     active_ = false;
     // Last statement: the driver may reuse this object for the next request.
     driver_->OnRequestDone(this, result);
   }
 
  private:
+  // The response passed target.maxResponseBytes or maxResponseTokens: stop reading it. Cancel()
+  // ends the request before it returns, and this object may then be reused at once: nothing
+  // may touch it after the call.
+  void EndTooLarge(const char* reason) {
+    too_large_ = true;
+    too_large_reason_ = reason;
+    driver_->client_.Cancel(id_);
+  }
+
+  // Why the request failed, in a line that is safe to keep in results (see failure_text.h).
+  void Explain(Outcome outcome, const RequestEnd& end, std::string& out) const {
+    out.clear();
+    switch (outcome) {
+      case Outcome::kHttp4xx:
+      case Outcome::kHttp5xx:
+        out = ErrorBodyText();
+        break;
+      case Outcome::kInvalidResponse:
+        if (http_status_ > 599 || http_status_ < 200) {
+          out = absl::StrCat("status ", http_status_, " is not a final HTTP status");
+        } else if (http_status_ >= 300) {
+          out = location_.empty() ? absl::StrCat("redirect ", http_status_, " without a Location")
+                                  : absl::StrCat("redirect ", http_status_, " to ", location_);
+        } else if (unrequested_encoding_) {
+          out = absl::StrCat("content-encoding ", content_encoding_, " was not requested");
+        } else if (driver_->builder_.streaming() && not_event_stream_) {
+          out = absl::StrCat("content-type ",
+                             content_type_.empty() ? std::string("(none)") : content_type_,
+                             ", expected text/event-stream");
+        } else {
+          out = invalid_reason_;
+        }
+        break;
+      case Outcome::kTruncatedStream:
+        out = end.outcome == TransportOutcome::kTruncated
+                  ? std::string(end.detail.message())
+                  : absl::StrCat("the stream ended without data: [DONE] after ", gaps_.chunks(),
+                                 " chunks");
+        break;
+      case Outcome::kTimeout:
+        out = http_status_ == 0
+                  ? absl::StrCat("no response within the ", TimeoutSeconds(), " s timeout")
+                  : absl::StrCat("still open at the ", TimeoutSeconds(), " s timeout, ",
+                                 gaps_.chunks(), " chunks in");
+        break;
+      case Outcome::kResponseTooLarge:
+        out = too_large_reason_ != nullptr ? too_large_reason_ : "";
+        break;
+      default:  // Transport failures: the connection's own words (TLS reasons, resets, ...).
+        out = std::string(end.detail.message());
+        break;
+    }
+    MaskSecrets(out, driver_->header_values_);
+    out = PrintableExcerpt(out, StatsShard::kMaxErrorExampleBytes);
+  }
+
+  double TimeoutSeconds() const { return static_cast<double>(driver_->plan_.timeout_ns) / 1e9; }
+
+  // The start of an HTTP error body: its OpenAI/vLLM error message when it decodes, else the
+  // raw bytes; secrets masked by Explain().
+  std::string ErrorBodyText() const {
+    if (error_body_.empty()) return absl::StrCat("status ", http_status_, ", empty body");
+    OpenAiPayload payload;
+    if (driver_->decoder_.DecodeResponse(error_body_, payload).ok() && payload.error.has_value() &&
+        !payload.error->message.empty()) {
+      return payload.error->message;
+    }
+    return error_body_;
+  }
+
   Outcome Classify(const RequestEnd& end) const {
+    if (too_large_) return Outcome::kResponseTooLarge;
     if (end.outcome == TransportOutcome::kCancelled) {
       return cancel_as_incomplete_ ? Outcome::kIncomplete : Outcome::kTimeout;
     }
@@ -203,8 +331,19 @@ class LoadDriver::Request final : public ResponseObserver {
   bool not_event_stream_ = false;      // Content-Type other than text/event-stream
   SseParser parser_;
   OpenAiPayload payload_;
-  std::vector<int64_t> chunk_times_;
-  std::string body_;
+  ChunkGaps gaps_;
+  std::string body_;        // a non-streaming body, up to max_response_bytes
+  size_t body_bytes_ = 0;   // its size so far, also past the cap
+  bool too_large_ = false;  // past max_response_bytes or max_response_tokens
+  const char* too_large_reason_ = nullptr;
+  // What explains a failure: the response's headers, the start of an error body, the reason a
+  // body was invalid; the explanation itself (buffers reused across requests).
+  std::string content_type_;
+  std::string content_encoding_;
+  std::string location_;
+  std::string error_body_;
+  std::string invalid_reason_;
+  std::string explanation_;
   bool done_seen_ = false;
   bool invalid_ = false;
   bool error_event_ = false;
@@ -225,6 +364,16 @@ LoadDriver::LoadDriver(EventLoop& loop, HttpClient& client, const PromptSource& 
       head_(std::move(head)),
       recorder_(recorder),
       plan_(std::move(plan)),
+      header_values_([this] {
+        std::vector<std::string> values;
+        for (const auto& [name, value] : head_.headers) {
+          if (name != "content-type" && name != "accept" && name != "accept-encoding" &&
+              name != "user-agent") {
+            values.push_back(value);
+          }
+        }
+        return values;
+      }()),
       schedule_timer_(loop, [this] { OnScheduleTimer(); }),
       timeout_sweeper_(loop, [this] { SweepTimeouts(); }),
       drain_timer_(loop, [this] {

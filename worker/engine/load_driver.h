@@ -49,6 +49,10 @@ struct DriverPlan {
   // Nothing is sent before this run time: arrivals earlier are skipped and closed-loop users
   // start then (a share handed over mid-run).
   int64_t not_before_ns = 0;
+  // A response is response_too_large past these: a non-streaming body or one server-sent event
+  // of more bytes (both are held whole to be decoded), or more output chunks (0 = no limit).
+  size_t max_response_bytes = size_t{16} << 20;
+  int64_t max_response_tokens = 0;
 };
 
 struct DriverCounters {
@@ -113,6 +117,9 @@ class LoadDriver {
   Recorder& recorder_;
   DriverPlan plan_;
   OpenAiDecoder decoder_;  // One per thread, shared by its requests.
+  // The request headers' values, masked out of failure explanations (they may be secrets);
+  // not those of the headers every request carries (content-type, accept, ...).
+  const std::vector<std::string> header_values_;
 
   int64_t run_start_ns_ = 0;
   int64_t cut_ns_ = INT64_MAX;

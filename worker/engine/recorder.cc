@@ -1,6 +1,7 @@
 #include "worker/engine/recorder.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/check.h"
 
@@ -12,6 +13,44 @@ namespace {
 int64_t ToMicros(int64_t nanoseconds) { return std::max<int64_t>(0, (nanoseconds + 500) / 1000); }
 
 }  // namespace
+
+void ChunkGaps::Clear() {
+  chunks_ = 0;
+  first_ns_ = 0;
+  last_ns_ = 0;
+  raw_.clear();
+  folded_.clear();
+}
+
+void ChunkGaps::OnChunk(int64_t time_ns) {
+  if (chunks_++ == 0) {
+    first_ns_ = last_ns_ = time_ns;
+    return;
+  }
+  if (raw_.size() == kMaxRawGaps) Fold();
+  raw_.push_back(ToMicros(time_ns - last_ns_));
+  last_ns_ = time_ns;
+}
+
+void ChunkGaps::Fold() {
+  std::vector<int64_t> kept;  // Above the layout's range: recorded (clamped) as they are.
+  for (const int64_t gap : raw_) {
+    if (gap > layout_->highest_trackable_value()) {
+      kept.push_back(gap);
+    } else {
+      ++folded_[layout_->CountsIndexFor(gap)];
+    }
+  }
+  raw_ = std::move(kept);
+}
+
+void ChunkGaps::RecordInto(Histogram& histogram) const {
+  BENCH_CHECK(histogram.SameLayout(*layout_));
+  for (const int64_t gap : raw_) histogram.Record(gap);
+  for (const auto& [index, count] : folded_) {
+    BENCH_CHECK(histogram.AddCountAtIndex(index, count).ok());
+  }
+}
 
 Recorder::Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo)
     : run_start_ns_(run_start_ns),
@@ -62,7 +101,7 @@ bool Recorder::MeetsSlo(const RequestResult& r) const {
     const int64_t tpot = (r.last_chunk_ns - r.first_chunk_ns) / (r.output_tokens - 1);
     if (slo_.tpot_ns > 0 && tpot > slo_.tpot_ns) return false;
   }
-  const size_t chunks = r.chunk_times != nullptr ? r.chunk_times->size() : 0;
+  const uint64_t chunks = r.chunks;
   if (slo_.itl_ns > 0 && chunks > 1) {
     const int64_t mean_gap =
         (r.last_chunk_ns - r.first_chunk_ns) / static_cast<int64_t>(chunks - 1);
@@ -98,7 +137,9 @@ void Recorder::Record(const RequestResult& r) {
   shard.last_end_ns = std::max(shard.last_end_ns, std::max<int64_t>(1, r.end_ns - run_start_ns_));
   if (r.outcome != Outcome::kSuccess) {
     ++shard.failed;
-    ++shard.errors[ErrorKey(r.outcome, r.http_status, r.h2_error_code)];
+    const std::string key = ErrorKey(r.outcome, r.http_status, r.h2_error_code);
+    ++shard.errors[key];
+    shard.AddErrorExample(key, r.explanation);
     return;
   }
   ++shard.succeeded;
@@ -125,12 +166,7 @@ void Recorder::Record(const RequestResult& r) {
     shard.histogram(LatencyMetric::kTpot)
         .Record(ToMicros((r.last_chunk_ns - r.first_chunk_ns) / (r.output_tokens - 1)));
   }
-  if (r.chunk_times != nullptr) {
-    Histogram& itl = shard.histogram(LatencyMetric::kItl);
-    for (size_t i = 1; i < r.chunk_times->size(); ++i) {
-      itl.Record(ToMicros((*r.chunk_times)[i] - (*r.chunk_times)[i - 1]));
-    }
-  }
+  if (r.gaps != nullptr) r.gaps->RecordInto(shard.histogram(LatencyMetric::kItl));
 }
 
 RecorderSnapshot Recorder::Snapshot() const { return RecorderSnapshot{stages_, series_}; }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "common/histogram.h"
 #include "common/run_stats.h"
 
 namespace bench::engine {
@@ -22,6 +24,39 @@ struct SloLimits {
   bool any() const { return ttft_ns || tpot_ns || itl_ns || e2e_latency_ns || ntpot_ns; }
 };
 
+// The gaps between one request's output chunks, in microseconds, held until the request ends:
+// only a success's gaps count toward ITL. Memory does not grow with the response: past
+// kMaxRawGaps the gaps are folded into (histogram counts index, count) pairs of the ITL
+// histogram's layout, at most one per bucket, which re-record exactly.
+class ChunkGaps {
+ public:
+  static constexpr size_t kMaxRawGaps = 4096;
+
+  // `layout` is the histogram the gaps will be recorded into (only its layout is used).
+  explicit ChunkGaps(const Histogram* layout) : layout_(layout) {}
+
+  // Forgets the gaps; keeps capacity.
+  void Clear();
+  // The chunk that arrived at `time_ns` (MonotonicNowNs()); gaps start at the second chunk.
+  void OnChunk(int64_t time_ns);
+  // Records every gap into `histogram`, which must have the layout given at construction.
+  void RecordInto(Histogram& histogram) const;
+
+  uint64_t chunks() const { return chunks_; }
+  int64_t first_ns() const { return first_ns_; }
+  int64_t last_ns() const { return last_ns_; }
+
+ private:
+  void Fold();
+
+  const Histogram* layout_;
+  uint64_t chunks_ = 0;
+  int64_t first_ns_ = 0;
+  int64_t last_ns_ = 0;
+  std::vector<int64_t> raw_;
+  absl::flat_hash_map<int32_t, int64_t> folded_;  // counts index -> count
+};
+
 // Everything known about one request when it ends. Times are MonotonicNowNs() readings; 0 means
 // "did not happen".
 struct RequestResult {
@@ -31,12 +66,14 @@ struct RequestResult {
   int64_t end_ns = 0;
   int64_t first_chunk_ns = 0;
   int64_t last_chunk_ns = 0;
-  const std::vector<int64_t>* chunk_times = nullptr;  // arrival of every output chunk
-  int64_t output_tokens = 0;   // N: usage.completion_tokens, else the chunk count
-  int64_t input_tokens = 0;    // usage.prompt_tokens, else the generator's estimate
-  int64_t cached_tokens = -1;  // -1: the server did not report it
+  uint64_t chunks = 0;              // output chunks that arrived
+  const ChunkGaps* gaps = nullptr;  // their gaps (null: none kept)
+  int64_t output_tokens = 0;        // N: usage.completion_tokens, else the chunk count
+  int64_t input_tokens = 0;         // usage.prompt_tokens, else the generator's estimate
+  int64_t cached_tokens = -1;       // -1: the server did not report it
   bool usage_reported = false;
   Outcome outcome = Outcome::kSuccess;
+  std::string_view explanation;  // a failure's, safe to keep (failure_text.h); may be empty
   int http_status = 0;
   uint32_t h2_error_code = 0;
   int32_t stage = 0;
@@ -69,6 +106,8 @@ class Recorder {
   void Record(const RequestResult& result);
 
   RecorderSnapshot Snapshot() const;
+  // The layout of the ITL histograms that ChunkGaps fold into.
+  const Histogram& itl_layout() const { return stages_[0].histogram(LatencyMetric::kItl); }
   // Whether the request met every SLO limit (exposed for tests).
   bool MeetsSlo(const RequestResult& result) const;
 

@@ -17,6 +17,7 @@ struct ResponseHead {
   // when absent.
   std::string_view content_type;
   std::string_view content_encoding;
+  std::string_view location;  // likewise: where a redirect pointed
 };
 
 inline constexpr size_t kMaxHeaderValueBytes = 128;
