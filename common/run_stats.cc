@@ -144,9 +144,10 @@ absl::Status StatsShard::Subtract(const StatsShard& earlier) {
     if (it->second == 0) errors.erase(it);
   }
   // Examples only accumulate: the delta holds those `earlier` did not have yet.
-  for (const auto& [key, past] : earlier.error_examples) {
-    auto it = error_examples.find(key);
+  for (const auto& entry : earlier.error_examples) {
+    auto it = error_examples.find(entry.first);
     if (it == error_examples.end()) continue;
+    const std::vector<std::string>& past = entry.second;
     std::erase_if(it->second, [&past](const std::string& text) {
       return std::find(past.begin(), past.end(), text) != past.end();
     });

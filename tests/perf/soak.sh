@@ -4,8 +4,10 @@
 #   tests/perf/soak.sh [BUILD_DIR] [--mode run|cluster] [--minutes N] [--rate R]
 #     run      `bench-controller run` (workers in-process) and bench-sim
 #     cluster  `bench-controller serve`, two bench-worker processes, `submit`, and bench-sim
-# Memory is flat when every sample after the first minute is within 5% of their median (RSS
-# should not grow with the request count: nothing per request is kept). Exit 1 otherwise.
+# The tool's processes (controller, workers) are flat when every sample after the first minute
+# is within 5% of their median (RSS must not grow with the request count: nothing per request
+# is kept); exit 1 otherwise. bench-sim is shown too, for reference: its RSS climbs to a
+# plateau that depends on the rate (allocator pools) and is not judged.
 set -euo pipefail
 build=$(cd "$(dirname "$0")/../.." && pwd)/build
 mode=run
@@ -113,8 +115,9 @@ for name, values in sorted(series.items()):
         continue
     median = statistics.median(values)
     spread = max(abs(v - median) for v in values) / median if median else 0
-    verdict = "flat" if spread <= 0.05 else "NOT FLAT"
-    ok = ok and spread <= 0.05
+    judged = name != "sim"
+    verdict = ("flat" if spread <= 0.05 else "NOT FLAT") if judged else "reference, not judged"
+    ok = ok and (spread <= 0.05 or not judged)
     print(f"{name}: RSS after the first minute {min(values):.1f}..{max(values):.1f} MB, "
           f"max {100 * spread:.1f}% from the median {median:.1f} MB: {verdict}")
 sys.exit(0 if ok else 1)

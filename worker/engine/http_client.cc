@@ -112,7 +112,9 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     if (mode_ == Mode::kHttp2 && request->stream_id != 0) {
       streams_.erase(request->stream_id);
       (void)http2_->ResetStream(request->stream_id, 8 /* CANCEL */);
-      Flush();
+      // Cancelled from a callback of Receive(), nghttp2 must not be asked to send: OnBytes
+      // flushes once Receive() returns.
+      if (!in_receive_) Flush();
     } else if (current_ == request) {
       current_ = nullptr;
       Fail(TransportOutcome::kCancelled, absl::CancelledError("cancelled"));
@@ -263,16 +265,19 @@ class HttpClient::PooledConnection final : public ConnectionListener,
     goaway_error_code_ = error_code;
   }
 
-  // Http1Listener:
+  // Http1Listener. An observer may Cancel() its request from these calls, which closes and
+  // retires this connection while the session is still parsing the bytes read: what follows
+  // them must then be ignored, and above all not put the connection back in the idle list.
   void OnResponseHeaders(const Http1ResponseHead& head) override {
-    if (current_ == nullptr) return;
+    if (current_ == nullptr || dead_) return;
     current_->response_started = true;
     current_->observer->OnResponseHeaders(head, read_time_ns_);
   }
   void OnResponseData(std::string_view data) override {
-    if (current_ != nullptr) current_->observer->OnResponseBody(data, read_time_ns_);
+    if (current_ != nullptr && !dead_) current_->observer->OnResponseBody(data, read_time_ns_);
   }
   void OnResponseComplete(bool keep_alive) override {
+    if (dead_) return;
     InFlight* request = std::exchange(current_, nullptr);
     reused_ = true;
     if (!keep_alive) closing_after_response_ = true;

@@ -357,8 +357,7 @@ class LoadDriver::Request final : public ResponseObserver {
 LoadDriver::LoadDriver(EventLoop& loop, HttpClient& client, const PromptSource& prompts,
                        const RequestBuilder& builder, RequestHead head, Recorder& recorder,
                        DriverPlan plan)
-    : loop_(loop),
-      client_(client),
+    : client_(client),
       prompts_(prompts),
       builder_(builder),
       head_(std::move(head)),

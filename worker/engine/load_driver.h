@@ -109,7 +109,6 @@ class LoadDriver {
   void Link(Request* request);
   void Unlink(Request* request);
 
-  EventLoop& loop_;
   HttpClient& client_;
   const PromptSource& prompts_;
   const RequestBuilder& builder_;
