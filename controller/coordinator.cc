@@ -612,10 +612,14 @@ void Coordinator::Tick() {
     default:
       break;
   }
-  // Running or draining: partial results on disk every interval, so a controller that dies
-  // leaves them readable.
+  // Running or draining: partial results on disk, so a controller that dies leaves them
+  // readable. A flush rewrites the whole series, which grows with the run: every interval at
+  // first, then every tenth of the time run so far (at most 30 s), so a long run costs work in
+  // proportion to its length, not to its square.
   if (now >= run->next_flush) {
-    run->next_flush = now + std::max(absl::Seconds(1), run->config.metrics.interval);
+    const absl::Duration interval = std::max(absl::Seconds(1), run->config.metrics.interval);
+    run->next_flush =
+        now + std::clamp((now - run->start) / 10, interval, std::max(interval, absl::Seconds(30)));
     bool started = false;
     for (const Slot& slot : run->slots) started = started || slot.acked;
     if (started) {
