@@ -3,12 +3,18 @@
 // conversion is lossless: FromProto(ToProto(x)) == x.
 #pragma once
 
+#include <cstdint>
+
 #include "absl/status/statusor.h"
 #include "bench.pb.h"
 #include "common/run_stats.h"
 #include "common/share.h"
 
 namespace bench {
+
+// The worker link's protocol version (Hello.protocol_version): a controller refuses a worker
+// that speaks another one.
+inline constexpr uint32_t kProtocolVersion = 1;
 
 void ToProto(const WorkShare& share, bench::v1::WorkShare* out);
 // kInvalidArgument naming the field for a malformed share (bad enum, unequal length lists).

@@ -176,8 +176,14 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
     case bench::v1::WorkerMessage::kHello: {
       if (worker.hello) break;
       const bench::v1::Hello& hello = message.hello();
-      if (hello.worker_id().empty() || hello.protocol_version() != 1) {
-        worker.peer->Disconnect("hello needs a worker_id and protocol_version 1");
+      if (hello.protocol_version() != kProtocolVersion) {
+        worker.peer->Refuse(absl::StrCat("the worker speaks protocol version ",
+                                         hello.protocol_version(), ", this controller speaks ",
+                                         kProtocolVersion, " (bench.v1): use matching releases"));
+        return;
+      }
+      if (hello.worker_id().empty()) {
+        worker.peer->Disconnect("hello needs a worker_id");
         return;
       }
       // A worker that reconnects before its old stream timed out replaces it.
@@ -307,11 +313,15 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     auto it = run->slot_by_worker.find(worker.id);
     if (it != run->slot_by_worker.end()) slot = &run->slots[it->second];
   }
-  if (slot == nullptr || slot->lost) {
+  if (slot == nullptr) {
     if (shard.final() && shard.run_id() == worker.draining_run_id) worker.draining_run_id.clear();
     ack(shard.sequence());  // A run that is over (or not this worker's): nothing to apply.
     return;
   }
+  // A worker declared lost (unheard for the lease) stopped sending when its own lease ran out,
+  // before its share was handed over: what it measured until then is real and arrives once the
+  // partition heals. Applied in order like any shard, so each counts once.
+  if (shard.final() && shard.run_id() == worker.draining_run_id) worker.draining_run_id.clear();
   if (shard.sequence() <= slot->applied) {
     ++shards_duplicate_;
     ack(slot->applied);  // A duplicate after a reconnect: applied once already.

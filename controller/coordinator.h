@@ -32,6 +32,9 @@ class WorkerPeer {
   virtual void Send(const bench::v1::ControllerMessage& message) = 0;
   // Ends the stream (the worker reconnects); DetachWorker follows.
   virtual void Disconnect(const std::string& reason) = 0;
+  // Ends the stream for good: the worker cannot work with this controller (an incompatible
+  // protocol version), so it should stop rather than reconnect.
+  virtual void Refuse(const std::string& reason) { Disconnect(reason); }
 };
 
 // Per-run limits a daemon enforces at submit; 0 = no limit.

@@ -33,6 +33,15 @@ class FakePeer : public WorkerPeer {
     disconnected_ = reason;
     cv_.notify_all();
   }
+  void Refuse(const std::string& reason) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused_ = reason;
+    cv_.notify_all();
+  }
+  std::string refused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
+  }
   // The first message (received so far or within 10 s) that `match` accepts; removes it.
   std::optional<ControllerMessage> WaitFor(std::function<bool(const ControllerMessage&)> match) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -55,6 +64,7 @@ class FakePeer : public WorkerPeer {
   std::condition_variable cv_;
   std::deque<ControllerMessage> inbox_;
   std::string disconnected_;
+  std::string refused_;
 };
 
 class CoordinatorTest : public ::testing::Test {
@@ -164,6 +174,20 @@ TEST_F(CoordinatorTest, ShardsApplyExactlyOnce) {
     return m.has_shard_ack() && m.shard_ack().sequence() == 3;
   });
   EXPECT_TRUE(last_ack.has_value());
+}
+
+TEST_F(CoordinatorTest, AWorkerOfAnotherProtocolVersionIsRefusedWithBothVersions) {
+  Coordinator coordinator(options_);
+  FakePeer peer;
+  const uint64_t key = coordinator.AttachWorker(&peer, "test");
+  WorkerMessage hello;
+  hello.mutable_hello()->set_worker_id("w9");
+  hello.mutable_hello()->set_protocol_version(2);
+  coordinator.OnWorkerMessage(key, hello);
+  EXPECT_EQ(peer.refused(),
+            "the worker speaks protocol version 2, this controller speaks 1 (bench.v1): use "
+            "matching releases");
+  EXPECT_TRUE(coordinator.View().workers.empty()) << "a refused worker is not counted";
 }
 
 TEST_F(CoordinatorTest, ALostWorkerFailsTheRunWithPartialResults) {

@@ -61,8 +61,14 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   }
 
   void Disconnect(const std::string& reason) override {
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
+  }
+  void Refuse(const std::string& reason) override {
+    End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, reason));
+  }
+  void End(const grpc::Status& status) {
     MutexLock lock(mu_);
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, reason));
+    FinishLocked(status);
     // A write stuck on a peer that stopped reading (a full flow-control window) would hold the
     // finish back for ever: cancel the call, so it fails and OnWriteDone finishes.
     if (finish_pending_) context_->TryCancel();

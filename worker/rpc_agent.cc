@@ -118,7 +118,7 @@ class WorkerAgent::Impl {
       hello->set_worker_id(options_.worker_id);
       hello->set_hostname(options_.name);
       hello->set_version(kVersion);
-      hello->set_protocol_version(1);
+      hello->set_protocol_version(kProtocolVersion);
       hello->set_engine_threads(static_cast<uint32_t>(options_.threads));
       {
         MutexLock lock(mu_);
@@ -154,11 +154,14 @@ class WorkerAgent::Impl {
         MutexLock lock(mu_);
         context_ = nullptr;
         if (shutdown_) return;
+        // Refused for good: a wrong token, or a controller of another protocol version.
         if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-            status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+            status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+            status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
           BENCH_LOG(ERROR) << "worker " << options_.name
                            << ": the controller refused it: " << status.error_message();
-          exit_code_ = 6;
+          // 6: denied; 2: this binary cannot work with that controller (its protocol version).
+          exit_code_ = status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ? 2 : 6;
           shutdown_ = true;
           cv_.notify_all();
           return;
