@@ -91,6 +91,8 @@ void Coordinator::Assign(RunRecord& run, Worker& worker, Slot& slot, uint32_t in
   // Time 0 of the run on the worker's clock; a later generation's share starts later by its
   // not_before_ns.
   assignment->set_start_worker_unix_ns(absl::ToUnixNanos(run.start) + worker.offset_ns);
+  slot.clock_offset_ns = worker.offset_ns;
+  slot.clock_rtt = worker.best_rtt;
   assignment->set_generation(slot.generations.back());
   assignment->set_enforce_allowed_targets(options_.enforce_allow_list);
   for (const std::string& entry : options_.allowed_targets) {

@@ -80,6 +80,10 @@ struct Coordinator::Slot {
   uint64_t started = 0;
   uint32_t in_flight = 0;
   uint32_t client_queue = 0;
+  // The worker's clock minus the controller's when its share was assigned (ping/pong, from the
+  // best round trip), and that round trip: its start time was given on its own clock.
+  int64_t clock_offset_ns = 0;
+  absl::Duration clock_rtt = absl::ZeroDuration();
 };
 
 struct Coordinator::RunRecord {

@@ -102,6 +102,10 @@ RunResult Coordinator::Merge(const RunRecord& run) {
     figures.incomplete = slot.incomplete;
     figures.lost = slot.lost;
     figures.lost_in_flight = slot.lost ? slot.in_flight : 0;
+    figures.clock_offset_ms = static_cast<double>(slot.clock_offset_ns) / 1e6;
+    if (slot.clock_rtt < absl::InfiniteDuration()) {
+      figures.clock_rtt_ms = absl::ToDoubleMilliseconds(slot.clock_rtt);
+    }
     result.worker_figures.push_back(std::move(figures));
   }
   result.warmup_ns = Nanos(plan.warmup);

@@ -28,6 +28,10 @@ struct WorkerFigures {
   uint64_t incomplete = 0;
   bool lost = false;            // its stream ended and did not come back within the lease
   uint32_t lost_in_flight = 0;  // requests it had in flight when last heard of
+  // Its clock minus the controller's (ping/pong at the best round trip), which its start time
+  // was corrected by; the round trip bounds the estimate's error (+-rtt/2).
+  double clock_offset_ms = 0;
+  double clock_rtt_ms = 0;
 };
 
 struct RunResult {

@@ -852,7 +852,9 @@ std::string SummaryToJson(const RunSummary& summary) {
                            {"failed", w.failed},
                            {"incomplete", w.incomplete},
                            {"lost", w.lost},
-                           {"lost_in_flight", w.lost_in_flight}});
+                           {"lost_in_flight", w.lost_in_flight},
+                           {"clock_offset_ms", Round3(w.clock_offset_ms)},
+                           {"clock_rtt_ms", Round3(w.clock_rtt_ms)}});
   }
   json["workers"] = std::move(workers);
 

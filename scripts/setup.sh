@@ -31,6 +31,8 @@ dev_packages=(
   # peers and tools used by tests and benchmarks
   nodejs npm nginx libnginx-mod-http-echo nghttp2-client nghttp2-server curl openssl
   procps
+  # a worker with a skewed wall clock in integration.cluster_clock_skew
+  faketime
   # the Prometheus server (2.42) that scrapes bench-controller's /metrics in integration.prometheus
   prometheus
   # the chart tests: rendered manifests are parsed and checked with PyYAML
