@@ -50,9 +50,11 @@ if $all; then
   # millisecond (the simulator's TTFT/ITL precision, the prefix cache's saved prefill time) are
   # checked in the optimized build above; in an unoptimized, instrumented build they would only
   # measure the instrumentation. So is the 50-process scale test (50 instrumented gRPC processes
-  # measure memory, not the code).
+  # measure memory, not the code), the peak-RSS test, and the clock-skew test (faketime is an
+  # LD_PRELOAD library, and ASan's runtime must come first).
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    run_ctest build-asan asan+ubsan -E '^lint\.|Timing|PrefixCacheSkipsPrefill|run_truth|cluster_scale|bounded_memory'
+    run_ctest build-asan asan+ubsan \
+    -E '^lint\.|Timing|PrefixCacheSkipsPrefill|run_truth|cluster_scale|bounded_memory|clock_skew'
 
   echo "== build (clang, ThreadSanitizer): the multi-threaded tests"
   # The engine's threads, the simulator's workers, the coordinator's ticker, exporter and

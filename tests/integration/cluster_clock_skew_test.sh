@@ -24,6 +24,12 @@ FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+30s" \
 pids+=($!)
 "$worker" "${ctl[@]}" --threads 1 --name exact >"$work/exact.log" 2>&1 &
 pids+=($!)
+for _ in $(seq 200); do
+  [ "$(grep -c "connected from" "$work/serve.log")" -ge 2 ] && break
+  sleep 0.05
+done
+[ "$(grep -c "connected from" "$work/serve.log")" -ge 2 ] ||
+  fail "both workers should have connected (faketime cannot preload into a sanitizer build)"
 
 cat >"$work/skew.yaml" <<YAML
 benchmark: {name: skew, duration: 6}
