@@ -313,15 +313,14 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     auto it = run->slot_by_worker.find(worker.id);
     if (it != run->slot_by_worker.end()) slot = &run->slots[it->second];
   }
+  if (shard.final() && shard.run_id() == worker.draining_run_id) worker.draining_run_id.clear();
   if (slot == nullptr) {
-    if (shard.final() && shard.run_id() == worker.draining_run_id) worker.draining_run_id.clear();
     ack(shard.sequence());  // A run that is over (or not this worker's): nothing to apply.
     return;
   }
-  // A worker declared lost (unheard for the lease) stopped sending when its own lease ran out,
-  // before its share was handed over: what it measured until then is real and arrives once the
-  // partition heals. Applied in order like any shard, so each counts once.
-  if (shard.final() && shard.run_id() == worker.draining_run_id) worker.draining_run_id.clear();
+  // A slot marked lost is applied too: its worker stopped sending when its own lease ran out,
+  // before its share was handed over, so what it measured until then is real and arrives once
+  // the partition heals. In order like any shard, so each counts once.
   if (shard.sequence() <= slot->applied) {
     ++shards_duplicate_;
     ack(slot->applied);  // A duplicate after a reconnect: applied once already.

@@ -66,13 +66,6 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   void Refuse(const std::string& reason) override {
     End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, reason));
   }
-  void End(const grpc::Status& status) {
-    MutexLock lock(mu_);
-    FinishLocked(status);
-    // A write stuck on a peer that stopped reading (a full flow-control window) would hold the
-    // finish back for ever: cancel the call, so it fails and OnWriteDone finishes.
-    if (finish_pending_) context_->TryCancel();
-  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -119,6 +112,13 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   }
 
  private:
+  void End(const grpc::Status& status) {
+    MutexLock lock(mu_);
+    FinishLocked(status);
+    // A write stuck on a peer that stopped reading (a full flow-control window) would hold the
+    // finish back for ever: cancel the call, so it fails and OnWriteDone finishes.
+    if (finish_pending_) context_->TryCancel();
+  }
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || finish_pending_) return;
     if (writing_) {
