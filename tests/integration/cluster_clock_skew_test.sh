@@ -9,7 +9,10 @@ set -euo pipefail
 build=${1:?usage: cluster_clock_skew_test.sh BUILD_DIR}
 controller=$build/controller/bench-controller
 worker=$build/worker/bench-worker
-command -v faketime >/dev/null || { echo "faketime not installed: skipped"; exit 77; }
+# libfaketime preloaded into the worker itself (not through the faketime launcher, which forks:
+# its PID would not be the worker's, and the worker would outlive the test).
+libfaketime=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+[ -f "$libfaketime" ] || { echo "faketime not installed: skipped"; exit 77; }
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -19,7 +22,7 @@ start_sim "$work/sim.log" --model m --ttft 20ms --itl 5ms
 pids+=($!)
 port=$(wait_port "$work/serve.log" "serve: listening on") || fail "no controller port"
 ctl=(--controller "127.0.0.1:$port" --insecure)
-FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "+30s" \
+LD_PRELOAD=$libfaketime FAKETIME="+30s" FAKETIME_DONT_FAKE_MONOTONIC=1 \
   "$worker" "${ctl[@]}" --threads 1 --name ahead >"$work/ahead.log" 2>&1 &
 pids+=($!)
 "$worker" "${ctl[@]}" --threads 1 --name exact >"$work/exact.log" 2>&1 &
