@@ -85,7 +85,7 @@ if $all; then
     rc=0
     "$fuzzer" -max_total_time=20 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$scratch/" "$scratch" "tests/fuzz/corpus/$name" >"$scratch/log" 2>&1 || rc=$?
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$scratch/log" || true
+    grep -aE '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' "$scratch/log" || true
     if [ "$rc" -ne 0 ]; then
       tail -40 "$scratch/log"
       echo "fuzz $name failed (exit $rc); reproducer in $scratch"

@@ -15,22 +15,6 @@ controller=$build/controller/bench-controller
 worker=$build/worker/bench-worker
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
-# elapsed RUN: seconds into the run, from `status` (0 before it starts).
-elapsed() {
-  "$controller" status "$1" "${ctl[@]}" 2>/dev/null |
-    sed -n 's/.*\[\(running\|warmup\|draining\) *\([0-9.]*\)s.*/\2/p' | head -1
-}
-wait_elapsed() {  # RUN SECONDS
-  for _ in $(seq 400); do
-    local e
-    e=$(elapsed "$1")
-    if [ -n "$e" ] && python3 -c "import sys; sys.exit(0 if float('$e') >= $2 else 1)"; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  fail "run $1 did not reach $2 s"
-}
 start_serve() {  # LISTEN LOG
   "$controller" serve --insecure --listen "$1" --lease 2s --allow-target 127.0.0.1/32 \
     --results-dir "$work/server-results" >>"$2" 2>&1 &

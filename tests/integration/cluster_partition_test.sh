@@ -46,21 +46,6 @@ prompts: {inputLength: {mean: 50, stddev: 5}, outputLength: {mean: 10, stddev: 1
 cluster: {workers: 3, onWorkerLoss: rebalance}
 output: {formats: [json]}
 YAML
-elapsed() {  # RUN: seconds into the run (empty before it starts)
-  "$controller" status "$1" "${ctl[@]}" 2>/dev/null |
-    sed -n 's/.*\[\(running\|warmup\|draining\) *\([0-9.]*\)s.*/\2/p' | head -1
-}
-wait_elapsed() {  # RUN SECONDS
-  for _ in $(seq 600); do
-    local e
-    e=$(elapsed "$1")
-    if [ -n "$e" ] && python3 -c "import sys; sys.exit(0 if float('$e') >= $2 else 1)"; then
-      return 0
-    fi
-    sleep 0.05
-  done
-  fail "run $1 did not reach $2 s"
-}
 
 before=$(sim_served)
 "$controller" submit "${ctl[@]}" --config "$work/partition.yaml" --detach >"$work/id.out"

@@ -78,3 +78,22 @@ start_prometheus() {
   done
   fail "prometheus did not become ready"
 }
+
+# elapsed RUN: seconds into the run, from `status` (empty before it starts); needs `ctl`, the
+# controller flags of the script.
+elapsed() {
+  "$controller" status "$1" "${ctl[@]}" 2>/dev/null |
+    sed -n 's/.*\[\(running\|warmup\|draining\) *\([0-9.]*\)s.*/\2/p' | head -1
+}
+# wait_elapsed RUN SECONDS: until the run is that far in (up to 30 s).
+wait_elapsed() {
+  for _ in $(seq 600); do
+    local e
+    e=$(elapsed "$1")
+    if [ -n "$e" ] && python3 -c "import sys; sys.exit(0 if float('$e') >= $2 else 1)"; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  fail "run $1 did not reach $2 s"
+}
