@@ -30,6 +30,10 @@ int RunServeCommand(const std::vector<std::string>& args);
 // `submit --controller HOST:PORT --config F`: queue a run on a daemon, follow it, fetch results.
 int RunSubmitCommand(const std::vector<std::string>& args);
 
+// `report --input DIR [--format html|pdf|md|csv|json] [--output F]`: a report rebuilt from a
+// results directory (controller/report_command.cc).
+int RunReportCommand(const std::vector<std::string>& args);
+
 // `status RUN`, `list`, `cancel RUN`, `fetch RUN` against a daemon.
 int RunClientCommand(const std::string& command, const std::vector<std::string>& args);
 

@@ -13,6 +13,7 @@
 #include "controller/coordinator_internal.h"
 #include "controller/plots.h"
 #include "controller/prometheus_collect.h"
+#include "controller/report.h"
 #include "controller/results.h"
 #include "controller/summary.h"
 
@@ -491,6 +492,7 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
     return writable;
   }
   BENCH_RETURN_IF_ERROR(CheckPlotsPossible(run->written));
+  BENCH_RETURN_IF_ERROR(CheckReportsPossible(run->written));
   BENCH_RETURN_IF_ERROR(CheckPrometheusEndpoint(run->written));
 
   MutexLock lock(mu_);

@@ -13,6 +13,7 @@
 #include "controller/coordinator.h"
 #include "controller/coordinator_internal.h"
 #include "controller/plots.h"
+#include "controller/report.h"
 #include "controller/results.h"
 #include "controller/summary.h"
 #include "nlohmann/json.hpp"
@@ -214,6 +215,14 @@ absl::Status Coordinator::Flush(RunRecord& run, bool final) {
       BENCH_LOG(WARNING) << "run " << run.id << ": plots not drawn: " << plotted;
       run.error = absl::StrCat(run.error.empty() ? "" : run.error + "; ",
                                "plots not drawn: ", plotted.message());
+    }
+  }
+  if (final) {
+    // Reports are rebuilt from the files just written, as `report --input DIR` does.
+    if (absl::Status reported = WriteRunReports(run.results_path, run.written); !reported.ok()) {
+      BENCH_LOG(WARNING) << "run " << run.id << ": reports not written: " << reported;
+      run.error = absl::StrCat(run.error.empty() ? "" : run.error + "; ",
+                               "reports not written: ", reported.message());
     }
   }
   nlohmann::json state;

@@ -25,9 +25,11 @@ constexpr char kUsage[] =
     "             queue a run on a daemon, follow it, print the summary, fetch the results\n"
     "  status [RUN] | list | cancel RUN | fetch RUN (with --controller HOST:PORT)\n"
     "             inspect and control runs on a daemon\n"
+    "  report --input DIR [--format html|pdf|md|csv|json] [--output F]\n"
+    "             rebuild a results directory's report (also from partial results)\n"
     "  --version  the tool's version and the commit it was built from\n"
     "\n"
-    "coming next: report, compare.\n"
+    "coming next: compare.\n"
     "exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 aborted,\n"
     "            5 cancelled, 6 denied.\n";
 
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   }
   if (command == "validate") return bench::controller::RunValidateCommand(args);
   if (command == "run") return bench::controller::RunRunCommand(args);
+  if (command == "report") return bench::controller::RunReportCommand(args);
   if (command == "serve") return bench::controller::RunServeCommand(args);
   if (command == "submit") return bench::controller::RunSubmitCommand(args);
   if (command == "status" || command == "list" || command == "cancel" || command == "fetch") {

@@ -1,19 +1,11 @@
 #include "controller/plots.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -21,20 +13,10 @@
 #include "absl/strings/str_split.h"
 #include "common/histogram.h"
 #include "common/run_stats.h"
-
-extern char** environ;
+#include "controller/subprocess.h"
 
 namespace bench::controller {
 namespace {
-
-std::optional<std::string> FindOnPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  for (const auto directory : absl::StrSplit(path != nullptr ? path : "/usr/bin:/bin", ':')) {
-    const std::string candidate = absl::StrCat(directory, "/", program);
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
 
 double Ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
 
@@ -52,44 +34,69 @@ std::string CdfData(const Histogram& histogram) {
 }
 
 // The commands of one chart: the common look, then its own settings and plot line.
-std::string Chart(const std::string& file, const std::string& title, const std::string& body) {
-  return absl::StrCat("reset\nset terminal pngcairo size 1000,560 enhanced font 'sans,10'\n",
-                      "set output '", file, "'\nset title '", title,
-                      "'\nset grid\nset key outside right top\n", body, "\n");
+std::string Chart(ChartFormat format, const std::string& name, const std::string& title,
+                  const std::string& body) {
+  const bool png = format == ChartFormat::kPng;
+  return absl::StrCat(
+      "reset\nset terminal ",
+      png ? "pngcairo size 1000,560 enhanced font 'sans,10'"
+          : "svg size 1000,560 dynamic enhanced font 'sans,11' background '#ffffff'",
+      "\nset output '", name, png ? ".png" : ".svg", "'\nset title '", title,
+      "'\nset grid\nset key outside right top\n", body, "\n");
 }
 
 }  // namespace
 
 absl::Status CheckPlotsPossible(const BenchmarkConfig& config) {
-  if (!config.output.Wants(OutputFormat::kPng) || FindOnPath("gnuplot").has_value()) {
-    return absl::OkStatus();
-  }
+  const bool wants_charts = config.output.Wants(OutputFormat::kPng) ||
+                            config.output.Wants(OutputFormat::kHtml) ||
+                            config.output.Wants(OutputFormat::kPdf);
+  if (!wants_charts || FindOnPath("gnuplot").has_value()) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      "output.formats: png needs gnuplot, which is not installed (Debian: apt-get install "
-      "gnuplot-nox); install it or drop png from output.formats");
+      "output.formats: png, html and pdf need gnuplot for their charts, which is not installed "
+      "(Debian: apt-get install gnuplot-nox); install it or keep json, md, csv and llmd only");
 }
 
-absl::Status WritePlots(const std::string& directory, const RunResult& result,
-                        const RunSummary& summary) {
+ChartData ChartDataOf(const RunResult& result, const RunSummary& summary) {
+  ChartData data;
+  for (const StatsShard& stage : result.stages) (void)data.overall.Merge(stage);
+  if (summary.stages.size() > 1) {
+    for (size_t i = 0; i < summary.stages.size() && i < result.stages.size(); ++i) {
+      data.stages.push_back(result.stages[i]);
+      data.stage_rates.push_back(summary.stages[i].stage_rate);
+    }
+  }
+  data.series = result.series;
+  data.interval_ns = result.interval_ns;
+  data.warmup_ns = result.warmup_ns;
+  data.measured_window_ns = result.measured_window_ns;
+  data.prometheus = result.prometheus_series;
+  return data;
+}
+
+absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
+                                                   const ChartData& data, ChartFormat format) {
   const std::optional<std::string> gnuplot = FindOnPath("gnuplot");
   if (!gnuplot.has_value()) return absl::FailedPreconditionError("gnuplot is not installed");
-  const std::string plots = directory + "/plots";
   std::error_code error;
-  std::filesystem::create_directories(plots, error);
-  if (error)
-    return absl::InternalError(absl::StrCat("cannot create ", plots, ": ", error.message()));
-
-  StatsShard merged;
-  for (const StatsShard& stage : result.stages) (void)merged.Merge(stage);
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat("cannot create ", directory, ": ", error.message()));
+  }
+  std::vector<DrawnChart> drawn;
   std::vector<std::string> data_files;
   auto write_data = [&](const std::string& name, const std::string& text) {
-    std::ofstream(plots + "/" + name) << text;
+    std::ofstream(directory + "/" + name) << text;
     data_files.push_back(name);
   };
   std::string script;
+  auto add_chart = [&](const std::string& name, const std::string& title, const std::string& body) {
+    absl::StrAppend(&script, Chart(format, name, title, body));
+    drawn.push_back({absl::StrCat(name, format == ChartFormat::kPng ? ".png" : ".svg"), title});
+  };
   // The measurement window, shaded on the charts over time.
-  const double window_begin = static_cast<double>(result.warmup_ns) / 1e9;
-  const double window_end = window_begin + static_cast<double>(result.measured_window_ns) / 1e9;
+  const double window_begin = static_cast<double>(data.warmup_ns) / 1e9;
+  const double window_end = window_begin + static_cast<double>(data.measured_window_ns) / 1e9;
   const std::string window = absl::StrFormat(
       "set object 1 rect from %.3f, graph 0 to %.3f, graph 1 behind fc rgb '#eef3fb' fs solid "
       "noborder\n",
@@ -97,29 +104,26 @@ absl::Status WritePlots(const std::string& directory, const RunResult& result,
 
   struct Distribution {
     LatencyMetric metric;
-    const char* file;
+    const char* name;
     const char* title;
     const char* axis;
   };
   for (const Distribution& d :
-       {Distribution{LatencyMetric::kTtft, "ttft_distribution.png", "Time to first token",
-                     "TTFT (ms)"},
-        Distribution{LatencyMetric::kItl, "itl_distribution.png",
+       {Distribution{LatencyMetric::kTtft, "ttft_distribution", "Time to first token", "TTFT (ms)"},
+        Distribution{LatencyMetric::kItl, "itl_distribution",
                      "Inter-token latency (every gap between chunks)", "ITL (ms)"},
-        Distribution{LatencyMetric::kScheduleLag, "schedule_lag_distribution.png",
+        Distribution{LatencyMetric::kScheduleLag, "schedule_lag_distribution",
                      "Schedule lag: sent - intended send time", "schedule lag (ms)"}}) {
-    const Histogram& histogram = merged.histogram(d.metric);
+    const Histogram& histogram = data.overall.histogram(d.metric);
     if (histogram.TotalCount() == 0) continue;
-    const std::string data = std::string(LatencyMetricName(d.metric)) + ".dat";
-    write_data(data, CdfData(histogram));
-    absl::StrAppend(
-        &script,
-        Chart(d.file,
+    const std::string file = std::string(LatencyMetricName(d.metric)) + ".dat";
+    write_data(file, CdfData(histogram));
+    add_chart(d.name,
               absl::StrFormat("%s: distribution of %d samples", d.title, histogram.TotalCount()),
               absl::StrCat("set xlabel '", d.axis,
                            "'\nset ylabel 'samples at or below (%)'\nset yrange [0:100]\n"
                            "set logscale x\nplot '",
-                           data, "' using 1:2 with steps lw 2 lc rgb '#1f77b4' title 'CDF'")));
+                           file, "' using 1:2 with steps lw 2 lc rgb '#1f77b4' title 'CDF'"));
   }
 
   // p50 / p90 / p99 of each latency metric, log scale: TTFT and E2E differ by orders.
@@ -127,7 +131,7 @@ absl::Status WritePlots(const std::string& directory, const RunResult& result,
   for (const LatencyMetric metric :
        {LatencyMetric::kTtft, LatencyMetric::kItl, LatencyMetric::kTpot, LatencyMetric::kNtpot,
         LatencyMetric::kE2eLatency, LatencyMetric::kE2eFromIntended}) {
-    const Histogram& histogram = merged.histogram(metric);
+    const Histogram& histogram = data.overall.histogram(metric);
     if (histogram.TotalCount() == 0) continue;
     absl::StrAppendFormat(&bars, "%s %.3f %.3f %.3f\n", LatencyMetricName(metric),
                           Ms(histogram.ValueAtPercentile(50)), Ms(histogram.ValueAtPercentile(90)),
@@ -135,21 +139,19 @@ absl::Status WritePlots(const std::string& directory, const RunResult& result,
   }
   if (!bars.empty()) {
     write_data("percentiles.dat", bars);
-    absl::StrAppend(
-        &script,
-        Chart("latency_percentiles.png", "Latency percentiles",
+    add_chart("latency_percentiles", "Latency percentiles",
               "set ylabel 'latency (ms)'\nset logscale y\nset style data histograms\n"
               "set style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
               "set boxwidth 0.9\nset xtics noenhanced\n"
               "plot 'percentiles.dat' using 2:xtic(1) title 'p50' lc rgb '#9ecae1', '' using 3 "
-              "title 'p90' lc rgb '#4292c6', '' using 4 title 'p99' lc rgb '#08519c'"));
+              "title 'p90' lc rgb '#4292c6', '' using 4 title 'p99' lc rgb '#08519c'");
   }
 
   // The series: per-second rates over the whole run, the window shaded.
-  if (!result.series.empty() && result.interval_ns > 0) {
-    const double interval_s = static_cast<double>(result.interval_ns) / 1e9;
+  if (!data.series.empty() && data.interval_ns > 0) {
+    const double interval_s = static_cast<double>(data.interval_ns) / 1e9;
     std::string series;
-    for (const IntervalPoint& p : result.series) {
+    for (const IntervalPoint& p : data.series) {
       absl::StrAppendFormat(
           &series, "%.3f %.4f %.4f %.4f %.4f %.4f %u %u\n",
           static_cast<double>(p.start_ns) / 1e9 + interval_s / 2,
@@ -161,68 +163,61 @@ absl::Status WritePlots(const std::string& directory, const RunResult& result,
     write_data("series.dat", series);
     const std::string time_axis =
         "set xlabel 'time since the run started (s); shaded: the window'\n";
-    absl::StrAppend(
-        &script,
-        Chart("throughput_over_time.png", "Requests per second",
+    add_chart("throughput_over_time", "Requests per second",
               absl::StrCat(window, time_axis,
                            "set ylabel 'requests/s'\nset y2label 'requests in flight'\n"
                            "set y2tics\nset ytics nomirror\n"
                            "plot 'series.dat' using 1:2 with lines lw 2 title 'sent', '' using "
                            "1:3 with lines lw 2 title 'completed (success)', '' using 1:7 axes "
-                           "x1y2 with lines dt 2 title 'in flight (right)'")),
-        Chart("tokens_per_second_over_time.png", "Tokens per second (requests that ended)",
+                           "x1y2 with lines dt 2 title 'in flight (right)'"));
+    add_chart("tokens_per_second_over_time", "Tokens per second (requests that ended)",
               absl::StrCat(window, time_axis,
                            "set ylabel 'tokens/s'\nplot 'series.dat' using 1:5 with lines lw 2 "
                            "title 'output tokens/s', '' using 1:6 with lines lw 2 title 'input "
-                           "tokens/s'")),
-        Chart("errors_over_time.png", "Failed requests per second",
+                           "tokens/s'"));
+    add_chart("errors_over_time", "Failed requests per second",
               absl::StrCat(window, time_axis,
                            "set ylabel 'failed requests/s'\nset yrange [0:*]\n"
                            "plot 'series.dat' using 1:4 with impulses lw 3 lc rgb '#d62728' "
-                           "title 'failed', '' using 1:8 with lines lw 1 title 'client queue'")));
+                           "title 'failed', '' using 1:8 with lines lw 1 title 'client queue'"));
   }
 
   // Stages: latency against the offered rate, the capacity curve.
-  if (summary.stages.size() > 1) {
-    std::string stages;
-    for (size_t i = 0; i < summary.stages.size() && i < result.stages.size(); ++i) {
-      const BlockSummary& block = summary.stages[i];
-      const StatsShard& shard = result.stages[i];
-      if (!block.stage_rate.has_value() ||
-          shard.histogram(LatencyMetric::kTtft).TotalCount() == 0) {
-        continue;
-      }
-      absl::StrAppendFormat(&stages, "%.4f %.3f %.3f %.3f\n", *block.stage_rate,
-                            Ms(shard.histogram(LatencyMetric::kTtft).ValueAtPercentile(50)),
-                            Ms(shard.histogram(LatencyMetric::kTtft).ValueAtPercentile(99)),
-                            Ms(shard.histogram(LatencyMetric::kE2eLatency).ValueAtPercentile(99)));
+  std::string stages;
+  for (size_t i = 0; i < data.stages.size() && i < data.stage_rates.size(); ++i) {
+    const StatsShard& shard = data.stages[i];
+    if (!data.stage_rates[i].has_value() ||
+        shard.histogram(LatencyMetric::kTtft).TotalCount() == 0) {
+      continue;
     }
-    if (!stages.empty()) {
-      write_data("stages.dat", stages);
-      absl::StrAppend(
-          &script,
-          Chart("latency_vs_rate.png", "Latency against the offered rate (one point per stage)",
-                "set xlabel 'offered rate (requests/s)'\nset ylabel 'latency (ms)'\n"
-                "set logscale y\nplot 'stages.dat' using 1:2 with linespoints lw 2 title 'TTFT "
-                "p50', '' using 1:3 with linespoints lw 2 title 'TTFT p99', '' using 1:4 with "
-                "linespoints lw 2 title 'E2E p99'"));
-    }
+    absl::StrAppendFormat(&stages, "%.4f %.3f %.3f %.3f\n", *data.stage_rates[i],
+                          Ms(shard.histogram(LatencyMetric::kTtft).ValueAtPercentile(50)),
+                          Ms(shard.histogram(LatencyMetric::kTtft).ValueAtPercentile(99)),
+                          Ms(shard.histogram(LatencyMetric::kE2eLatency).ValueAtPercentile(99)));
+  }
+  if (!stages.empty()) {
+    write_data("stages.dat", stages);
+    add_chart("latency_vs_rate", "Latency against the offered rate (one point per stage)",
+              "set xlabel 'offered rate (requests/s)'\nset ylabel 'latency (ms)'\n"
+              "set logscale y\nplot 'stages.dat' using 1:2 with linespoints lw 2 title 'TTFT "
+              "p50', '' using 1:3 with linespoints lw 2 title 'TTFT p99', '' using 1:4 with "
+              "linespoints lw 2 title 'E2E p99'");
   }
   // metrics.prometheus: one chart per query, its series over the window (at most ten).
   std::vector<std::string> queries;
-  for (const PrometheusSeries& series : result.prometheus_series) {
+  for (const PrometheusSeries& series : data.prometheus) {
     if (std::find(queries.begin(), queries.end(), series.query_name) == queries.end()) {
       queries.push_back(series.query_name);
     }
   }
   for (const std::string& query : queries) {
-    std::string data, plot;
+    std::string points, plot;
     int index = 0;
-    for (const PrometheusSeries& series : result.prometheus_series) {
+    for (const PrometheusSeries& series : data.prometheus) {
       if (series.query_name != query || series.points.empty() || index >= 10) continue;
       for (const auto& [t, value] : series.points)
-        absl::StrAppendFormat(&data, "%.3f %.6g\n", t, value);
-      data += "\n\n";  // the next gnuplot index
+        absl::StrAppendFormat(&points, "%.3f %.6g\n", t, value);
+      points += "\n\n";  // the next gnuplot index
       std::string label = series.label;
       std::replace(label.begin(), label.end(), '\'', '"');
       absl::StrAppend(&plot, index == 0 ? "plot " : ", ", "'prometheus_", query, ".dat' index ",
@@ -230,43 +225,24 @@ absl::Status WritePlots(const std::string& directory, const RunResult& result,
       ++index;
     }
     if (index == 0) continue;
-    write_data(absl::StrCat("prometheus_", query, ".dat"), data);
-    absl::StrAppend(&script, Chart(absl::StrCat("prometheus_", query, ".png"),
-                                   absl::StrCat("Prometheus: ", query),
-                                   absl::StrCat("set xlabel 'time since the window started (s)'\n"
-                                                "set ylabel '",
-                                                query, "'\nset title noenhanced\n", plot)));
+    write_data(absl::StrCat("prometheus_", query, ".dat"), points);
+    add_chart(absl::StrCat("prometheus_", query), absl::StrCat("Prometheus: ", query),
+              absl::StrCat("set xlabel 'time since the window started (s)'\nset ylabel '", query,
+                           "'\nset title noenhanced\n", plot));
   }
-  if (script.empty()) return absl::OkStatus();
+  if (script.empty()) return drawn;
   write_data("plots.gp", script);
+  // gnuplot runs in `directory`, so the script names only plain file names.
+  const absl::Status ran =
+      RunProgram({*gnuplot, "plots.gp"}, directory, "gnuplot.log", absl::Minutes(2));
+  for (const std::string& name : data_files) ::unlink((directory + "/" + name).c_str());
+  if (!ran.ok()) return ran;
+  return drawn;
+}
 
-  // gnuplot runs in plots/, so the script names only plain file names.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addchdir_np(&actions, plots.c_str());
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "gnuplot.log",
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::string program = *gnuplot;
-  std::string argument = "plots.gp";
-  char* argv[] = {program.data(), argument.data(), nullptr};
-  pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) {
-    return absl::InternalError(absl::StrCat("cannot start gnuplot: ", std::strerror(spawned)));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  data_files.push_back("gnuplot.log");
-  std::stringstream log;
-  log << std::ifstream(plots + "/gnuplot.log").rdbuf();
-  for (const std::string& name : data_files) ::unlink((plots + "/" + name).c_str());
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat("gnuplot failed: ", log.str()));
-  }
-  return absl::OkStatus();
+absl::Status WritePlots(const std::string& directory, const RunResult& result,
+                        const RunSummary& summary) {
+  return DrawCharts(directory + "/plots", ChartDataOf(result, summary), ChartFormat::kPng).status();
 }
 
 }  // namespace bench::controller

@@ -1,23 +1,54 @@
-// plots/ of a results directory (output.formats: png): PNG charts drawn by gnuplot's pngcairo
-// terminal from the run's merged histograms and per-interval series, axes labelled with units.
+// Charts of a run drawn by gnuplot, axes labelled with units: PNG for plots/ (output.formats:
+// png) and SVG for report.html, from a run in memory or from a results directory.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/config.h"
+#include "common/run_stats.h"
+#include "controller/prometheus_collect.h"
 #include "controller/run_result.h"
 #include "controller/summary.h"
 
 namespace bench::controller {
 
-// Before anything is sent: kInvalidArgument naming output.formats when png is asked for and
-// gnuplot is not installed.
+// What the charts draw.
+struct ChartData {
+  StatsShard overall;                              // the window, all stages merged
+  std::vector<StatsShard> stages;                  // one per stage, when there are several
+  std::vector<std::optional<double>> stage_rates;  // each stage's offered rate, when it has one
+  std::vector<IntervalPoint> series;               // the per-interval series of the whole run
+  int64_t interval_ns = 0;
+  int64_t warmup_ns = 0;
+  int64_t measured_window_ns = 0;
+  std::vector<PrometheusSeries> prometheus;
+};
+
+ChartData ChartDataOf(const RunResult& result, const RunSummary& summary);
+
+enum class ChartFormat { kPng, kSvg };
+
+struct DrawnChart {
+  std::string file;   // "ttft_distribution.svg", in the directory drawn into
+  std::string title;  // "Time to first token: distribution of 393 samples"
+};
+
+// Before anything is sent: kInvalidArgument naming output.formats when png, html or pdf is
+// asked for and gnuplot is not installed.
 absl::Status CheckPlotsPossible(const BenchmarkConfig& config);
 
-// Writes <directory>/plots/*.png: ttft_distribution, itl_distribution, schedule_lag_distribution,
-// latency_percentiles, throughput_over_time, tokens_per_second_over_time, errors_over_time, and
-// latency_vs_rate for stages. The data files gnuplot reads are removed afterwards.
+// Draws every chart `data` allows into `directory` (created if needed): ttft_distribution,
+// itl_distribution, schedule_lag_distribution, latency_percentiles, throughput_over_time,
+// tokens_per_second_over_time, errors_over_time, latency_vs_rate for stages, and one per
+// Prometheus query. The data files gnuplot reads are removed afterwards.
+absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
+                                                   const ChartData& data, ChartFormat format);
+
+// <directory>/plots/*.png from a finished run.
 absl::Status WritePlots(const std::string& directory, const RunResult& result,
                         const RunSummary& summary);
 

@@ -248,26 +248,16 @@ PrometheusCollection CollectPrometheus(const PrometheusConfig& config, absl::Tim
       Json series = Json::array();
       const Json results = data->contains("result") ? (*data)["result"] : Json::array();
       for (const Json& result : results) {
-        PrometheusSeries line;
-        line.query_name = query.name;
-        std::vector<std::string> labels;
-        const Json metric = result.contains("metric") ? result["metric"] : Json::object();
-        for (const auto& [key, value] : metric.items()) {
-          labels.push_back(
-              absl::StrCat(key, "=", value.is_string() ? value.get<std::string>() : value.dump()));
-        }
-        line.label = labels.empty() ? query.name : absl::StrJoin(labels, ",");
         Json values = Json::array();
         const Json samples = result.contains("values") ? result["values"] : Json::array();
         for (const Json& pair : samples) {
           const std::optional<double> value = SampleValue(pair);
           if (!value.has_value() || !pair[0].is_number()) continue;
-          const double t = pair[0].get<double>();
-          values.push_back(Json::array({t, *value}));
-          line.points.emplace_back(t - Unix(start), *value);
+          values.push_back(Json::array({pair[0].get<double>(), *value}));
         }
-        series.push_back(Json{{"metric", metric}, {"values", std::move(values)}});
-        collection.series.push_back(std::move(line));
+        series.push_back(
+            Json{{"metric", result.contains("metric") ? result["metric"] : Json::object()},
+                 {"values", std::move(values)}});
       }
       item["series"] = std::move(series);
     }
@@ -306,7 +296,40 @@ PrometheusCollection CollectPrometheus(const PrometheusConfig& config, absl::Tim
   collection.error = absl::StrJoin(errors, "; ");
   out["error"] = collection.error.empty() ? Json(nullptr) : Json(collection.error);
   collection.json = out.dump(2);
+  collection.series = PrometheusSeriesOf(collection.json);
   return collection;
+}
+
+std::vector<PrometheusSeries> PrometheusSeriesOf(const std::string& prometheus_json) {
+  std::vector<PrometheusSeries> lines;
+  const Json json = Json::parse(prometheus_json, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("queries") || !json["queries"].is_array()) return lines;
+  const double start = json.value("start", 0.0);
+  for (const Json& query : json["queries"]) {
+    if (!query.is_object() || !query.contains("series") || !query["series"].is_array()) continue;
+    const std::string name = query.value("name", "");
+    for (const Json& series : query["series"]) {
+      PrometheusSeries line;
+      line.query_name = name;
+      std::vector<std::string> labels;
+      if (series.contains("metric") && series["metric"].is_object()) {
+        for (const auto& [key, value] : series["metric"].items()) {
+          labels.push_back(
+              absl::StrCat(key, "=", value.is_string() ? value.get<std::string>() : value.dump()));
+        }
+      }
+      line.label = labels.empty() ? name : absl::StrJoin(labels, ",");
+      if (series.contains("values") && series["values"].is_array()) {
+        for (const Json& pair : series["values"]) {
+          if (pair.is_array() && pair.size() == 2 && pair[0].is_number() && pair[1].is_number()) {
+            line.points.emplace_back(pair[0].get<double>() - start, pair[1].get<double>());
+          }
+        }
+      }
+      lines.push_back(std::move(line));
+    }
+  }
+  return lines;
 }
 
 }  // namespace bench::controller

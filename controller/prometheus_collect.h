@@ -39,4 +39,8 @@ absl::Status CheckPrometheusEndpoint(const BenchmarkConfig& config);
 PrometheusCollection CollectPrometheus(const PrometheusConfig& config, absl::Time start,
                                        absl::Time end, absl::Duration timeout);
 
+// The series of prometheus.json's text (CollectPrometheus's `json`), times relative to its
+// start; empty when it holds none or does not parse.
+std::vector<PrometheusSeries> PrometheusSeriesOf(const std::string& prometheus_json);
+
 }  // namespace bench::controller

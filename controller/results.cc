@@ -266,19 +266,6 @@ absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const Ru
 
 std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config) {
   std::vector<std::string> notes;
-  std::vector<std::string> formats;
-  for (const OutputFormat format : config.output.formats) {
-    if (format != OutputFormat::kJson && format != OutputFormat::kLlmd &&
-        format != OutputFormat::kPng) {
-      formats.emplace_back(OutputFormatName(format));
-    }
-  }
-  if (!formats.empty()) {
-    notes.push_back(absl::StrCat("output.formats ", absl::StrJoin(formats, ", "),
-                                 ": not written by this version (json, png and llmd only: "
-                                 "config.yaml, summary.json, metrics.json, histograms.hlog, "
-                                 "plots/, benchmark_report.yaml)"));
-  }
   if (config.metrics.raw) {
     notes.push_back("metrics.raw: requests.jsonl is not written by this version");
   }

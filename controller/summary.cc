@@ -813,6 +813,7 @@ std::string SummaryToJson(const RunSummary& summary) {
   benchmark["aborted"] = summary.aborted;
   benchmark["window_started"] = summary.window_started;
   benchmark["config_sha256"] = summary.config_sha256;
+  benchmark["collect"] = summary.collect;
   json["benchmark"] = std::move(benchmark);
   json["target"] = Json{{"endpoint", summary.endpoint},
                         {"model", summary.model},

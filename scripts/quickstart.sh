@@ -37,5 +37,9 @@ if [ -n "$latest" ]; then
   echo "== results in $latest:"
   (cd "$latest" && find . -type f | sort | sed 's|^\./|   |')
 fi
-echo "== exit code $status (0 ok, 3 an SLO failed; summary.json, plots/*.png and the rest above)"
+if [ -n "$latest" ] && [ -f "$latest/report.html" ]; then
+  echo "== the report (self-contained, opens offline): file://$(cd "$latest" && pwd)/report.html"
+  echo "   rebuild it, or as pdf, md, csv: build/controller/bench-controller report --input $latest --format pdf"
+fi
+echo "== exit code $status (0 ok, 3 an SLO failed; summary.json, report.html and the rest above)"
 exit "$status"

@@ -40,6 +40,9 @@ dev_packages=(
   # plots/ of output.formats png (gnuplot's pngcairo), and the tests that check the PNGs and
   # validate summary.json and metrics.json against their JSON schemas
   gnuplot-nox python3-pil python3-jsonschema
+  # report.pdf (headless Chromium prints report.html) and the report test, which opens
+  # report.html in Chromium and turns the PDF into page images (pdftoppm)
+  chromium poppler-utils
 )
 packages=("${build_packages[@]}")
 $build_only || packages+=("${dev_packages[@]}")
@@ -76,7 +79,7 @@ if command -v systemctl >/dev/null 2>&1; then
 fi
 
 # npm packages for interop tests (versions pinned by tests/node/package-lock.json).
-if [ ! -d "$here/tests/node/node_modules/hdr-histogram-js" ] || \
+if [ ! -d "$here/tests/node/node_modules/puppeteer-core" ] || \
    [ "$here/tests/node/package-lock.json" -nt "$here/tests/node/node_modules/.package-lock.json" ]; then
   echo "setup: installing npm packages in tests/node"
   (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)

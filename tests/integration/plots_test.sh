@@ -53,7 +53,7 @@ before=$(sim_served)
 rc=0
 PATH=/nonexistent "$controller" run --config "$work/run.yaml" --quiet >"$work/nognuplot.out" 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "png without gnuplot: exit $rc, want 2: $(cat "$work/nognuplot.out")"
-grep -q "output.formats: png needs gnuplot" "$work/nognuplot.out" || fail "no message naming gnuplot"
+grep -q "output.formats: png, html and pdf need gnuplot" "$work/nognuplot.out" || fail "no message naming gnuplot"
 [ "$(sim_served)" = "$before" ] || fail "requests were sent although the run was refused"
-echo "png without gnuplot: refused, exit 2: $(grep -o 'output.formats: png needs gnuplot[^;]*' "$work/nognuplot.out")"
+echo "png without gnuplot: refused, exit 2: $(grep -o "output.formats: png, html and pdf need gnuplot[^;]*" "$work/nognuplot.out")"
 echo "plots test: ok"
