@@ -34,6 +34,11 @@ int RunSubmitCommand(const std::vector<std::string>& args);
 // results directory (controller/report_command.cc).
 int RunReportCommand(const std::vector<std::string>& args);
 
+// `compare BASELINE CANDIDATE... [--fail-on-regression PCT] [--output F.html]`: runs side by side,
+// regressions judged from histograms and series (controller/compare_command.cc); exit 3 on a
+// regression beyond the bound.
+int RunCompareCommand(const std::vector<std::string>& args);
+
 // `status RUN`, `list`, `cancel RUN`, `fetch RUN` against a daemon.
 int RunClientCommand(const std::string& command, const std::vector<std::string>& args);
 

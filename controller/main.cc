@@ -28,8 +28,9 @@ constexpr char kUsage[] =
     "  report --input DIR [--format html|pdf|md|csv|json] [--output F]\n"
     "             rebuild a results directory's report (also from partial results)\n"
     "  --version  the tool's version and the commit it was built from\n"
+    "  compare BASELINE CANDIDATE... [--fail-on-regression PCT] [--output F.html]\n"
+    "             runs side by side; regressions judged from histograms, beyond noise\n"
     "\n"
-    "coming next: compare.\n"
     "exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 aborted,\n"
     "            5 cancelled, 6 denied.\n";
 
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   }
   if (command == "validate") return bench::controller::RunValidateCommand(args);
   if (command == "run") return bench::controller::RunRunCommand(args);
+  if (command == "compare") return bench::controller::RunCompareCommand(args);
   if (command == "report") return bench::controller::RunReportCommand(args);
   if (command == "serve") return bench::controller::RunServeCommand(args);
   if (command == "submit") return bench::controller::RunSubmitCommand(args);

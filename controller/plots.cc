@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,46 @@ std::string Chart(ChartFormat format, const std::string& name, const std::string
       "'\nset grid\nset key outside right top\n", body, "\n");
 }
 
+// One gnuplot script of several charts and the data files it reads, in `directory`.
+class ChartScript {
+ public:
+  ChartScript(std::string directory, ChartFormat format)
+      : directory_(std::move(directory)), format_(format) {}
+
+  void Data(const std::string& name, const std::string& text) { data_.emplace_back(name, text); }
+  void Add(const std::string& name, const std::string& title, const std::string& body) {
+    absl::StrAppend(&script_, Chart(format_, name, title, body));
+    drawn_.push_back({absl::StrCat(name, format_ == ChartFormat::kPng ? ".png" : ".svg"), title});
+  }
+
+  // Runs gnuplot in the directory (the script names plain file names); the data files and the
+  // script are removed afterwards.
+  absl::StatusOr<std::vector<DrawnChart>> Draw() {
+    const std::optional<std::string> gnuplot = FindOnPath("gnuplot");
+    if (!gnuplot.has_value()) return absl::FailedPreconditionError("gnuplot is not installed");
+    if (script_.empty()) return drawn_;
+    std::error_code error;
+    std::filesystem::create_directories(directory_, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot create ", directory_, ": ", error.message()));
+    }
+    data_.emplace_back("plots.gp", script_);
+    for (const auto& [name, text] : data_) std::ofstream(directory_ + "/" + name) << text;
+    const absl::Status ran =
+        RunProgram({*gnuplot, "plots.gp"}, directory_, "gnuplot.log", absl::Minutes(2));
+    for (const auto& entry : data_) ::unlink((directory_ + "/" + entry.first).c_str());
+    if (!ran.ok()) return ran;
+    return drawn_;
+  }
+
+ private:
+  const std::string directory_;
+  const ChartFormat format_;
+  std::string script_;
+  std::vector<std::pair<std::string, std::string>> data_;  // file name, contents
+  std::vector<DrawnChart> drawn_;
+};
+
 }  // namespace
 
 absl::Status CheckPlotsPossible(const BenchmarkConfig& config) {
@@ -76,24 +117,12 @@ ChartData ChartDataOf(const RunResult& result, const RunSummary& summary) {
 
 absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
                                                    const ChartData& data, ChartFormat format) {
-  const std::optional<std::string> gnuplot = FindOnPath("gnuplot");
-  if (!gnuplot.has_value()) return absl::FailedPreconditionError("gnuplot is not installed");
-  std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error) {
-    return absl::InternalError(absl::StrCat("cannot create ", directory, ": ", error.message()));
-  }
-  std::vector<DrawnChart> drawn;
-  std::vector<std::string> data_files;
-  auto write_data = [&](const std::string& name, const std::string& text) {
-    std::ofstream(directory + "/" + name) << text;
-    data_files.push_back(name);
+  ChartScript charts(directory, format);
+  auto write_data = [&charts](const std::string& name, const std::string& text) {
+    charts.Data(name, text);
   };
-  std::string script;
-  auto add_chart = [&](const std::string& name, const std::string& title, const std::string& body) {
-    absl::StrAppend(&script, Chart(format, name, title, body));
-    drawn.push_back({absl::StrCat(name, format == ChartFormat::kPng ? ".png" : ".svg"), title});
-  };
+  auto add_chart = [&charts](const std::string& name, const std::string& title,
+                             const std::string& body) { charts.Add(name, title, body); };
   // The measurement window, shaded on the charts over time.
   const double window_begin = static_cast<double>(data.warmup_ns) / 1e9;
   const double window_end = window_begin + static_cast<double>(data.measured_window_ns) / 1e9;
@@ -230,14 +259,70 @@ absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
               absl::StrCat("set xlabel 'time since the window started (s)'\nset ylabel '", query,
                            "'\nset title noenhanced\n", plot));
   }
-  if (script.empty()) return drawn;
-  write_data("plots.gp", script);
-  // gnuplot runs in `directory`, so the script names only plain file names.
-  const absl::Status ran =
-      RunProgram({*gnuplot, "plots.gp"}, directory, "gnuplot.log", absl::Minutes(2));
-  for (const std::string& name : data_files) ::unlink((directory + "/" + name).c_str());
-  if (!ran.ok()) return ran;
-  return drawn;
+  return charts.Draw();
+}
+
+absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& directory,
+                                                             const std::vector<ChartRun>& runs,
+                                                             ChartFormat format) {
+  ChartScript charts(directory, format);
+  auto title_of = [](const std::string& label) {
+    std::string title = label;
+    std::replace(title.begin(), title.end(), '\'', '"');
+    return title;
+  };
+  struct Overlay {
+    LatencyMetric metric;
+    const char* name;
+    const char* title;
+    const char* axis;
+  };
+  for (const Overlay& o :
+       {Overlay{LatencyMetric::kTtft, "compare_ttft", "Time to first token", "TTFT (ms)"},
+        Overlay{LatencyMetric::kItl, "compare_itl", "Inter-token latency", "ITL (ms)"},
+        Overlay{LatencyMetric::kE2eLatency, "compare_e2e_latency", "End-to-end latency",
+                "E2E latency (ms)"}}) {
+    std::string plot;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const Histogram& histogram = runs[i].data->overall.histogram(o.metric);
+      if (histogram.TotalCount() == 0) continue;
+      const std::string file = absl::StrCat(o.name, "_", i, ".dat");
+      charts.Data(file, CdfData(histogram));
+      absl::StrAppend(&plot, plot.empty() ? "plot " : ", ", "'", file, "' using 1:2 with steps lw ",
+                      i == 0 ? 3 : 2, " noenhanced title '", title_of(runs[i].label), "'");
+    }
+    if (plot.empty()) continue;
+    charts.Add(o.name, absl::StrCat(o.title, ": distribution of each run"),
+               absl::StrCat("set xlabel '", o.axis,
+                            "'\nset ylabel 'samples at or below (%)'\nset yrange [0:100]\n"
+                            "set logscale x\n",
+                            plot));
+  }
+  // The runs side by side: completion rate (left) and p99 latencies (right), one point each.
+  std::string by_run;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const StatsShard& overall = runs[i].data->overall;
+    std::string label = title_of(runs[i].label);
+    std::replace(label.begin(), label.end(), ' ', '_');
+    absl::StrAppendFormat(&by_run, "%d \"%s\" %s %.3f %.3f\n", i, label,
+                          runs[i].requests_per_s.has_value()
+                              ? absl::StrFormat("%.4f", *runs[i].requests_per_s)
+                              : std::string("NaN"),
+                          Ms(overall.histogram(LatencyMetric::kTtft).ValueAtPercentile(99)),
+                          Ms(overall.histogram(LatencyMetric::kItl).ValueAtPercentile(99)));
+  }
+  if (runs.size() > 1) {
+    charts.Data("by_run.dat", by_run);
+    charts.Add("compare_by_run", "Completion rate and p99 latencies of each run",
+               "set xlabel 'run'\nset ylabel 'completion rate (requests/s)'\n"
+               "set y2label 'p99 latency (ms)'\nset y2tics\nset ytics nomirror\n"
+               "set yrange [0:*]\nset y2range [0:*]\nset xtics noenhanced\nset offsets 0.3, 0.3\n"
+               "plot 'by_run.dat' using 1:3:xtic(2) with linespoints lw 2 pt 7 title "
+               "'completion rate', '' using 1:4 axes x1y2 with linespoints lw 2 dt 2 pt 5 title "
+               "'TTFT p99 (right)', '' using 1:5 axes x1y2 with linespoints lw 2 dt 3 pt 9 "
+               "title 'ITL p99 (right)'");
+  }
+  return charts.Draw();
 }
 
 absl::Status WritePlots(const std::string& directory, const RunResult& result,

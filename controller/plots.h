@@ -48,6 +48,20 @@ absl::Status CheckPlotsPossible(const BenchmarkConfig& config);
 absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
                                                    const ChartData& data, ChartFormat format);
 
+// One run of a comparison: its label, its charts' data, its completion rate.
+struct ChartRun {
+  std::string label;
+  const ChartData* data;  // must outlive the call
+  std::optional<double> requests_per_s;
+};
+
+// `compare`'s charts: the TTFT, ITL and E2E distributions of every run overlaid (compare_ttft,
+// compare_itl, compare_e2e_latency) and, with more than one run, the runs side by side
+// (compare_by_run: completion rate and p99 latencies against the label).
+absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& directory,
+                                                             const std::vector<ChartRun>& runs,
+                                                             ChartFormat format);
+
 // <directory>/plots/*.png from a finished run.
 absl::Status WritePlots(const std::string& directory, const RunResult& result,
                         const RunSummary& summary);

@@ -98,28 +98,19 @@ absl::StatusOr<Json> ReadJson(const std::string& path) {
   return json;
 }
 
-std::optional<LatencyMetric> MetricNamed(std::string_view name) {
-  for (int i = 0; i < kLatencyMetricCount; ++i) {
-    if (LatencyMetricName(static_cast<LatencyMetric>(i)) == name) {
-      return static_cast<LatencyMetric>(i);
-    }
-  }
-  return std::nullopt;
-}
-
 // metrics.json's {"ttft": {"hdr_v2_compressed_base64": ...}, ...} into a shard's histograms.
 absl::Status DecodeHistograms(const Json& metrics, const std::string& where, StatsShard* shard) {
   if (!metrics.is_object()) return absl::OkStatus();
   for (const auto& [name, entry] : metrics.items()) {
-    const std::optional<LatencyMetric> metric = MetricNamed(name);
+    LatencyMetric metric;
     const Json& encoded = At(entry, "hdr_v2_compressed_base64");
-    if (!metric.has_value() || !encoded.is_string()) continue;
+    if (!LatencyMetricFromName(name, &metric) || !encoded.is_string()) continue;
     absl::StatusOr<Histogram> histogram = DecodeCompressedBase64(encoded.get<std::string>());
     if (!histogram.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ".", name, ": ", histogram.status().message()));
     }
-    shard->histogram(*metric) = *std::move(histogram);
+    shard->histogram(metric) = *std::move(histogram);
   }
   return absl::OkStatus();
 }
@@ -398,22 +389,6 @@ std::string ToolLine(const Json& summary) {
 
 // ---- HTML ----
 
-std::string HtmlTable(const std::vector<std::string>& header,
-                      const std::vector<std::vector<std::string>>& rows, const std::string& id) {
-  std::string out = absl::StrCat("<table id=\"", id, "\"><thead><tr>");
-  for (const std::string& cell : header) absl::StrAppend(&out, "<th>", Html(cell), "</th>");
-  out += "</tr></thead><tbody>";
-  for (const auto& row : rows) {
-    out += "<tr>";
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&out, i == 0 ? "<th scope=\"row\">" : "<td>", Html(row[i]),
-                      i == 0 ? "</th>" : "</td>");
-    }
-    out += "</tr>";
-  }
-  return out + "</tbody></table>\n";
-}
-
 constexpr char kStyle[] = R"(
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1b1f24;margin:0 auto;
 max-width:1100px;padding:24px}
@@ -433,21 +408,16 @@ ul.warn li{color:#9a6700}
 figure{margin:0;break-inside:avoid}figure img{width:100%;height:auto;border:1px solid #eaeef2}
 figcaption{color:#57606a;font-size:12px}
 pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px}
+.candidate td:last-child,#errors-table td:last-child{text-align:left}
 footer{margin-top:32px;color:#57606a;font-size:12px}
 @media print{body{padding:0}h2{break-after:avoid}}
 )";
 
-std::string RenderHtml(const ResultsDirectory& results, const std::vector<DrawnChart>& charts,
-                       const std::vector<std::string>& chart_svgs) {
+std::string RenderHtml(const ResultsDirectory& results, const std::vector<InlineChart>& charts) {
   const Json& summary = results.summary;
   const std::string name = Str(At(At(summary, "benchmark"), "name"));
-  std::string out = absl::StrCat(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      "<meta name=\"generator\" content=\"llm-d-bench ",
-      kToolVersion, "\">\n<title>", Html(name), ": llm-d-bench report</title>\n<style>", kStyle,
-      "</style></head>\n<body>\n<header><h1>", Html(name), "</h1>\n<p class=\"sub\">",
-      Html(Subtitle(summary)), "</p>\n");
+  std::string out = absl::StrCat("<header><h1>", Html(name), "</h1>\n<p class=\"sub\">",
+                                 Html(Subtitle(summary)), "</p>\n");
   const bool configured = At(At(summary, "slo"), "configured").is_boolean() &&
                           At(At(summary, "slo"), "configured").get<bool>();
   absl::StrAppend(&out, "<p id=\"slo-verdict\" class=\"verdict ",
@@ -525,17 +495,7 @@ std::string RenderHtml(const ResultsDirectory& results, const std::vector<DrawnC
                     HtmlTable(kStageHeader, stages, "stages-table"), "</section>\n");
   }
 
-  if (!charts.empty()) {
-    out += "<section id=\"charts\"><h2>Charts</h2><div class=\"charts\">\n";
-    for (size_t i = 0; i < charts.size(); ++i) {
-      absl::StrAppend(&out, "<figure class=\"chart\" id=\"chart-",
-                      Html(charts[i].file.substr(0, charts[i].file.rfind('.'))), "\"><img alt=\"",
-                      Html(charts[i].title), "\" src=\"data:image/svg+xml;base64,",
-                      absl::Base64Escape(chart_svgs[i]), "\"><figcaption>", Html(charts[i].title),
-                      "</figcaption></figure>\n");
-    }
-    out += "</div></section>\n";
-  }
+  out += HtmlChartsSection(charts);
 
   const Json& prometheus_error = At(results.prometheus, "error");
   if (prometheus_error.is_string()) {
@@ -573,35 +533,8 @@ std::string RenderHtml(const ResultsDirectory& results, const std::vector<DrawnC
                   results.absent.empty()
                       ? std::string()
                       : Html(absl::StrCat(" (absent: ", absl::StrJoin(results.absent, ", "), ")")),
-                  "</footer>\n</body></html>\n");
-  return out;
-}
-
-// Draws the charts as SVG in a temporary directory and returns their text, in order.
-absl::Status DrawSvgCharts(const ChartData& data, std::vector<DrawnChart>* charts,
-                           std::vector<std::string>* svgs) {
-  char pattern[] = "/tmp/llm-d-bench-charts-XXXXXX";
-  if (::mkdtemp(pattern) == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("cannot create a temporary directory: ", std::strerror(errno)));
-  }
-  const std::string directory = pattern;
-  absl::StatusOr<std::vector<DrawnChart>> drawn = DrawCharts(directory, data, ChartFormat::kSvg);
-  absl::Status status = drawn.status();
-  if (drawn.ok()) {
-    for (const DrawnChart& chart : *drawn) {
-      absl::StatusOr<std::string> svg = ReadText(directory + "/" + chart.file);
-      if (!svg.ok()) {
-        status = svg.status();
-        break;
-      }
-      charts->push_back(chart);
-      svgs->push_back(*std::move(svg));
-    }
-  }
-  std::error_code ignored;
-  std::filesystem::remove_all(directory, ignored);
-  return status;
+                  "</footer>\n");
+  return HtmlPage(absl::StrCat(name, ": llm-d-bench report"), out);
 }
 
 // ---- Markdown, CSV, JSON ----
@@ -812,6 +745,72 @@ absl::Status PrintPdf(const std::string& html_path, const std::string& pdf_path)
 
 }  // namespace
 
+std::string HtmlEscape(absl::string_view text) { return Html(text); }
+
+std::string HtmlPage(const std::string& title, const std::string& body) {
+  return absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<meta name=\"generator\" content=\"llm-d-bench ",
+      kToolVersion, "\">\n<title>", Html(title), "</title>\n<style>", kStyle,
+      "</style></head>\n<body>\n", body, "</body></html>\n");
+}
+
+std::string HtmlChartsSection(const std::vector<InlineChart>& charts) {
+  if (charts.empty()) return "";
+  std::string out = "<section id=\"charts\"><h2>Charts</h2><div class=\"charts\">\n";
+  for (const InlineChart& c : charts) {
+    absl::StrAppend(&out, "<figure class=\"chart\" id=\"chart-",
+                    Html(c.chart.file.substr(0, c.chart.file.rfind('.'))), "\"><img alt=\"",
+                    Html(c.chart.title), "\" src=\"data:image/svg+xml;base64,",
+                    absl::Base64Escape(c.svg), "\"><figcaption>", Html(c.chart.title),
+                    "</figcaption></figure>\n");
+  }
+  return out + "</div></section>\n";
+}
+
+std::string HtmlTable(const std::vector<std::string>& header,
+                      const std::vector<std::vector<std::string>>& rows, const std::string& id) {
+  std::string out = absl::StrCat("<table id=\"", id, "\"><thead><tr>");
+  for (const std::string& cell : header) absl::StrAppend(&out, "<th>", Html(cell), "</th>");
+  out += "</tr></thead><tbody>";
+  for (const auto& row : rows) {
+    out += "<tr>";
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&out, i == 0 ? "<th scope=\"row\">" : "<td>", Html(row[i]),
+                      i == 0 ? "</th>" : "</td>");
+    }
+    out += "</tr>";
+  }
+  return out + "</tbody></table>\n";
+}
+
+absl::StatusOr<std::vector<InlineChart>> DrawInlineCharts(const ChartDrawer& draw) {
+  char pattern[] = "/tmp/llm-d-bench-charts-XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("cannot create a temporary directory: ", std::strerror(errno)));
+  }
+  const std::string directory = pattern;
+  std::vector<InlineChart> charts;
+  absl::StatusOr<std::vector<DrawnChart>> drawn = draw(directory);
+  absl::Status status = drawn.status();
+  if (drawn.ok()) {
+    for (const DrawnChart& chart : *drawn) {
+      absl::StatusOr<std::string> svg = ReadText(directory + "/" + chart.file);
+      if (!svg.ok()) {
+        status = svg.status();
+        break;
+      }
+      charts.push_back({chart, *std::move(svg)});
+    }
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(directory, ignored);
+  if (!status.ok()) return status;
+  return charts;
+}
+
 absl::StatusOr<ResultsDirectory> LoadResultsDirectory(const std::string& path) {
   ResultsDirectory results;
   results.path = path;
@@ -883,10 +882,11 @@ absl::StatusOr<std::string> RenderReport(const ResultsDirectory& results, Report
   switch (format) {
     case ReportFormat::kHtml:
     case ReportFormat::kPdf: {
-      std::vector<DrawnChart> charts;
-      std::vector<std::string> svgs;
-      BENCH_RETURN_IF_ERROR(DrawSvgCharts(results.charts, &charts, &svgs));
-      return RenderHtml(results, charts, svgs);
+      BENCH_ASSIGN_OR_RETURN(const std::vector<InlineChart> charts,
+                             DrawInlineCharts([&results](const std::string& directory) {
+                               return DrawCharts(directory, results.charts, ChartFormat::kSvg);
+                             }));
+      return RenderHtml(results, charts);
     }
     case ReportFormat::kMd:
       return RenderMarkdown(results);

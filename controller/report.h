@@ -5,11 +5,13 @@
 // report.md, report.csv and report.json.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/config.h"
 #include "controller/plots.h"
 #include "nlohmann/json.hpp"
@@ -49,5 +51,26 @@ absl::Status WriteReport(const ResultsDirectory& results, ReportFormat format,
 
 // After a run: every report output.formats asks for (html, pdf, md, csv), into the directory.
 absl::Status WriteRunReports(const std::string& directory, const BenchmarkConfig& config);
+
+// ---- Pieces of a self-contained HTML page, shared with `compare` ----
+
+struct InlineChart {
+  DrawnChart chart;
+  std::string svg;  // the SVG text gnuplot wrote
+};
+using ChartDrawer =
+    std::function<absl::StatusOr<std::vector<DrawnChart>>(const std::string& directory)>;
+// Runs `draw` (DrawCharts, DrawComparisonCharts) into a temporary directory, which is removed
+// afterwards, and returns the charts with their SVG text, in order.
+absl::StatusOr<std::vector<InlineChart>> DrawInlineCharts(const ChartDrawer& draw);
+
+std::string HtmlEscape(absl::string_view text);
+// A whole page with the reports' style; `body` is HTML.
+std::string HtmlPage(const std::string& title, const std::string& body);
+// <section id="charts">: each chart a <figure class="chart"> holding a data: URI image.
+std::string HtmlChartsSection(const std::vector<InlineChart>& charts);
+// A table whose first column is the row's header; cells are escaped.
+std::string HtmlTable(const std::vector<std::string>& header,
+                      const std::vector<std::vector<std::string>>& rows, const std::string& id);
 
 }  // namespace bench::controller

@@ -732,7 +732,7 @@ TEST(SummarizeTest, JsonHasTheDocumentedFields) {
             (std::vector<std::string>{"name", "load_type", "closed_loop", "concurrency",
                                       "percentiles", "warmup_s", "window_s", "measured_window_s",
                                       "interval_s", "started_at", "finished_at", "cancelled",
-                                      "aborted", "window_started", "config_sha256"}));
+                                      "aborted", "window_started", "config_sha256", "collect"}));
   std::vector<std::string> slo_keys;
   for (const auto& item : json["slo"].items()) slo_keys.push_back(item.key());
   EXPECT_EQ(slo_keys, (std::vector<std::string>{"configured", "passed", "verdicts",
