@@ -288,4 +288,36 @@ IntervalPoint FromProto(const bench::v1::SeriesPoint& in, int64_t interval_ns) {
   return point;
 }
 
+void ToProto(const RequestRecord& record, bench::v1::RequestRecord* out) {
+  out->set_intended_ns(record.intended_ns);
+  out->set_sent_ns(record.sent_ns);
+  out->set_first_chunk_ns(record.first_chunk_ns);
+  out->set_last_chunk_ns(record.last_chunk_ns);
+  out->set_end_ns(record.end_ns);
+  out->set_input_tokens(record.input_tokens);
+  out->set_output_tokens(record.output_tokens);
+  out->set_cached_tokens(record.cached_tokens);
+  out->set_chunks(record.chunks);
+  out->set_stage(record.stage);
+  out->set_in_window(record.in_window);
+  out->set_outcome(record.outcome);
+}
+
+RequestRecord FromProto(const bench::v1::RequestRecord& in) {
+  RequestRecord record;
+  record.intended_ns = in.intended_ns();
+  record.sent_ns = in.sent_ns();
+  record.first_chunk_ns = in.first_chunk_ns();
+  record.last_chunk_ns = in.last_chunk_ns();
+  record.end_ns = in.end_ns();
+  record.input_tokens = in.input_tokens();
+  record.output_tokens = in.output_tokens();
+  record.cached_tokens = in.cached_tokens();
+  record.chunks = in.chunks();
+  record.stage = in.stage();
+  record.in_window = in.in_window();
+  record.outcome = in.outcome();
+  return record;
+}
+
 }  // namespace bench

@@ -36,4 +36,7 @@ void ToProto(const IntervalPoint& point, uint32_t index, bench::v1::SeriesPoint*
 // The point's start_ns is index * interval_ns.
 IntervalPoint FromProto(const bench::v1::SeriesPoint& point, int64_t interval_ns);
 
+void ToProto(const RequestRecord& record, bench::v1::RequestRecord* out);
+RequestRecord FromProto(const bench::v1::RequestRecord& record);
+
 }  // namespace bench

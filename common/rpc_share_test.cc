@@ -87,6 +87,24 @@ TEST(RpcShare, SeriesPointRoundTrips) {
   EXPECT_EQ(FromProto(wire, 1'000'000'000), point);
 }
 
+TEST(RpcShare, RequestRecordRoundTripsWithAbsentTimes) {
+  RequestRecord record;
+  record.intended_ns = 0;  // time 0 is a time, not "absent"
+  record.sent_ns = 1'200;
+  record.end_ns = 9'000'000'000;
+  record.input_tokens = 812;
+  record.output_tokens = 0;
+  record.chunks = 0;
+  record.stage = 2;
+  record.in_window = true;
+  record.outcome = "http_5xx:503";
+  bench::v1::RequestRecord proto;
+  ToProto(record, &proto);
+  EXPECT_EQ(FromProto(proto), record);
+  EXPECT_EQ(FromProto(proto).first_chunk_ns, -1);
+  EXPECT_EQ(FromProto(proto).cached_tokens, -1);
+}
+
 TEST(RpcShare, ConnectionStatsRoundTripAndMergeAsDeltas) {
   ConnectionStats earlier;
   earlier.opened = 3;

@@ -52,6 +52,24 @@ std::string_view OutcomeName(Outcome outcome);
 // The key errors are counted under: "http_5xx:503", "rst_stream:2", "timeout", ...
 std::string ErrorKey(Outcome outcome, int http_status, uint32_t h2_error_code);
 
+// One request as requests.jsonl keeps it (metrics.raw). Times are ns since the run's start
+// (time 0 of the schedule, common to every worker); -1: did not happen.
+struct RequestRecord {
+  int64_t intended_ns = -1;
+  int64_t sent_ns = -1;
+  int64_t first_chunk_ns = -1;
+  int64_t last_chunk_ns = -1;
+  int64_t end_ns = -1;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cached_tokens = -1;  // -1: the server did not say
+  uint64_t chunks = 0;
+  uint32_t stage = 0;  // 0-based
+  bool in_window = false;
+  std::string outcome;  // "success", "incomplete" or the ErrorKey ("http_5xx:503")
+  bool operator==(const RequestRecord&) const = default;
+};
+
 // Aggregates over a set of requests. A value type; merge with Merge(). Not thread-safe.
 struct StatsShard {
   StatsShard();

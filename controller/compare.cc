@@ -403,12 +403,11 @@ const std::vector<std::string> kChangeHeader = {"metric", "baseline", "candidate
                                                 "change", "verdict",  "evidence"};
 
 std::string TextTable(const std::vector<std::string>& header,
-                      const std::vector<std::vector<std::string>>& rows, size_t wrap_last) {
+                      const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths(header.size(), 0);
   for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
   for (const auto& row : rows) {
-    for (size_t i = 0; i + wrap_last < row.size(); ++i)
-      widths[i] = std::max(widths[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
@@ -416,8 +415,12 @@ std::string TextTable(const std::vector<std::string>& header,
       if (i + 1 == cells.size()) {
         out += cells[i];
       } else {
-        absl::StrAppendFormat(&out, i == 0 ? "%-*s  " : "%*s  ", static_cast<int>(widths[i]),
-                              cells[i]);
+        const int width = static_cast<int>(widths[i]);
+        if (i == 0) {
+          absl::StrAppendFormat(&out, "%-*s  ", width, cells[i]);
+        } else {
+          absl::StrAppendFormat(&out, "%*s  ", width, cells[i]);
+        }
       }
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -524,7 +527,7 @@ std::string ComparisonText(const Comparison& comparison) {
   std::vector<std::vector<std::string>> runs;
   for (const RunFigures& run : comparison.runs) runs.push_back(RunRow(run));
   runs.front()[0] += " (baseline)";
-  out += TextTable(kRunHeader, runs, 0);
+  out += TextTable(kRunHeader, runs);
   for (const CandidateComparison& candidate : comparison.candidates) {
     absl::StrAppend(&out, "\n", comparison.runs.front().label, " -> ", candidate.label, " (",
                     candidate.path, ")\n");
@@ -536,7 +539,7 @@ std::string ComparisonText(const Comparison& comparison) {
     }
     std::vector<std::string> header = kChangeHeader;
     header.pop_back();
-    out += TextTable(header, rows, 0);
+    out += TextTable(header, rows);
     for (const std::string& note : candidate.notes) absl::StrAppend(&out, "note: ", note, "\n");
     absl::StrAppend(&out, "verdict: ", Summary(candidate), "\n");
   }

@@ -362,6 +362,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     }
   }
   ++shards_applied_;
+  WriteRecords(*run, worker, shard);
   for (const bench::v1::SeriesPoint& point : shard.series()) {
     const uint32_t index = point.index();
     if (index >= 1'000'000) continue;  // Beyond any run: ignore rather than allocate.
@@ -391,6 +392,52 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   if (shard.final()) slot->final = true;
   ack(shard.sequence(), /*now=*/false);
   TouchQuietly(*run);
+}
+
+void Coordinator::WriteRecords(RunRecord& run, const Worker& worker,
+                               const bench::v1::ReportShard& shard) {
+  run.records_dropped += shard.records_dropped();
+  if (shard.records_size() == 0) return;
+  const uint64_t count = static_cast<uint64_t>(shard.records_size());
+  if (!run.written.metrics.raw || !run.request_log_error.empty()) {
+    run.records_dropped += count;
+    return;
+  }
+  if (run.request_log == nullptr) {
+    absl::Status opened = absl::OkStatus();
+    if (run.results_path.empty()) {
+      absl::StatusOr<std::string> path = CreateResultsDirectory(run.written, run.start);
+      if (path.ok()) {
+        run.results_path = *path;
+      } else {
+        opened = path.status();
+      }
+    }
+    if (opened.ok()) {
+      absl::StatusOr<std::unique_ptr<RequestLog>> log =
+          RequestLog::Open(run.results_path + "/requests.jsonl");
+      if (log.ok()) {
+        run.request_log = *std::move(log);
+      } else {
+        opened = log.status();
+      }
+    }
+    if (!opened.ok()) {
+      run.request_log_error = std::string(opened.message());
+      BENCH_LOG(ERROR) << "run " << run.id << ": requests.jsonl: " << opened;
+      run.records_dropped += count;
+      return;
+    }
+  }
+  std::vector<RequestRecord> records;
+  records.reserve(count);
+  for (const bench::v1::RequestRecord& record : shard.records())
+    records.push_back(FromProto(record));
+  if (absl::Status written = run.request_log->Append(worker.name, records); !written.ok()) {
+    run.request_log_error = std::string(written.message());
+    BENCH_LOG(ERROR) << "run " << run.id << ": " << written;
+    run.records_dropped += count;
+  }
 }
 
 absl::Duration Coordinator::AckInterval() const {

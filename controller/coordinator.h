@@ -196,6 +196,9 @@ class Coordinator {
   void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TryStart(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `decoded` holds the shard's stages decoded (when `decode_status` is OK).
+  // metrics.raw: a shard's request records appended to the run's requests.jsonl.
+  void WriteRecords(RunRecord& run, const Worker& worker, const bench::v1::ReportShard& shard)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyShard(Worker& worker, const bench::v1::ReportShard& shard,
                   const std::vector<StatsShard>& decoded, const absl::Status& decode_status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -17,6 +17,7 @@
 #include "common/run_stats.h"
 #include "common/share.h"
 #include "controller/coordinator.h"
+#include "controller/request_log.h"
 
 namespace bench::controller {
 
@@ -128,6 +129,10 @@ struct Coordinator::RunRecord {
   std::vector<StatsShard> stages;
   std::vector<IntervalPoint> series;
   ConnectionStats connections;  // every worker's, merged
+  // metrics.raw: requests.jsonl, opened with the first records; closed by the final flush.
+  std::unique_ptr<RequestLog> request_log;
+  uint64_t records_dropped = 0;   // by workers' engines, or not written
+  std::string request_log_error;  // set once a write failed: later records are dropped
 };
 
 }  // namespace bench::controller

@@ -143,6 +143,19 @@ RunResult Coordinator::Merge(const RunRecord& run) {
     result.notes.push_back(
         absl::StrCat(run.shard_errors, " report shards could not be applied; figures are short"));
   }
+  if (run.written.metrics.raw) {
+    const uint64_t written = run.request_log != nullptr ? run.request_log->written() : 0;
+    result.notes.push_back(absl::StrCat("metrics.raw: requests.jsonl holds ", written,
+                                        " records, one per request that ended"));
+    if (!run.request_log_error.empty()) {
+      result.records_missing =
+          absl::StrCat(run.records_dropped, " records not written: ", run.request_log_error);
+    } else if (run.records_dropped > 0) {
+      result.records_missing = absl::StrCat(
+          run.records_dropped,
+          " records dropped by workers (an engine thread keeps at most 100,000 between reports)");
+    }
+  }
   return result;
 }
 
@@ -192,7 +205,6 @@ absl::Status Coordinator::Flush(RunRecord& run, bool final) {
     result.prometheus_error = std::move(collected.error);
     result.prometheus_series = std::move(collected.series);
   }
-  for (std::string& note : NotWrittenNotes(run.written)) result.notes.push_back(std::move(note));
   if (!final) {
     result.notes.push_back(absl::StrCat("partial: flushed while the run was ",
                                         RunPhaseName(run.phase), "; figures up to ",
@@ -208,6 +220,7 @@ absl::Status Coordinator::Flush(RunRecord& run, bool final) {
     BENCH_ASSIGN_OR_RETURN(run.results_path, CreateResultsDirectory(run.written, run.start));
   }
   BENCH_RETURN_IF_ERROR(WriteResultsInto(run.results_path, run.written, result, summary));
+  if (final) run.request_log.reset();  // every shard is in: requests.jsonl is complete
   if (final && run.written.output.Wants(OutputFormat::kPng)) {
     // Charts are drawn once, at the end. A chart that fails costs no result: the figures are
     // written; the error is logged and shown with the run.

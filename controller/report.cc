@@ -37,7 +37,6 @@ using Json = nlohmann::ordered_json;
 
 // Chromium prints a page of this size in seconds; a hung browser must not hold a run's end.
 constexpr absl::Duration kPrintTimeout = absl::Seconds(90);
-constexpr absl::Duration kDrawTimeout = absl::Minutes(2);
 
 const Json& At(const Json& json, std::string_view key) {
   static const Json kNull = nullptr;

@@ -264,12 +264,4 @@ absl::StatusOr<std::string> WriteResults(const BenchmarkConfig& config, const Ru
   return directory;
 }
 
-std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config) {
-  std::vector<std::string> notes;
-  if (config.metrics.raw) {
-    notes.push_back("metrics.raw: requests.jsonl is not written by this version");
-  }
-  return notes;
-}
-
 }  // namespace bench::controller

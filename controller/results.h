@@ -47,9 +47,4 @@ absl::Status CheckResultsWritable(const BenchmarkConfig& config);
 // Writes `content` to `path` through a temporary file renamed into place.
 absl::Status WriteResultFile(const std::string& path, const std::string& content);
 
-// What `config` asks for that this version does not write (the other output.formats, metrics.raw's
-// requests.jsonl, metrics.prometheus's prometheus.json), one note each, for the summary: never
-// dropped without a word.
-std::vector<std::string> NotWrittenNotes(const BenchmarkConfig& config);
-
 }  // namespace bench::controller

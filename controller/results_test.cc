@@ -18,6 +18,7 @@
 #include "common/config_yaml.h"
 #include "common/histogram_codec.h"
 #include "common/run_stats.h"
+#include "controller/request_log.h"
 #include "controller/summary.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -248,15 +249,32 @@ TEST_F(ResultsTest, ANameThatCannotNameADirectoryIsRejected) {
   EXPECT_FALSE(fs::exists(root_ + "/escape-20240102-030405"));
 }
 
-TEST(NotWrittenNotesTest, NamesWhatTheConfigAsksForAndIsNotWritten) {
-  BenchmarkConfig config;
-  config.output.formats = {OutputFormat::kJson, OutputFormat::kHtml, OutputFormat::kPdf,
-                           OutputFormat::kMd,   OutputFormat::kCsv,  OutputFormat::kLlmd};
-  EXPECT_TRUE(NotWrittenNotes(config).empty());
-  config.metrics.raw = true;
-  const std::vector<std::string> notes = NotWrittenNotes(config);
-  ASSERT_EQ(notes.size(), 1u);
-  EXPECT_EQ(notes[0], "metrics.raw: requests.jsonl is not written by this version");
+TEST_F(ResultsTest, RequestLogLinesAreJsonWithNullsForWhatDidNotHappen) {
+  RequestRecord record;
+  record.intended_ns = 0;
+  record.sent_ns = 1'500'000;
+  record.end_ns = 2'001'500'000;
+  record.input_tokens = 10;
+  record.stage = 0;
+  record.outcome = "timeout";
+  const std::string line = RequestRecordJson("w\"1", record);
+  EXPECT_EQ(line,
+            "{\"worker\":\"w\\\"1\",\"stage\":1,\"in_window\":false,\"outcome\":\"timeout\","
+            "\"intended_s\":0.000000,\"sent_s\":0.001500,\"first_chunk_s\":null,"
+            "\"last_chunk_s\":null,\"end_s\":2.001500,\"ttft_ms\":null,\"e2e_ms\":2000.000,"
+            "\"input_tokens\":10,\"output_tokens\":0,\"cached_tokens\":null,\"chunks\":0}");
+  EXPECT_FALSE(nlohmann::json::parse(line).is_discarded());
+
+  const std::string path = root_ + "/requests.jsonl";
+  absl::StatusOr<std::unique_ptr<RequestLog>> log = RequestLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append("a", {record, record}).ok());
+  ASSERT_TRUE((*log)->Append("b", {record}).ok());
+  EXPECT_EQ((*log)->written(), 3u);
+  std::ifstream file(path);
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_FALSE(RequestLog::Open(root_ + "/no/such/dir/requests.jsonl").ok());
 }
 
 }  // namespace

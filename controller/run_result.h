@@ -73,6 +73,9 @@ struct RunResult {
   std::string prometheus_json;
   std::optional<double> prometheus_hit_ratio;  // from vLLM's prefix cache counters
   std::string prometheus_error;                // what could not be read
+  // metrics.raw: why requests.jsonl misses records (engine threads over their bound, a write
+  // that failed); empty when it holds every request.
+  std::string records_missing;
   std::vector<PrometheusSeries> prometheus_series;
 };
 

@@ -425,6 +425,10 @@ void AddConnectionWarnings(RunSummary& summary, std::vector<Warning>& warnings) 
 
 void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* summary) {
   std::vector<Warning>& warnings = summary->warnings;
+  if (!result.records_missing.empty()) {
+    warnings.push_back({"records-missing", "requests.jsonl is incomplete (the figures are not): " +
+                                               result.records_missing});
+  }
   if (!result.prometheus_error.empty()) {
     warnings.push_back({"prometheus-unavailable",
                         "metrics.prometheus could not be read in full (the run's figures are "

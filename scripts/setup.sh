@@ -43,6 +43,8 @@ dev_packages=(
   # report.pdf (headless Chromium prints report.html) and the report test, which opens
   # report.html in Chromium and turns the PDF into page images (pdftoppm)
   chromium poppler-utils
+  # analysis/results.ipynb and the test that executes it headless
+  jupyter-nbconvert python3-ipykernel python3-nbformat python3-pandas python3-matplotlib
 )
 packages=("${build_packages[@]}")
 $build_only || packages+=("${dev_packages[@]}")

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <random>
 
@@ -411,6 +412,8 @@ class WorkerAgent::Impl {
     shard.set_in_flight(delta->in_flight);
     shard.set_client_queue(delta->client_queue);
     ToProto(delta->connections, shard.mutable_client());
+    for (const RequestRecord& record : delta->records) ToProto(record, shard.add_records());
+    shard.set_records_dropped(delta->records_dropped);
     // Not the last while another generation's share is being prepared.
     const bool last = delta->finished && run.accepting == 0;
     shard.set_final(last);
@@ -438,6 +441,10 @@ class WorkerAgent::Impl {
       combined.in_flight += delta.in_flight;
       combined.client_queue += delta.client_queue;
       combined.connections.Merge(delta.connections);
+      combined.records.insert(combined.records.end(),
+                              std::make_move_iterator(delta.records.begin()),
+                              std::make_move_iterator(delta.records.end()));
+      combined.records_dropped += delta.records_dropped;
     }
     for (auto& [index, stats] : stages) combined.stages.emplace_back(index, std::move(stats));
     for (auto& [index, point] : series) combined.series.emplace_back(index, point);

@@ -68,6 +68,8 @@ engine::SloLimits SloLimitsOf(const SloConfig& slo) {
   return limits;
 }
 
+constexpr size_t kMaxPendingRecordsPerThread = 100'000;
+
 absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, const WorkShare& share,
                                              int threads) {
   BENCH_RETURN_IF_ERROR(CheckRunnable(config));
@@ -124,6 +126,9 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   p.max_response_bytes = static_cast<size_t>(config.target.max_response_bytes);
   p.max_response_tokens = config.target.max_response_tokens;
   p.interval_ns = Nanos(config.metrics.interval);
+  // One report interval of records per thread is far below this at any rate a real server
+  // sustains per engine thread; the bound keeps a runaway from growing the worker.
+  p.max_pending_records = config.metrics.raw ? kMaxPendingRecordsPerThread : 0;
   p.stage_count = config.load.type == LoadType::kStages
                       ? static_cast<int>(std::max<size_t>(1, config.load.stages.size()))
                       : 1;
@@ -182,6 +187,7 @@ absl::StatusOr<ShareDelta> ShareRunner::CutDelta() {
   // Finished before the snapshot: the snapshot then holds everything.
   const bool finished = engine_->WaitUntilFinished(absl::ZeroDuration());
   engine::EngineSnapshot snapshot = engine_->Snapshot();
+  engine_->TakeRecords(&delta.records, &delta.records_dropped);
   for (size_t s = 0; s < snapshot.stages.size() && s < reported_stages_.size(); ++s) {
     StatsShard stage = snapshot.stages[s];
     BENCH_RETURN_IF_ERROR(stage.Subtract(reported_stages_[s]));

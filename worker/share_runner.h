@@ -28,8 +28,10 @@ struct ShareDelta {
   uint64_t started = 0;  // cumulative requests handed to connections
   uint32_t in_flight = 0;
   uint32_t client_queue = 0;
-  ConnectionStats connections;  // sums as deltas, maxima whole
-  bool finished = false;        // the share is done: this is the last delta
+  ConnectionStats connections;         // sums as deltas, maxima whole
+  bool finished = false;               // the share is done: this is the last delta
+  std::vector<RequestRecord> records;  // metrics.raw: requests that ended since the last cut
+  uint64_t records_dropped = 0;        // metrics.raw: records the engine could not keep
 };
 
 // Created and driven by one thread (the worker's run thread); Snapshot-based, so the engine's

@@ -39,6 +39,7 @@ target: {endpoint: "$endpoint", model: m, protocol: h2c}
 load: {type: poisson, rate: 40}
 prompts: {inputLength: {mean: 100, stddev: 10}, outputLength: {mean: 20, stddev: 2}}
 cluster: {workers: 3}
+metrics: {raw: true}
 output: {formats: [json]}
 YAML
 
@@ -97,6 +98,8 @@ echo "submit: $in_window requests ($succeeded succeeded, $sent sent) on $workers
 [ "$workers" -eq 3 ] || fail "summary lists $workers workers, want 3"
 [ "$in_window" -eq "$((after - before))" ] || fail "requests $in_window != sim's $((after - before))"
 [ "$succeeded" -eq "$in_window" ] || fail "not every request succeeded"
+# metrics.raw: one record per request from the three workers, fetched with the results.
+python3 "$(dirname "$0")/check_requests_jsonl.py" "$results" 3 || fail "requests.jsonl (submit)"
 scheduled=$("$check" scheduled "$work/poisson.yaml" 3 1)
 echo "schedule placed $scheduled arrivals; sent $sent"
 python3 - "$sent" "$scheduled" <<'PY' || fail "sent differs from the schedule by more than 1%"
@@ -124,6 +127,7 @@ rc=0
 "$controller" run --config "$work/poisson.yaml" --threads 3 --output "$work/run-results" --quiet \
   >"$work/run.out" 2>&1 || { cat "$work/run.out"; fail "run failed"; }
 run_results=$(sed -n 's/^results: //p' "$work/run.out")
+python3 "$(dirname "$0")/check_requests_jsonl.py" "$run_results" 3 || fail "requests.jsonl (run)"
 python3 - "$results/summary.json" "$run_results/summary.json" <<'PY' || fail "run and submit differ"
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])

@@ -1,6 +1,8 @@
 #include "worker/engine/engine.h"
 
 #include <condition_variable>
+#include <iterator>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
@@ -78,6 +80,7 @@ class Engine::Worker {
         const DriverCounters driver_counters = driver_->counters();
         const HttpClientStats client_stats = client_->stats();
         MutexLock guard(mu_);
+        KeepRecordsLocked();
         latest_ = std::move(taken);
         latest_counters_ = driver_counters;
         latest_client_ = client_stats;
@@ -92,12 +95,22 @@ class Engine::Worker {
     client = latest_client_;
   }
 
+  void TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped) {
+    MutexLock lock(mu_);
+    out->insert(out->end(), std::make_move_iterator(records_.begin()),
+                std::make_move_iterator(records_.end()));
+    records_.clear();
+    *dropped += records_dropped_;
+    records_dropped_ = 0;
+  }
+
  private:
   void Main(int64_t run_start_ns) {
     client_ = std::make_unique<HttpClient>(*loop_, engine_.plan_.endpoint, engine_.plan_.addresses,
                                            engine_.tls_.get(), client_options_);
     recorder_ = std::make_unique<Recorder>(run_start_ns, engine_.plan_.interval_ns,
                                            engine_.plan_.stage_count, engine_.plan_.slo);
+    recorder_->KeepRecords(engine_.plan_.max_pending_records);
     driver_ = std::make_unique<LoadDriver>(*loop_, *client_, *engine_.prompts_, *engine_.builder_,
                                            engine_.head_, *recorder_, plan_);
     // Connections for a closed loop's users are made in the start delay, before time 0, as
@@ -115,6 +128,10 @@ class Engine::Worker {
     RecorderSnapshot final_snapshot = recorder_->Snapshot();
     const DriverCounters final_counters = driver_->counters();
     const HttpClientStats final_client = client_->stats();
+    {
+      MutexLock lock(mu_);
+      KeepRecordsLocked();
+    }
     driver_.reset();
     client_.reset();
     recorder_.reset();
@@ -127,6 +144,23 @@ class Engine::Worker {
     latest_client_ = final_client;
     finished_ = true;
     cv_.notify_all();
+  }
+
+  // Loop thread, mu_ held: moves the recorder's records to records_, within the same bound.
+  void KeepRecordsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<RequestRecord> taken;
+    uint64_t dropped = 0;
+    recorder_->TakeRecords(&taken, &dropped);
+    records_dropped_ += dropped;
+    const size_t room = engine_.plan_.max_pending_records > records_.size()
+                            ? engine_.plan_.max_pending_records - records_.size()
+                            : 0;
+    if (taken.size() > room) {
+      records_dropped_ += taken.size() - room;
+      taken.resize(room);
+    }
+    records_.insert(records_.end(), std::make_move_iterator(taken.begin()),
+                    std::make_move_iterator(taken.end()));
   }
 
   Engine& engine_;
@@ -150,6 +184,8 @@ class Engine::Worker {
   RecorderSnapshot latest_ ABSL_GUARDED_BY(mu_);
   DriverCounters latest_counters_ ABSL_GUARDED_BY(mu_);
   HttpClientStats latest_client_ ABSL_GUARDED_BY(mu_);
+  std::vector<RequestRecord> records_ ABSL_GUARDED_BY(mu_);  // taken from the recorder
+  uint64_t records_dropped_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 Engine::Engine(EnginePlan plan) : plan_(std::move(plan)) {}
@@ -246,6 +282,10 @@ bool Engine::WaitUntilFinished(absl::Duration timeout) {
     if (!worker->WaitFinished(deadline)) return false;
   }
   return true;
+}
+
+void Engine::TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped) {
+  for (auto& worker : workers_) worker->TakeRecords(out, dropped);
 }
 
 EngineSnapshot Engine::Snapshot() {

@@ -53,6 +53,9 @@ struct EnginePlan {
   size_t max_response_bytes = size_t{16} << 20;  // DriverPlan's
   int64_t max_response_tokens = 0;
   int64_t interval_ns = 1'000'000'000;
+  // metrics.raw: each thread keeps up to this many RequestRecords between TakeRecords calls
+  // (0: none kept).
+  size_t max_pending_records = 0;
   int stage_count = 1;
   SloLimits slo;
   int threads = 1;
@@ -94,6 +97,9 @@ class Engine {
   // True when every thread finished (schedule done, drained) within `timeout`.
   bool WaitUntilFinished(absl::Duration timeout);
   EngineSnapshot Snapshot();
+  // metrics.raw: appends the records of requests that ended before the last Snapshot() (and
+  // not taken yet) to *out, and adds how many a thread could not keep.
+  void TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped);
 
   int64_t run_start_ns() const { return run_start_ns_; }
   const EnginePlan& plan() const { return plan_; }

@@ -1,6 +1,7 @@
 #include "worker/engine/recorder.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "common/check.h"
@@ -110,7 +111,45 @@ bool Recorder::MeetsSlo(const RequestResult& r) const {
   return true;
 }
 
+void Recorder::KeepRecords(size_t max_pending) { max_pending_records_ = max_pending; }
+
+void Recorder::TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped) {
+  if (out->empty()) {
+    out->swap(records_);
+  } else {
+    out->insert(out->end(), std::make_move_iterator(records_.begin()),
+                std::make_move_iterator(records_.end()));
+    records_.clear();
+  }
+  *dropped += records_dropped_;
+  records_dropped_ = 0;
+}
+
+void Recorder::KeepRecord(const RequestResult& r) {
+  if (records_.size() >= max_pending_records_) {
+    ++records_dropped_;
+    return;
+  }
+  auto since_start = [this](int64_t time_ns) {
+    return time_ns == 0 ? int64_t{-1} : time_ns - run_start_ns_;
+  };
+  RequestRecord& record = records_.emplace_back();
+  record.intended_ns = since_start(r.intended_ns);
+  record.sent_ns = since_start(r.sent_ns);
+  record.first_chunk_ns = since_start(r.first_chunk_ns);
+  record.last_chunk_ns = since_start(r.last_chunk_ns);
+  record.end_ns = since_start(r.end_ns);
+  record.input_tokens = r.input_tokens;
+  record.output_tokens = r.output_tokens;
+  record.cached_tokens = r.cached_tokens;
+  record.chunks = r.chunks;
+  record.stage = static_cast<uint32_t>(std::max<int32_t>(0, r.stage));
+  record.in_window = r.in_window;
+  record.outcome = ErrorKey(r.outcome, r.http_status, r.h2_error_code);
+}
+
 void Recorder::Record(const RequestResult& r) {
+  if (max_pending_records_ > 0) KeepRecord(r);
   IntervalPoint& point = PointAt(r.end_ns);
   ++point.completed;
   if (r.outcome == Outcome::kSuccess) {

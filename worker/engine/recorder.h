@@ -105,6 +105,12 @@ class Recorder {
 
   void Record(const RequestResult& result);
 
+  // metrics.raw: keep a RequestRecord of every request until TakeRecords, at most
+  // `max_pending` (the rest only counted as dropped). Off (0) by default.
+  void KeepRecords(size_t max_pending);
+  // Appends the records kept since the last call to *out and adds the dropped count.
+  void TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped);
+
   RecorderSnapshot Snapshot() const;
   // The layout of the ITL histograms that ChunkGaps fold into.
   const Histogram& itl_layout() const { return stages_[0].histogram(LatencyMetric::kItl); }
@@ -113,6 +119,7 @@ class Recorder {
 
  private:
   IntervalPoint& PointAt(int64_t time_ns);
+  void KeepRecord(const RequestResult& result);
 
   int64_t run_start_ns_;
   int64_t interval_ns_;
@@ -121,6 +128,9 @@ class Recorder {
   std::vector<IntervalPoint> series_;
   uint32_t last_in_flight_ = 0;
   uint32_t last_client_queue_ = 0;
+  size_t max_pending_records_ = 0;
+  std::vector<RequestRecord> records_;
+  uint64_t records_dropped_ = 0;
 };
 
 }  // namespace bench::engine

@@ -53,5 +53,66 @@ TEST(ChunkGapsTest, FoldedGapsRecordLikeEachGap) {
   EXPECT_EQ(empty.TotalCount(), 0);
 }
 
+// metrics.raw: each request ends as one record, times since the run's start (-1: did not
+// happen), at most the bound kept until taken, the rest counted.
+TEST(RecorderRecordsTest, KeepsRecordsUpToTheBoundAndCountsTheRest) {
+  constexpr int64_t kStart = 5'000'000'000;
+  Recorder recorder(kStart, 1'000'000'000, 2, SloLimits{});
+  recorder.KeepRecords(2);
+  RequestResult ok;
+  ok.intended_ns = kStart + 1'000;
+  ok.sent_ns = kStart + 1'500;
+  ok.first_chunk_ns = kStart + 20'000'000;
+  ok.last_chunk_ns = kStart + 90'000'000;
+  ok.end_ns = kStart + 91'000'000;
+  ok.chunks = 8;
+  ok.output_tokens = 8;
+  ok.input_tokens = 100;
+  ok.stage = 1;
+  ok.in_window = true;
+  RequestResult failed;
+  failed.intended_ns = kStart + 2'000;
+  failed.sent_ns = kStart + 2'100;
+  failed.end_ns = kStart + 3'000'000;
+  failed.outcome = Outcome::kHttp5xx;
+  failed.http_status = 503;
+  recorder.Record(ok);
+  recorder.Record(failed);
+  recorder.Record(ok);  // over the bound
+  std::vector<RequestRecord> records;
+  uint64_t dropped = 0;
+  recorder.TakeRecords(&records, &dropped);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(dropped, 1u);
+  EXPECT_EQ(records[0].intended_ns, 1'000);
+  EXPECT_EQ(records[0].first_chunk_ns, 20'000'000);
+  EXPECT_EQ(records[0].stage, 1u);
+  EXPECT_TRUE(records[0].in_window);
+  EXPECT_EQ(records[0].outcome, "success");
+  EXPECT_EQ(records[0].cached_tokens, -1);
+  EXPECT_EQ(records[1].outcome, "http_5xx:503");
+  EXPECT_EQ(records[1].first_chunk_ns, -1);
+  EXPECT_EQ(records[1].last_chunk_ns, -1);
+  // Taken: the bound applies again from empty.
+  recorder.Record(failed);
+  records.clear();
+  dropped = 0;
+  recorder.TakeRecords(&records, &dropped);
+  EXPECT_EQ(records.size(), 1u);
+  EXPECT_EQ(dropped, 0u);
+}
+
+TEST(RecorderRecordsTest, OffByDefault) {
+  Recorder recorder(0, 1'000'000'000, 1, SloLimits{});
+  RequestResult result;
+  result.end_ns = 10;
+  recorder.Record(result);
+  std::vector<RequestRecord> records;
+  uint64_t dropped = 0;
+  recorder.TakeRecords(&records, &dropped);
+  EXPECT_TRUE(records.empty());
+  EXPECT_EQ(dropped, 0u);
+}
+
 }  // namespace
 }  // namespace bench::engine
