@@ -67,8 +67,8 @@ absl::StatusOr<Dial> MakeDial(const DialOptions& options) {
     }
     dial.credentials = grpc::SslCredentials(ssl);
   }
-  dial.arguments.SetMaxReceiveMessageSize(256 << 20);
-  dial.arguments.SetMaxSendMessageSize(256 << 20);
+  dial.arguments.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  dial.arguments.SetMaxSendMessageSize(kMaxMessageBytes);
   // Keepalive within what the controller permits (GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL...).
   dial.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   dial.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);

@@ -12,6 +12,11 @@
 
 namespace bench {
 
+// The largest gRPC message either side accepts (a bigger one fails RESOURCE_EXHAUSTED): well
+// above a shard of 200,000 request records (about 10 MB) or a million-arrival trace share (8 MB),
+// and small enough that a hostile peer cannot make the controller buffer much.
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
 struct DialOptions {
   std::string address;     // HOST:PORT
   bool insecure = false;   // plaintext (development)

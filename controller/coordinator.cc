@@ -170,7 +170,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
   const absl::Time now = absl::Now();
   worker.last_heard = now;
   if (!worker.hello && !message.has_hello()) {
-    worker.peer->Disconnect("the first message must be hello");
+    worker.peer->Reject("the first message must be hello");
     return;
   }
   switch (message.kind_case()) {
@@ -184,7 +184,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
         return;
       }
       if (hello.worker_id().empty()) {
-        worker.peer->Disconnect("hello needs a worker_id");
+        worker.peer->Reject("hello needs a worker_id");
         return;
       }
       // A worker that reconnects before its old stream timed out replaces it.

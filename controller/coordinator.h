@@ -35,6 +35,8 @@ class WorkerPeer {
   // Ends the stream for good: the worker cannot work with this controller (an incompatible
   // protocol version), so it should stop rather than reconnect.
   virtual void Refuse(const std::string& reason) { Disconnect(reason); }
+  // Ends the stream of a peer that broke the protocol (a message missing what it must carry).
+  virtual void Reject(const std::string& reason) { Disconnect(reason); }
 };
 
 // Per-run limits a daemon enforces at submit; 0 = no limit.

@@ -236,6 +236,35 @@ std::vector<std::pair<std::string, const Json*>> ShownLatency(const Json& summar
   return shown;
 }
 
+// The prefix-cache section's rows: requests with and without a cache hit, their TTFT (ms).
+std::vector<std::vector<std::string>> CacheRows(const ResultsDirectory& results) {
+  std::vector<std::vector<std::string>> rows;
+  if (!results.cache_split.has_value()) return rows;
+  auto row = [](const char* label, const Histogram& h) {
+    auto ms = [&h](double p) {
+      return h.TotalCount() == 0
+                 ? std::string("-")
+                 : absl::StrFormat("%.3f", static_cast<double>(h.ValueAtPercentile(p)) / 1000);
+    };
+    return std::vector<std::string>{label, absl::StrCat(h.TotalCount()), ms(50), ms(90), ms(99)};
+  };
+  rows.push_back(row("cache hit (cached_tokens > 0)", results.cache_split->ttft_hit));
+  rows.push_back(row("no hit", results.cache_split->ttft_miss));
+  return rows;
+}
+
+const std::vector<std::string> kCacheHeader = {"requests", "count", "TTFT p50 (ms)",
+                                               "TTFT p90 (ms)", "TTFT p99 (ms)"};
+
+std::string CacheLine(const Json& summary) {
+  const Json& cache = At(summary, "cache");
+  const std::string source = Str(At(cache, "source"));
+  return absl::StrCat("Prefix cache hit ratio ", Percent(At(cache, "hit_ratio")),
+                      " of prompt tokens", source.empty() ? "" : " (from " + source + ")",
+                      ". TTFT of the window's successful requests with and without a hit, from "
+                      "requests.jsonl:");
+}
+
 struct Figure {
   std::string label;
   std::string value;
@@ -493,6 +522,11 @@ std::string RenderHtml(const ResultsDirectory& results, const std::vector<Inline
     absl::StrAppend(&out, "<section id=\"stages\"><h2>Stages</h2>",
                     HtmlTable(kStageHeader, stages, "stages-table"), "</section>\n");
   }
+  if (const std::vector<std::vector<std::string>> cache = CacheRows(results); !cache.empty()) {
+    absl::StrAppend(&out, "<section id=\"cache\"><h2>Prefix cache</h2><p>",
+                    Html(CacheLine(summary)), "</p>", HtmlTable(kCacheHeader, cache, "cache-table"),
+                    "</section>\n");
+  }
 
   out += HtmlChartsSection(charts);
 
@@ -602,6 +636,10 @@ std::string RenderMarkdown(const ResultsDirectory& results) {
   }
   const std::vector<std::vector<std::string>> stages = StageRows(summary);
   if (!stages.empty()) absl::StrAppend(&out, "\n## Stages\n\n", MdTable(kStageHeader, stages));
+  if (const std::vector<std::vector<std::string>> cache = CacheRows(results); !cache.empty()) {
+    absl::StrAppend(&out, "\n## Prefix cache\n\n", Md(CacheLine(summary)), "\n\n",
+                    MdTable(kCacheHeader, cache));
+  }
   const std::vector<std::vector<std::string>> workers = WorkerRows(summary);
   if (!workers.empty()) absl::StrAppend(&out, "\n## Workers\n\n", MdTable(kWorkerHeader, workers));
   // The PNG plots, when the run drew them, beside this file.
@@ -833,6 +871,25 @@ absl::StatusOr<ResultsDirectory> LoadResultsDirectory(const std::string& path) {
       return absl::InvalidArgumentError(absl::StrCat(path, "/prometheus.json: not JSON"));
     }
     results.charts.prometheus = PrometheusSeriesOf(*text);
+  }
+  if (std::ifstream raw(path + "/requests.jsonl"); raw) {
+    // Line by line: a long run's file never has to fit in memory.
+    ResultsDirectory::CacheSplit split;
+    bool reported = false;
+    for (std::string line; std::getline(raw, line);) {
+      const Json record = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!record.is_object()) continue;
+      const Json& cached = At(record, "cached_tokens");
+      const Json& ttft = At(record, "ttft_ms");
+      if (!cached.is_number() || !ttft.is_number() || At(record, "outcome") != "success" ||
+          At(record, "in_window") != true) {
+        continue;
+      }
+      reported = true;
+      const auto us = static_cast<int64_t>(std::llround(ttft.get<double>() * 1000));
+      (cached.get<double>() > 0 ? split.ttft_hit : split.ttft_miss).Record(us);
+    }
+    if (reported) results.cache_split = std::move(split);
   }
   if (absl::StatusOr<std::string> config = ReadText(path + "/config.yaml"); config.ok()) {
     results.config_yaml = *std::move(config);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/config.h"
+#include "common/histogram.h"
 #include "controller/plots.h"
 #include "nlohmann/json.hpp"
 
@@ -25,7 +27,14 @@ struct ResultsDirectory {
   nlohmann::ordered_json prometheus;  // prometheus.json; null when absent
   std::string config_yaml;            // config.yaml, secrets already redacted; empty when absent
   ChartData charts;                   // decoded from metrics.json and prometheus.json
-  std::vector<std::string> absent;    // the files above that were not there
+  // From requests.jsonl (metrics.raw), when its records carry cached-token counts: the TTFT of
+  // in-window successes whose prompt hit the server's prefix cache, and of those that did not.
+  struct CacheSplit {
+    Histogram ttft_hit;
+    Histogram ttft_miss;
+  };
+  std::optional<CacheSplit> cache_split;
+  std::vector<std::string> absent;  // the files above that were not there
 };
 
 // kNotFound naming the path when it holds no summary.json; kInvalidArgument naming the file

@@ -53,6 +53,17 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   void Send(const ControllerMessage& message) override {
     MutexLock lock(mu_);
     if (finished_ || finish_pending_) return;
+    // A peer that reads nothing (its flow-control window full) must not grow the queue without
+    // bound: a worker reads everything at once, so this many waiting means it stopped.
+    if (queue_.size() >= kMaxQueuedMessages) {
+      BENCH_LOG(WARNING) << "worker stream " << context_->peer() << ": ended, it reads nothing ("
+                         << queue_.size() << " messages waiting)";
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                absl::StrCat("the worker reads nothing: ", queue_.size(),
+                                             " messages are waiting for it")));
+      if (finish_pending_) context_->TryCancel();
+      return;
+    }
     queue_.push_back(message);
     if (!writing_) {
       writing_ = true;
@@ -65,6 +76,9 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
   }
   void Refuse(const std::string& reason) override {
     End(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, reason));
+  }
+  void Reject(const std::string& reason) override {
+    End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, reason));
   }
 
   void OnReadDone(bool ok) override {
@@ -131,6 +145,7 @@ class WorkerStream final : public grpc::ServerBidiReactor<WorkerMessage, Control
     Finish(std::move(status));
   }
 
+  static constexpr size_t kMaxQueuedMessages = 1024;
   Coordinator& coordinator_;
   grpc::CallbackServerContext* context_;  // gRPC's; valid until OnDone
   uint64_t key_ = 0;

@@ -21,6 +21,7 @@
 #include "common/config_yaml.h"
 #include "common/logging.h"
 #include "common/plan.h"
+#include "common/rpc_credentials.h"
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
 #include "controller/coordinator.h"
@@ -202,16 +203,16 @@ int RunRunCommand(const std::vector<std::string>& args) {
   std::unique_ptr<grpc::Service> link = MakeWorkerLinkService(coordinator, no_token);
   grpc::ServerBuilder builder;
   builder.RegisterService(link.get());
-  builder.SetMaxReceiveMessageSize(256 << 20);
-  builder.SetMaxSendMessageSize(256 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr) {
     std::fprintf(stderr, "bench-controller run: cannot start the in-process controller\n");
     return kExitRunFailed;
   }
   grpc::ChannelArguments channel_args;
-  channel_args.SetMaxReceiveMessageSize(256 << 20);
-  channel_args.SetMaxSendMessageSize(256 << 20);
+  channel_args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  channel_args.SetMaxSendMessageSize(kMaxMessageBytes);
   auto workers = std::make_unique<LocalWorkers>(server->InProcessChannel(channel_args),
                                                 worker_count, threads_each);
   absl::StatusOr<std::string> run_id = coordinator.Submit(config, parsed->notes, "local");

@@ -232,8 +232,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   builder.AddListeningPort(listen, credentials, &port);
   builder.RegisterService(link.get());
   builder.RegisterService(api.get());
-  builder.SetMaxReceiveMessageSize(256 << 20);
-  builder.SetMaxSendMessageSize(256 << 20);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   // Accept the workers' keepalive pings (every 20 s, also between calls).
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

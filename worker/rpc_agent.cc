@@ -25,6 +25,9 @@
 namespace bench::worker {
 namespace {
 
+// metrics.raw: about 50 bytes each on the wire, so a shard stays near 10 MB at most.
+constexpr size_t kMaxRecordsPerShard = 200'000;
+
 using bench::v1::ControllerMessage;
 using bench::v1::WorkerMessage;
 using Stream = grpc::ClientReaderWriter<WorkerMessage, ControllerMessage>;
@@ -445,6 +448,12 @@ class WorkerAgent::Impl {
                               std::make_move_iterator(delta.records.begin()),
                               std::make_move_iterator(delta.records.end()));
       combined.records_dropped += delta.records_dropped;
+    }
+    // One shard stays far below kMaxMessageBytes: records beyond this wait for no one, they are
+    // dropped and counted (summary.json warns).
+    if (combined.records.size() > kMaxRecordsPerShard) {
+      combined.records_dropped += combined.records.size() - kMaxRecordsPerShard;
+      combined.records.resize(kMaxRecordsPerShard);
     }
     for (auto& [index, stats] : stages) combined.stages.emplace_back(index, std::move(stats));
     for (auto& [index, point] : series) combined.series.emplace_back(index, point);

@@ -2,11 +2,14 @@
 # metrics.prometheus: a real Prometheus scrapes bench-sim (prefix cache on) every second during a
 # run; the results hold the series of vllm:num_requests_running (prometheus.json and a chart)
 # and the prefix cache hit ratio from vLLM's counters, which agrees with the ratio the responses'
-# cached-token counts give. A run pointed at a Prometheus that is not there still succeeds, with
+# cached-token counts give. That run asks for every output format and metrics.raw: its
+# directory holds every file of the results layout, and summary.json and metrics.json match
+# their schemas. A run pointed at a Prometheus that is not there still succeeds, with
 # a warning. Exits 77 (ctest: skipped) without the prometheus binary.
-# Usage: prometheus_collect_test.sh BUILD_DIR
+# Usage: prometheus_collect_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
-build=${1:?usage: prometheus_collect_test.sh BUILD_DIR}
+build=${1:?usage: prometheus_collect_test.sh BUILD_DIR SOURCE_DIR}
+source_dir=${2:?usage: prometheus_collect_test.sh BUILD_DIR SOURCE_DIR}
 command -v prometheus >/dev/null 2>&1 || { echo "SKIP: no prometheus binary"; exit 77; }
 controller=$build/controller/bench-controller
 # shellcheck source=tests/integration/lib.sh
@@ -37,17 +40,33 @@ target: {endpoint: "http://127.0.0.1:$sim_port/v1/completions", model: m}
 load: {type: constant, rate: 20}
 prompts: {inputLength: {mean: 256, stddev: 0}, outputLength: {mean: 16, stddev: 0}, prefixRatio: 0.5, prefixGroups: 2}
 metrics:
+  raw: true
   prometheus:
     endpoint: "$2"
     step: 1s
-output: {dir: "$work/results", formats: [json, png]}
+output: {dir: "$work/results", formats: [$3]}
 YAML
 }
-config prom "http://127.0.0.1:$prom_port" >"$work/prom.yaml"
+config prom "http://127.0.0.1:$prom_port" "json, html, png, pdf, md, csv, llmd" >"$work/prom.yaml"
 "$controller" run --config "$work/prom.yaml" --quiet >"$work/prom.out" 2>&1 ||
   fail "run: $(cat "$work/prom.out")"
 dir=$(ls -d "$work"/results/prom-*/)
-[ -f "$dir/prometheus.json" ] || fail "no prometheus.json"
+# Every file of the results layout (controller/RESULTS.md).
+for file in config.yaml summary.json metrics.json histograms.hlog requests.jsonl prometheus.json \
+  benchmark_report.yaml report.html report.pdf report.md report.csv \
+  plots/ttft_distribution.png plots/itl_distribution.png plots/throughput_over_time.png \
+  plots/latency_percentiles.png plots/tokens_per_second_over_time.png \
+  plots/errors_over_time.png plots/schedule_lag_distribution.png; do
+  [ -s "$dir/$file" ] || fail "$file was not written"
+done
+echo "every file: $(cd "$dir" && find . -type f | sed 's|^\./||' | sort | tr '\n' ' ')"
+/usr/bin/python3 "$(dirname "$0")/validate_results.py" "$source_dir/controller/schemas" "$dir" ||
+  fail "summary.json or metrics.json does not match its schema"
+python3 "$(dirname "$0")/check_requests_jsonl.py" "$dir" 1 || fail "requests.jsonl"
+grep -q "Prometheus: num_requests_running" "$dir/report.html" || fail "report.html lacks the Prometheus chart"
+# Prompts half shared prefix: the report's prefix-cache section counts requests that hit.
+grep -Eq '^\| cache hit \(cached_tokens > 0\) \| [1-9][0-9]* \|' "$dir/report.md" ||
+  fail "report.md has no prefix-cache section with hits: $(grep -A4 'Prefix cache' "$dir/report.md")"
 [ -f "$dir/plots/prometheus_num_requests_running.png" ] || fail "no chart of num_requests_running"
 /usr/bin/python3 - "$dir" <<'PY' || fail "prometheus.json or the hit ratio is wrong"
 import json, sys
@@ -73,7 +92,7 @@ PY
 
 # Nobody at that address: the run still succeeds; a warning says what could not be read.
 dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-config dead "http://127.0.0.1:$dead" >"$work/dead.yaml"
+config dead "http://127.0.0.1:$dead" json >"$work/dead.yaml"
 rc=0
 "$controller" run --config "$work/dead.yaml" --quiet >"$work/dead.out" 2>&1 || rc=$?
 [ "$rc" -eq 0 ] || fail "a dead Prometheus failed the run: exit $rc"

@@ -33,22 +33,6 @@ for name in stages closed; do
     rc=$?
   [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || fail "$name: exit $rc: $(cat "$work/$name.out")"
 done
-/usr/bin/python3 - "$source_dir/controller/schemas" "$work"/results/*/ <<'PY' || fail "a result does not match its schema"
-import json, sys
-import jsonschema
-schemas, dirs = sys.argv[1], sys.argv[2:]
-bad = 0
-for name in ("summary", "metrics"):
-    schema = json.load(open("%s/%s.v1.schema.json" % (schemas, name)))
-    jsonschema.Draft7Validator.check_schema(schema)
-    validator = jsonschema.Draft7Validator(schema)
-    for d in dirs:
-        document = json.load(open(d + name + ".json"))
-        errors = list(validator.iter_errors(document))
-        for e in errors[:10]:
-            print("FAIL: %s%s.json at %s: %s" % (d, name, "/".join(map(str, e.path)), e.message[:200]))
-        bad += len(errors)
-        print("%s%s.json: %s" % (d.split("/")[-2] + "/", name, "valid" if not errors else "%d errors" % len(errors)))
-sys.exit(1 if bad else 0)
-PY
+/usr/bin/python3 "$(dirname "$0")/validate_results.py" "$source_dir/controller/schemas" \
+  "$work"/results/*/ || fail "a result does not match its schema"
 echo "results schema test: ok"
