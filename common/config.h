@@ -170,6 +170,7 @@ struct MetricsConfig {
   std::vector<double> percentiles = {50, 90, 95, 99, 99.9};
   absl::Duration interval = absl::Seconds(1);  // Time-series bucket.
   bool raw = false;                            // Also write requests.jsonl.
+  bool raw_token_times = false;  // rawTokenTimes: requests.jsonl lists every chunk gap (needs raw)
   PrometheusConfig prometheus;
 
   bool operator==(const MetricsConfig&) const = default;

@@ -498,6 +498,13 @@ metrics:
                      "up}]}}\n"),
               ElementsAre("cfg.yaml:2: metrics.prometheus.queries need "
                           "metrics.prometheus.endpoint (e.g. http://prometheus:9090)"));
+  EXPECT_THAT(Errors("benchmark: {name: x}\nmetrics: {rawTokenTimes: true}\n"),
+              ElementsAre("cfg.yaml:2: metrics.rawTokenTimes lists chunk times in requests.jsonl, "
+                          "which needs metrics.raw: true"));
+  absl::StatusOr<ParsedConfig> both =
+      ParseConfig("benchmark: {name: x}\nmetrics: {raw: true, rawTokenTimes: true}\n", "cfg.yaml");
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_TRUE(both->config.metrics.raw_token_times);
 }
 
 TEST(ErrorsTest, SloRules) {

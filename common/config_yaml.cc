@@ -659,7 +659,7 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& S
            {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace"}},
           {"prompts",
            {"type", "inputLength", "outputLength", "dataset", "prefixRatio", "prefixGroups"}},
-          {"metrics", {"collect", "percentiles", "interval", "raw", "prometheus"}},
+          {"metrics", {"collect", "percentiles", "interval", "raw", "rawTokenTimes", "prometheus"}},
           {"slo", {"ttft", "itl", "tpot", "ntpot", "e2e_latency", "errorRate", "abortOnFail"}},
           {"cluster", {"workers", "onWorkerLoss"}},
           {"output", {"dir", "formats"}},
@@ -1976,6 +1976,14 @@ class ConfigBuilder {
       diags_.Default("metrics.interval", FormatCompactDuration(m.interval));
     }
     if (const YamlNode* v = s.Get("raw")) read_.Bool(*v, s.Path("raw"), &m.raw);
+    if (const YamlNode* v = s.Get("rawTokenTimes")) {
+      if (read_.Bool(*v, s.Path("rawTokenTimes"), &m.raw_token_times) && m.raw_token_times &&
+          !m.raw) {
+        diags_.Error(v->origin,
+                     "metrics.rawTokenTimes lists chunk times in requests.jsonl, which needs "
+                     "metrics.raw: true");
+      }
+    }
     if (const YamlNode* v = s.Get("prometheus")) ReadPrometheus(*v);
   }
 
@@ -2584,6 +2592,7 @@ std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config) {
   line(2, "percentiles: " + number_list(m.percentiles));
   line(2, "interval: " + FormatCompactDuration(m.interval));
   line(2, std::string("raw: ") + (m.raw ? "true" : "false"));
+  line(2, std::string("rawTokenTimes: ") + (m.raw_token_times ? "true" : "false"));
   line(2, "prometheus:");
   line(4, "endpoint: " + YamlQuote(m.prometheus.endpoint) +
               (m.prometheus.endpoint.empty() ? "  # none" : ""));

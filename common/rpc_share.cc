@@ -301,6 +301,8 @@ void ToProto(const RequestRecord& record, bench::v1::RequestRecord* out) {
   out->set_stage(record.stage);
   out->set_in_window(record.in_window);
   out->set_outcome(record.outcome);
+  out->mutable_chunk_gaps_us()->Assign(record.chunk_gaps_us.begin(), record.chunk_gaps_us.end());
+  out->set_chunk_gaps_folded(record.chunk_gaps_folded);
 }
 
 RequestRecord FromProto(const bench::v1::RequestRecord& in) {
@@ -317,6 +319,8 @@ RequestRecord FromProto(const bench::v1::RequestRecord& in) {
   record.stage = in.stage();
   record.in_window = in.in_window();
   record.outcome = in.outcome();
+  record.chunk_gaps_us.assign(in.chunk_gaps_us().begin(), in.chunk_gaps_us().end());
+  record.chunk_gaps_folded = in.chunk_gaps_folded();
   return record;
 }
 

@@ -98,6 +98,7 @@ TEST(RpcShare, RequestRecordRoundTripsWithAbsentTimes) {
   record.stage = 2;
   record.in_window = true;
   record.outcome = "http_5xx:503";
+  record.chunk_gaps_us = {15'000, 14'980, 0, 2'000'000};
   bench::v1::RequestRecord proto;
   ToProto(record, &proto);
   EXPECT_EQ(FromProto(proto), record);

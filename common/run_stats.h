@@ -67,6 +67,10 @@ struct RequestRecord {
   uint32_t stage = 0;  // 0-based
   bool in_window = false;
   std::string outcome;  // "success", "incomplete" or the ErrorKey ("http_5xx:503")
+  // metrics.rawTokenTimes: the gaps between consecutive output chunks in order, in us; empty and
+  // chunk_gaps_folded when there were too many to keep one by one (ChunkGaps::kMaxRawGaps).
+  std::vector<int64_t> chunk_gaps_us;
+  bool chunk_gaps_folded = false;
   bool operator==(const RequestRecord&) const = default;
 };
 

@@ -19,8 +19,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Two-sided 99%: a change is called only when chance alone would show it about once in a
-// hundred comparisons of one run with itself.
+// Each run's interval is two-sided 99%; a change is called when the two do not overlap, which
+// chance alone does far less often than once in a hundred comparisons of a run with itself.
 constexpr double kZ99 = 2.576;
 // An error-rate change smaller than this is not worth a verdict, however significant.
 constexpr double kMinErrorRatePoints = 0.005;
@@ -120,12 +120,18 @@ Interval PercentileInterval(const Histogram& histogram, double percentile, int64
 // so N gaps carry the information of N / (1 + (m - 1) rho) independent ones (Kish's design
 // effect), m gaps per request, rho the intra-request correlation: the share of the gaps'
 // variance that lies between requests, estimated from the spread of per-request mean gaps
-// (TPOT): var(TPOT) = var_between + var_within / m. Without TPOT, the number of requests.
-int64_t ItlEffectiveSamples(const StatsShard& shard) {
+// (TPOT): var(TPOT) = var_between + var_within / m. TPOT is per token and ITL per chunk, so this
+// holds only when every chunk carried one token (the output tokens equal the chunks: gaps plus
+// first chunks); otherwise, and without TPOT, n is the number of requests.
+int64_t ItlEffectiveSamples(const StatsShard& shard, const Json& summary) {
   const Histogram& itl = shard.histogram(LatencyMetric::kItl);
   const Histogram& tpot = shard.histogram(LatencyMetric::kTpot);
   const int64_t gaps = itl.TotalCount();
-  if (tpot.TotalCount() < 2 || gaps <= tpot.TotalCount()) {
+  const std::optional<double> tokens = Number(At(At(summary, "throughput"), "output_tokens"));
+  const bool token_per_chunk =
+      tokens.has_value() &&
+      *tokens == static_cast<double>(gaps + shard.histogram(LatencyMetric::kTtft).TotalCount());
+  if (!token_per_chunk || tpot.TotalCount() < 2 || gaps <= tpot.TotalCount()) {
     const int64_t requests = shard.histogram(LatencyMetric::kTtft).TotalCount();
     return requests > 0 ? std::min(gaps, requests) : gaps;
   }
@@ -216,8 +222,8 @@ void CompareLatency(const ResultsDirectory& base, const ResultsDirectory& cand,
     const Histogram& hb = b.histogram(metric);
     const Histogram& hc = c.histogram(metric);
     if (hb.TotalCount() == 0 && hc.TotalCount() == 0) continue;
-    auto samples = [metric](const StatsShard& shard) {
-      return metric == LatencyMetric::kItl ? ItlEffectiveSamples(shard)
+    auto samples = [metric](const StatsShard& shard, const Json& summary) {
+      return metric == LatencyMetric::kItl ? ItlEffectiveSamples(shard, summary)
                                            : shard.histogram(metric).TotalCount();
     };
     for (const double percentile : Percentiles(base.summary)) {
@@ -228,12 +234,13 @@ void CompareLatency(const ResultsDirectory& base, const ResultsDirectory& cand,
       if (hb.TotalCount() > 0) change.baseline = Ms(hb.ValueAtPercentile(percentile));
       if (hc.TotalCount() > 0) change.candidate = Ms(hc.ValueAtPercentile(percentile));
       if (hb.TotalCount() > 0 && hc.TotalCount() > 0) {
-        const Interval ib = PercentileInterval(hb, percentile, samples(b));
-        const Interval ic = PercentileInterval(hc, percentile, samples(c));
+        const Interval ib = PercentileInterval(hb, percentile, samples(b, base.summary));
+        const Interval ic = PercentileInterval(hc, percentile, samples(c, cand.summary));
         change.significant = ib.high < ic.low || ic.high < ib.low;
         change.evidence =
             absl::StrCat("99% intervals ", IntervalText(ib), " and ", IntervalText(ic), " ms (n ",
-                         samples(b), ", ", samples(c), ")", change.significant ? "" : " overlap");
+                         samples(b, base.summary), ", ", samples(c, cand.summary), ")",
+                         change.significant ? "" : " overlap");
       }
       Judge(options, &change);
       out->changes.push_back(std::move(change));
@@ -328,7 +335,7 @@ void AddNotes(const ResultsDirectory& base, const ResultsDirectory& cand,
   if (hb.has_value() && hc.has_value() && std::abs(*hb - *hc) > 0.05) {
     out->notes.push_back(absl::StrFormat(
         "the prefix cache hit ratio differs (%.1f%% vs %.1f%%): cached prompts shorten TTFT; "
-        "prompts.seed or a cache-busting prefix keeps A/B runs apart from the server's cache",
+        "a benchmark.seed of its own per run keeps A/B runs apart from the server's cache",
         100 * *hb, 100 * *hc));
   }
   for (const auto& [run, name] :

@@ -11,6 +11,8 @@
 //   window's per-interval rates do not overlap, so a run whose rate swings second to second
 //   needs a larger change to count.
 // - error rate: a two-proportion z-test at 99% and at least 0.5 percentage points more.
+// Two 99% intervals that must not overlap make a conservative test (a change is called only when
+// it is clear), which suits a CI gate.
 #pragma once
 
 #include <optional>

@@ -51,14 +51,16 @@ ResultsDirectory FakeRun(const std::string& name, uint32_t seed, int n, double t
     total += static_cast<double>(point.succeeded);
     run.charts.series.push_back(point);
   }
-  run.summary =
-      Json{{"benchmark", {{"name", name}, {"percentiles", {50, 90, 99}}, {"window_s", 20}}},
-           {"target", {{"model", "m"}, {"endpoint", "http://127.0.0.1:1/v1/completions"}}},
-           {"throughput", {{"requests_per_s", total / 20}, {"output_tokens_per_s", total}}},
-           {"requests",
-            {{"succeeded", n}, {"failed", failed}, {"error_rate", double(failed) / (n + failed)}}},
-           {"cache", {{"hit_ratio", 0.0}}},
-           {"stages", Json::array()}};
+  run.summary = Json{
+      {"benchmark", {{"name", name}, {"percentiles", {50, 90, 99}}, {"window_s", 20}}},
+      {"target", {{"model", "m"}, {"endpoint", "http://127.0.0.1:1/v1/completions"}}},
+      // One token per chunk: a first chunk and 20 gaps per request.
+      {"throughput",
+       {{"requests_per_s", total / 20}, {"output_tokens_per_s", total}, {"output_tokens", n * 21}}},
+      {"requests",
+       {{"succeeded", n}, {"failed", failed}, {"error_rate", double(failed) / (n + failed)}}},
+      {"cache", {{"hit_ratio", 0.0}}},
+      {"stages", Json::array()}};
   return run;
 }
 
@@ -130,13 +132,20 @@ TEST(CompareTest, AFasterRunIsAnImprovement) {
 }
 
 TEST(CompareTest, AChangeBeyondTheThresholdButWithinTheNoiseOfFewSamplesIsNotCalled) {
-  // 15 requests: the p99's 99% interval runs from about the p90 to the maximum.
-  const Comparison comparison =
-      Compare(FakeRun("a", 1, 15, 50, 10), {FakeRun("b", 2, 15, 58, 10)}, Threshold(5));
-  const MetricChange& p99 = Change(comparison, "ttft p99");
-  EXPECT_FALSE(p99.significant) << p99.evidence;
-  EXPECT_EQ(p99.verdict, ChangeVerdict::kSame);
-  EXPECT_THAT(p99.evidence, HasSubstr("overlap"));
+  // TTFT 8% slower at the median: within the noise of 15 requests (the p50's 99% interval spans
+  // about the 20th to the 80th percentile), clear with 2,000.
+  const Comparison few =
+      Compare(FakeRun("a", 1, 15, 50, 10), {FakeRun("b", 2, 15, 54, 10)}, Threshold(5));
+  const MetricChange& p50 = Change(few, "ttft p50");
+  EXPECT_FALSE(p50.significant) << p50.evidence;
+  EXPECT_EQ(p50.verdict, ChangeVerdict::kSame);
+  EXPECT_THAT(p50.evidence, HasSubstr("overlap"));
+  // Tail percentiles of 15 samples are not bounded above at all.
+  EXPECT_THAT(Change(few, "ttft p99").evidence, HasSubstr("+inf]"));
+  const Comparison many =
+      Compare(FakeRun("a", 1, 2000, 50, 10), {FakeRun("b", 2, 2000, 54, 10)}, Threshold(5));
+  EXPECT_EQ(Change(many, "ttft p50").verdict, ChangeVerdict::kRegression)
+      << Change(many, "ttft p50").evidence;
 }
 
 TEST(CompareTest, ThroughputNoiseComesFromThePerIntervalRates) {
@@ -159,6 +168,11 @@ TEST(CompareTest, ErrorRateNeedsSignificanceAndHalfAPoint) {
                                  {FakeRun("b", 2, 100, 50, 10, 10, 0.5, 1)}, CompareOptions{});
   EXPECT_EQ(Change(one, "error rate").verdict, ChangeVerdict::kSame)
       << Change(one, "error rate").evidence;
+  // 0 vs 40 failures in 20,000: significant (z about 6.3) but 0.2 points: not worth a verdict.
+  const Comparison small = Compare(FakeRun("a", 1, 20000, 50, 10, 10, 0.5, 0),
+                                   {FakeRun("b", 2, 20000, 50, 10, 10, 0.5, 40)}, CompareOptions{});
+  EXPECT_TRUE(Change(small, "error rate").significant) << Change(small, "error rate").evidence;
+  EXPECT_EQ(Change(small, "error rate").verdict, ChangeVerdict::kSame);
 }
 
 TEST(CompareTest, NotesWhatElseDiffers) {

@@ -414,8 +414,8 @@ void Coordinator::WriteRecords(RunRecord& run, const Worker& worker,
       }
     }
     if (opened.ok()) {
-      absl::StatusOr<std::unique_ptr<RequestLog>> log =
-          RequestLog::Open(run.results_path + "/requests.jsonl");
+      absl::StatusOr<std::unique_ptr<RequestLog>> log = RequestLog::Open(
+          run.results_path + "/requests.jsonl", run.written.metrics.raw_token_times);
       if (log.ok()) {
         run.request_log = *std::move(log);
       } else {

@@ -153,7 +153,8 @@ RunResult Coordinator::Merge(const RunRecord& run) {
     } else if (run.records_dropped > 0) {
       result.records_missing = absl::StrCat(
           run.records_dropped,
-          " records dropped by workers (an engine thread keeps at most 100,000 between reports)");
+          " records dropped by workers (an engine thread keeps at most 100,000 between report "
+          "shards, a shard carries at most 200,000 or about 16 MB)");
     }
   }
   return result;

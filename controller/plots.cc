@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -34,6 +36,27 @@ std::string CdfData(const Histogram& histogram) {
   return out;
 }
 
+// Text for inside a gnuplot '...' literal. Names and labels come from results files that may not
+// be ours (`report --input` on a directory someone sent): control characters (a newline would
+// end the command) are dropped and a quote is doubled, gnuplot's escape, so nothing can leave
+// the literal and become a command.
+std::string Quoted(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) continue;
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out;
+}
+
+// A name for a file gnuplot writes or reads: letters, digits and '_' only.
+std::string FileSafe(std::string_view text) {
+  std::string out;
+  for (const char c : text) out += absl::ascii_isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
 // The commands of one chart: the common look, then its own settings and plot line.
 std::string Chart(ChartFormat format, const std::string& name, const std::string& title,
                   const std::string& body) {
@@ -42,7 +65,7 @@ std::string Chart(ChartFormat format, const std::string& name, const std::string
       "reset\nset terminal ",
       png ? "pngcairo size 1000,560 enhanced font 'sans,10'"
           : "svg size 1000,560 dynamic enhanced font 'sans,11' background '#ffffff'",
-      "\nset output '", name, png ? ".png" : ".svg", "'\nset title '", title,
+      "\nset output '", name, png ? ".png" : ".svg", "'\nset title '", Quoted(title),
       "'\nset grid\nset key outside right top\n", body, "\n");
 }
 
@@ -239,7 +262,9 @@ absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
       queries.push_back(series.query_name);
     }
   }
-  for (const std::string& query : queries) {
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const std::string& query = queries[q];
+    const std::string file = absl::StrCat("prometheus_", q, ".dat");
     std::string points, plot;
     int index = 0;
     for (const PrometheusSeries& series : data.prometheus) {
@@ -247,17 +272,15 @@ absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
       for (const auto& [t, value] : series.points)
         absl::StrAppendFormat(&points, "%.3f %.6g\n", t, value);
       points += "\n\n";  // the next gnuplot index
-      std::string label = series.label;
-      std::replace(label.begin(), label.end(), '\'', '"');
-      absl::StrAppend(&plot, index == 0 ? "plot " : ", ", "'prometheus_", query, ".dat' index ",
-                      index, " using 1:2 with lines lw 2 noenhanced title '", label, "'");
+      absl::StrAppend(&plot, index == 0 ? "plot " : ", ", "'", file, "' index ", index,
+                      " using 1:2 with lines lw 2 noenhanced title '", Quoted(series.label), "'");
       ++index;
     }
     if (index == 0) continue;
-    write_data(absl::StrCat("prometheus_", query, ".dat"), points);
-    add_chart(absl::StrCat("prometheus_", query), absl::StrCat("Prometheus: ", query),
-              absl::StrCat("set xlabel 'time since the window started (s)'\nset ylabel '", query,
-                           "'\nset title noenhanced\n", plot));
+    write_data(file, points);
+    add_chart(absl::StrCat("prometheus_", FileSafe(query)), absl::StrCat("Prometheus: ", query),
+              absl::StrCat("set xlabel 'time since the window started (s)'\nset ylabel '",
+                           Quoted(query), "'\nset title noenhanced\n", plot));
   }
   return charts.Draw();
 }
@@ -266,11 +289,6 @@ absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& 
                                                              const std::vector<ChartRun>& runs,
                                                              ChartFormat format) {
   ChartScript charts(directory, format);
-  auto title_of = [](const std::string& label) {
-    std::string title = label;
-    std::replace(title.begin(), title.end(), '\'', '"');
-    return title;
-  };
   struct Overlay {
     LatencyMetric metric;
     const char* name;
@@ -289,7 +307,7 @@ absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& 
       const std::string file = absl::StrCat(o.name, "_", i, ".dat");
       charts.Data(file, CdfData(histogram));
       absl::StrAppend(&plot, plot.empty() ? "plot " : ", ", "'", file, "' using 1:2 with steps lw ",
-                      i == 0 ? 3 : 2, " noenhanced title '", title_of(runs[i].label), "'");
+                      i == 0 ? 3 : 2, " noenhanced title '", Quoted(runs[i].label), "'");
     }
     if (plot.empty()) continue;
     charts.Add(o.name, absl::StrCat(o.title, ": distribution of each run"),
@@ -302,9 +320,8 @@ absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& 
   std::string by_run;
   for (size_t i = 0; i < runs.size(); ++i) {
     const StatsShard& overall = runs[i].data->overall;
-    std::string label = title_of(runs[i].label);
-    std::replace(label.begin(), label.end(), ' ', '_');
-    absl::StrAppendFormat(&by_run, "%d \"%s\" %s %.3f %.3f\n", i, label,
+    // A data file's string column: its own quoting rules, so only safe characters.
+    absl::StrAppendFormat(&by_run, "%d \"%s\" %s %.3f %.3f\n", i, FileSafe(runs[i].label),
                           runs[i].requests_per_s.has_value()
                               ? absl::StrFormat("%.4f", *runs[i].requests_per_s)
                               : std::string("NaN"),

@@ -5,6 +5,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -304,10 +305,19 @@ std::vector<PrometheusSeries> PrometheusSeriesOf(const std::string& prometheus_j
   std::vector<PrometheusSeries> lines;
   const Json json = Json::parse(prometheus_json, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object() || !json.contains("queries") || !json["queries"].is_array()) return lines;
-  const double start = json.value("start", 0.0);
+  const double start =
+      json.contains("start") && json["start"].is_number() ? json["start"].get<double>() : 0.0;
   for (const Json& query : json["queries"]) {
     if (!query.is_object() || !query.contains("series") || !query["series"].is_array()) continue;
-    const std::string name = query.value("name", "");
+    // Names are checked as the config checks them: this file may come from elsewhere.
+    const std::string name =
+        query.contains("name") && query["name"].is_string() ? query["name"].get<std::string>() : "";
+    if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name[0])) ||
+        !std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+        })) {
+      continue;
+    }
     for (const Json& series : query["series"]) {
       PrometheusSeries line;
       line.query_name = name;

@@ -75,9 +75,14 @@ std::string Md(absl::string_view text) {
   return absl::StrReplaceAll(text, {{"|", "\\|"}, {"\n", " "}, {"<", "&lt;"}});
 }
 
+// A CSV cell, quoted when needed; text a spreadsheet would run as a formula gets a leading '.
 std::string Csv(absl::string_view text) {
-  if (text.find_first_of(",\"\n") == absl::string_view::npos) return std::string(text);
-  return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+  std::string cell(text);
+  if (!cell.empty() && std::string_view("=+-@").find(cell[0]) != std::string_view::npos) {
+    cell.insert(0, "'");
+  }
+  if (cell.find_first_of(",\"\n") == std::string::npos) return cell;
+  return absl::StrCat("\"", absl::StrReplaceAll(cell, {{"\"", "\"\""}}), "\"");
 }
 
 absl::StatusOr<std::string> ReadText(const std::string& path) {
@@ -665,6 +670,9 @@ std::string RenderMarkdown(const ResultsDirectory& results) {
   return out;
 }
 
+// A CSV cell: the number, or empty when there is none.
+std::string CsvNum(const Json& json) { return json.is_number() ? Num(json) : std::string(); }
+
 // One row per (scope, latency metric): the overall window, then each stage.
 std::string RenderCsv(const ResultsDirectory& results) {
   const Json& summary = results.summary;
@@ -675,21 +683,20 @@ std::string RenderCsv(const ResultsDirectory& results) {
   auto rows = [&](const std::string& scope, const std::string& rate, const Json& block) {
     for (const auto& [metric, shown] : ShownLatency(summary, block)) {
       const Json& figures = *shown;
-      absl::StrAppend(&out, Csv(scope), ",", rate, ",", Csv(metric), ",", Num(At(figures, "count")),
-                      ",", Num(At(figures, "mean_ms")), ",", Num(At(figures, "stddev_ms")), ",",
-                      Num(At(figures, "min_ms")));
+      absl::StrAppend(&out, Csv(scope), ",", rate, ",", Csv(metric), ",",
+                      CsvNum(At(figures, "count")), ",", CsvNum(At(figures, "mean_ms")), ",",
+                      CsvNum(At(figures, "stddev_ms")), ",", CsvNum(At(figures, "min_ms")));
       for (const std::string& p : percentiles) {
-        absl::StrAppend(&out, ",", Num(At(At(figures, "percentiles"), p)));
+        absl::StrAppend(&out, ",", CsvNum(At(At(figures, "percentiles"), p)));
       }
-      absl::StrAppend(&out, ",", Num(At(figures, "max_ms")), "\n");
+      absl::StrAppend(&out, ",", CsvNum(At(figures, "max_ms")), "\n");
     }
   };
   rows("overall", "", summary);
   for (const Json& stage : At(summary, "stages")) {
-    const std::string rate = Num(At(stage, "rate"));
-    rows(absl::StrCat("stage ", Num(At(stage, "stage"))), rate == "-" ? "" : rate, stage);
+    rows(absl::StrCat("stage ", CsvNum(At(stage, "stage"))), CsvNum(At(stage, "rate")), stage);
   }
-  return absl::StrReplaceAll(out, {{",-,", ",,"}, {",-\n", ",\n"}});
+  return out;
 }
 
 // The figures a script compares, flat: headline, latency percentiles, SLO, stages.
@@ -747,9 +754,9 @@ std::string Absolute(const std::string& path) {
   return error ? path : absolute.lexically_normal().string();
 }
 
-// Prints `html_path` to `pdf_path` with headless Chromium. The page is our own, offline; the
-// sandbox is off because Chromium refuses to start it as root (CI, containers), and every
-// network request is refused so that a report never reaches out.
+// Prints `html_path` to `pdf_path` with headless Chromium. The page is our own, offline, and
+// every network request is refused so that a report never reaches out. The sandbox is off only
+// as root, where Chromium refuses to start it (CI, containers).
 absl::Status PrintPdf(const std::string& html_path, const std::string& pdf_path) {
   const std::optional<std::string> chromium = FindChromium();
   if (!chromium.has_value()) {
@@ -762,14 +769,21 @@ absl::Status PrintPdf(const std::string& html_path, const std::string& pdf_path)
         absl::StrCat("cannot create a temporary directory: ", std::strerror(errno)));
   }
   const std::string profile = pattern;
-  const absl::Status printed =
-      RunProgram({*chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions",
-                  "--disable-background-networking", "--no-first-run", "--no-default-browser-check",
-                  "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
-                  absl::StrCat("--user-data-dir=", profile, "/profile"), "--no-pdf-header-footer",
-                  absl::StrCat("--print-to-pdf=", Absolute(pdf_path)),
-                  absl::StrCat("file://", Absolute(html_path))},
-                 profile, "chromium.log", kPrintTimeout);
+  std::vector<std::string> argv = {*chromium,
+                                   "--headless",
+                                   "--disable-gpu",
+                                   "--disable-extensions",
+                                   "--disable-background-networking",
+                                   "--no-first-run",
+                                   "--no-default-browser-check",
+                                   "--host-resolver-rules=MAP * ~NOTFOUND",
+                                   "--proxy-server=127.0.0.1:9",
+                                   absl::StrCat("--user-data-dir=", profile, "/profile"),
+                                   "--no-pdf-header-footer",
+                                   absl::StrCat("--print-to-pdf=", Absolute(pdf_path)),
+                                   absl::StrCat("file://", Absolute(html_path))};
+  if (::geteuid() == 0) argv.insert(argv.begin() + 2, "--no-sandbox");
+  const absl::Status printed = RunProgram(argv, profile, "chromium.log", kPrintTimeout);
   std::error_code ignored;
   std::filesystem::remove_all(profile, ignored);
   BENCH_RETURN_IF_ERROR(printed);
@@ -788,6 +802,9 @@ std::string HtmlPage(const std::string& title, const std::string& body) {
   return absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      // Nothing but the page itself: no script, no request anywhere (the charts are data: URIs).
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+      "style-src 'unsafe-inline'\">\n"
       "<meta name=\"generator\" content=\"llm-d-bench ",
       kToolVersion, "\">\n<title>", Html(title), "</title>\n<style>", kStyle,
       "</style></head>\n<body>\n", body, "</body></html>\n");

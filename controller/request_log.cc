@@ -22,9 +22,20 @@ std::string Millis(int64_t from_ns, int64_t to_ns) {
   return absl::StrFormat("%.3f", static_cast<double>(to_ns - from_ns) / 1e6);
 }
 
+std::string ChunkGapsJson(const RequestRecord& r) {
+  if (r.chunk_gaps_folded) return ",\"chunk_gaps_ms\":null";
+  std::string out = ",\"chunk_gaps_ms\":[";
+  for (size_t i = 0; i < r.chunk_gaps_us.size(); ++i) {
+    if (i > 0) out += ",";
+    absl::StrAppendFormat(&out, "%.3f", static_cast<double>(r.chunk_gaps_us[i]) / 1000.0);
+  }
+  return out + "]";
+}
+
 }  // namespace
 
-std::string RequestRecordJson(const std::string& worker, const RequestRecord& r) {
+std::string RequestRecordJson(const std::string& worker, const RequestRecord& r,
+                              bool with_chunk_gaps) {
   // Worker names and outcomes come from outside: nlohmann escapes them (and replaces bad UTF-8).
   const nlohmann::json name = worker;
   const nlohmann::json outcome = r.outcome;
@@ -39,16 +50,17 @@ std::string RequestRecordJson(const std::string& worker, const RequestRecord& r)
       ",\"e2e_ms\":", Millis(r.sent_ns, r.end_ns), ",\"input_tokens\":", r.input_tokens,
       ",\"output_tokens\":", r.output_tokens, ",\"cached_tokens\":",
       r.cached_tokens < 0 ? std::string("null") : absl::StrCat(r.cached_tokens),
-      ",\"chunks\":", r.chunks, "}");
+      ",\"chunks\":", r.chunks, with_chunk_gaps ? ChunkGapsJson(r) : "", "}");
 }
 
-absl::StatusOr<std::unique_ptr<RequestLog>> RequestLog::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<RequestLog>> RequestLog::Open(const std::string& path,
+                                                             bool with_chunk_gaps) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::ErrnoToStatus(errno,
                                absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   }
-  return std::unique_ptr<RequestLog>(new RequestLog(fd));
+  return std::unique_ptr<RequestLog>(new RequestLog(fd, with_chunk_gaps));
 }
 
 RequestLog::~RequestLog() { ::close(fd_); }
@@ -57,7 +69,7 @@ absl::Status RequestLog::Append(const std::string& worker,
                                 const std::vector<RequestRecord>& records) {
   std::string text;
   for (const RequestRecord& record : records) {
-    absl::StrAppend(&text, RequestRecordJson(worker, record), "\n");
+    absl::StrAppend(&text, RequestRecordJson(worker, record, with_chunk_gaps_), "\n");
   }
   size_t done = 0;
   while (done < text.size()) {

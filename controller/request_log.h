@@ -15,8 +15,10 @@ namespace bench::controller {
 
 class RequestLog {
  public:
-  // Opens (creates or appends to) `path`.
-  static absl::StatusOr<std::unique_ptr<RequestLog>> Open(const std::string& path);
+  // Opens (creates or appends to) `path`; lines list chunk gaps when `with_chunk_gaps`
+  // (metrics.rawTokenTimes).
+  static absl::StatusOr<std::unique_ptr<RequestLog>> Open(const std::string& path,
+                                                          bool with_chunk_gaps = false);
   ~RequestLog();
   RequestLog(const RequestLog&) = delete;
   RequestLog& operator=(const RequestLog&) = delete;
@@ -26,13 +28,16 @@ class RequestLog {
   uint64_t written() const { return written_; }
 
  private:
-  explicit RequestLog(int fd) : fd_(fd) {}
+  RequestLog(int fd, bool with_chunk_gaps) : fd_(fd), with_chunk_gaps_(with_chunk_gaps) {}
   int fd_;
+  bool with_chunk_gaps_;
   uint64_t written_ = 0;
 };
 
 // One record's line (without the newline): times in seconds since the run's start, ttft_ms and
-// e2e_ms derived, null for what did not happen; the stage 1-based, as in summary.json.
-std::string RequestRecordJson(const std::string& worker, const RequestRecord& record);
+// e2e_ms derived, null for what did not happen; the stage 1-based, as in summary.json; with
+// `with_chunk_gaps`, chunk_gaps_ms: every gap in order, or null when they were folded.
+std::string RequestRecordJson(const std::string& worker, const RequestRecord& record,
+                              bool with_chunk_gaps = false);
 
 }  // namespace bench::controller

@@ -16,8 +16,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 
-extern char** environ;
-
 namespace bench::controller {
 namespace {
 
@@ -50,13 +48,22 @@ absl::Status RunProgram(const std::vector<std::string>& argv, const std::string&
   posix_spawnattr_init(&attributes);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attributes, 0);
+  // A small environment: these programs need a PATH and a locale, not the API keys that
+  // ${env:...} headers may have put in ours.
+  std::vector<std::string> variables = {absl::StrCat("HOME=", directory)};
+  for (const char* name : {"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR"}) {
+    if (const char* value = std::getenv(name)) variables.push_back(absl::StrCat(name, "=", value));
+  }
+  std::vector<char*> environment;
+  for (std::string& variable : variables) environment.push_back(variable.data());
+  environment.push_back(nullptr);
   std::vector<std::string> copies = argv;
   std::vector<char*> pointers;
   for (std::string& argument : copies) pointers.push_back(argument.data());
   pointers.push_back(nullptr);
   pid_t pid = 0;
-  const int spawned =
-      posix_spawn(&pid, copies[0].c_str(), &actions, &attributes, pointers.data(), environ);
+  const int spawned = posix_spawn(&pid, copies[0].c_str(), &actions, &attributes, pointers.data(),
+                                  environment.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   const std::string name = copies[0].substr(copies[0].rfind('/') + 1);
@@ -69,7 +76,11 @@ absl::Status RunProgram(const std::vector<std::string>& argv, const std::string&
   bool timed_out = false;
   for (;;) {
     const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) {
+      return absl::InternalError(
+          absl::StrCat("cannot wait for ", copies[0], ": ", std::strerror(errno)));
+    }
     if (absl::Now() >= deadline) {
       ::kill(-pid, SIGKILL);
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

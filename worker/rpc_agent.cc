@@ -25,8 +25,12 @@
 namespace bench::worker {
 namespace {
 
-// metrics.raw: about 50 bytes each on the wire, so a shard stays near 10 MB at most.
+// metrics.raw: a record is about 50 bytes on the wire plus up to 3 per chunk gap
+// (metrics.rawTokenTimes), so a shard stays near 10 MB, 16 MB at most.
 constexpr size_t kMaxRecordsPerShard = 200'000;
+constexpr size_t kRecordBytes = 64;
+constexpr size_t kChunkGapBytes = 3;
+constexpr size_t kMaxRecordBytesPerShard = 16 << 20;
 
 using bench::v1::ControllerMessage;
 using bench::v1::WorkerMessage;
@@ -449,12 +453,17 @@ class WorkerAgent::Impl {
                               std::make_move_iterator(delta.records.end()));
       combined.records_dropped += delta.records_dropped;
     }
-    // One shard stays far below kMaxMessageBytes: records beyond this wait for no one, they are
-    // dropped and counted (summary.json warns).
-    if (combined.records.size() > kMaxRecordsPerShard) {
-      combined.records_dropped += combined.records.size() - kMaxRecordsPerShard;
-      combined.records.resize(kMaxRecordsPerShard);
+    // One shard stays far below kMaxMessageBytes: records beyond these bounds are dropped and
+    // counted (summary.json warns), not held for later.
+    size_t kept = 0;
+    size_t bytes = 0;
+    for (const RequestRecord& record : combined.records) {
+      bytes += kRecordBytes + record.chunk_gaps_us.size() * kChunkGapBytes;
+      if (kept == kMaxRecordsPerShard || bytes > kMaxRecordBytesPerShard) break;
+      ++kept;
     }
+    combined.records_dropped += combined.records.size() - kept;
+    combined.records.resize(kept);
     for (auto& [index, stats] : stages) combined.stages.emplace_back(index, std::move(stats));
     for (auto& [index, point] : series) combined.series.emplace_back(index, point);
     return combined;

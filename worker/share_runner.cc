@@ -129,6 +129,7 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   // One report interval of records per thread is far below this at any rate a real server
   // sustains per engine thread; the bound keeps a runaway from growing the worker.
   p.max_pending_records = config.metrics.raw ? kMaxPendingRecordsPerThread : 0;
+  p.record_chunk_gaps = config.metrics.raw_token_times;
   p.stage_count = config.load.type == LoadType::kStages
                       ? static_cast<int>(std::max<size_t>(1, config.load.stages.size()))
                       : 1;

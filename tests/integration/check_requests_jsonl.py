@@ -28,7 +28,7 @@ def main():
     with open(directory + "/requests.jsonl") as f:
         for number, line in enumerate(f, 1):
             record = json.loads(line)
-            if list(record.keys()) != KEYS:
+            if list(record.keys()) not in (KEYS, KEYS + ["chunk_gaps_ms"]):
                 problems.append("line %d has keys %s" % (number, list(record.keys())))
             records.append(record)
     window = [r for r in records if r["in_window"]]
@@ -44,7 +44,24 @@ def main():
             problems.append("ended before sent: %s" % r)
         if r["outcome"] == "success" and (r["ttft_ms"] is None or r["chunks"] < 1):
             problems.append("a success without a first chunk: %s" % r)
+    # metrics.rawTokenTimes: every gap in order; they add up to last - first chunk (each gap
+    # is rounded to 1 us) and their median is the summary's ITL p50.
+    gaps = []
+    for r in ok:
+        if "chunk_gaps_ms" not in r or r["chunk_gaps_ms"] is None:
+            continue
+        if len(r["chunk_gaps_ms"]) != r["chunks"] - 1:
+            problems.append("%d gaps for %d chunks: %s" % (len(r["chunk_gaps_ms"]), r["chunks"], r))
+        span = 1000 * (r["last_chunk_s"] - r["first_chunk_s"])
+        if abs(sum(r["chunk_gaps_ms"]) - span) > 0.002 * len(r["chunk_gaps_ms"]) + 0.002:
+            problems.append("gaps add up to %.3f ms, chunks span %.3f ms" % (sum(r["chunk_gaps_ms"]), span))
+        gaps.extend(r["chunk_gaps_ms"])
     figures = []
+    if gaps:
+        mine, theirs = percentile(gaps, 50), summary["latency"]["itl"]["percentiles"]["p50"]
+        figures.append("itl p50 of %d gaps %.3f vs %.3f" % (len(gaps), mine, theirs))
+        if abs(mine - theirs) > 0.002 * theirs + 0.002:
+            problems.append("itl p50 of the gaps %.3f, summary %.3f" % (mine, theirs))
     for metric, key in (("ttft", "ttft_ms"), ("e2e_latency", "e2e_ms")):
         for p in (50, 99):
             mine = percentile([r[key] for r in ok], p)

@@ -9,6 +9,7 @@ build=${1:?usage: compare_test.sh BUILD_DIR}
 controller=$build/controller/bench-controller
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "$0")/lib.sh"
+command -v gnuplot >/dev/null || { echo "SKIP: gnuplot is not installed"; exit 77; }
 
 # run_against ITL_MS NAME: one 6 s run at 10 req/s against a fresh bench-sim with that ITL.
 run_against() {
@@ -47,6 +48,7 @@ grep -q "data:image/svg+xml;base64," "$work/compare.html" || fail "compare.html 
 
 rc=0
 "$controller" compare "$base" "$again" --fail-on-regression 10 >"$work/same.out" 2>&1 || rc=$?
+cat "$work/same.out"
 grep "verdict:" "$work/same.out"
 [ "$rc" -eq 0 ] || fail "two runs of one config: exit $rc, want 0: $(cat "$work/same.out")"
 grep -q "verdict: no regression" "$work/same.out" || fail "two runs of one config: a regression"

@@ -135,6 +135,22 @@ cp "$dir/summary.json" "$work/bare/"
 "$controller" report --input "$work/bare" --format html >/dev/null || fail "report without metrics.json"
 grep -q "absent: metrics.json, config.yaml" "$work/bare/report.html" || fail "absent files not named"
 
+# A results directory from someone else, with a hostile prometheus.json: a label that tries to
+# leave gnuplot's quotes and a query name that is not a name. Nothing runs; the chart is drawn.
+mkdir "$work/hostile"
+cp "$dir/summary.json" "$dir/metrics.json" "$work/hostile/"
+cat >"$work/hostile/prometheus.json" <<JSON
+{"start": 0, "queries": [
+  {"name": "up", "series": [{"metric": {"job": "x'\n!touch $work/PWNED\nprint '"},
+                             "values": [[1, 1], [2, 2], [3, 1]]}]},
+  {"name": "x'; system(\"touch $work/PWNED2\"); #", "series": [{"values": [[1, 1], [2, 2]]}]}]}
+JSON
+"$controller" report --input "$work/hostile" >"$work/hostile.out" 2>&1 ||
+  fail "report on a hostile prometheus.json: $(cat "$work/hostile.out")"
+[ ! -e "$work/PWNED" ] && [ ! -e "$work/PWNED2" ] || fail "a label in prometheus.json ran a command"
+grep -q 'id="chart-prometheus_up"' "$work/hostile/report.html" || fail "the hostile run lost its chart"
+echo "hostile prometheus.json: no command ran, chart drawn"
+
 # Not a results directory: exit 2 naming summary.json.
 rc=0
 "$controller" report --input "$work" >"$work/notdir.out" 2>&1 || rc=$?

@@ -110,7 +110,7 @@ class Engine::Worker {
                                            engine_.tls_.get(), client_options_);
     recorder_ = std::make_unique<Recorder>(run_start_ns, engine_.plan_.interval_ns,
                                            engine_.plan_.stage_count, engine_.plan_.slo);
-    recorder_->KeepRecords(engine_.plan_.max_pending_records);
+    recorder_->KeepRecords(engine_.plan_.max_pending_records, engine_.plan_.record_chunk_gaps);
     driver_ = std::make_unique<LoadDriver>(*loop_, *client_, *engine_.prompts_, *engine_.builder_,
                                            engine_.head_, *recorder_, plan_);
     // Connections for a closed loop's users are made in the start delay, before time 0, as

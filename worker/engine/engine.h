@@ -56,6 +56,7 @@ struct EnginePlan {
   // metrics.raw: each thread keeps up to this many RequestRecords between TakeRecords calls
   // (0: none kept).
   size_t max_pending_records = 0;
+  bool record_chunk_gaps = false;  // metrics.rawTokenTimes: records list every chunk gap
   int stage_count = 1;
   SloLimits slo;
   int threads = 1;

@@ -111,7 +111,10 @@ bool Recorder::MeetsSlo(const RequestResult& r) const {
   return true;
 }
 
-void Recorder::KeepRecords(size_t max_pending) { max_pending_records_ = max_pending; }
+void Recorder::KeepRecords(size_t max_pending, bool with_chunk_gaps) {
+  max_pending_records_ = max_pending;
+  records_with_chunk_gaps_ = with_chunk_gaps;
+}
 
 void Recorder::TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped) {
   if (out->empty()) {
@@ -146,6 +149,15 @@ void Recorder::KeepRecord(const RequestResult& r) {
   record.stage = static_cast<uint32_t>(std::max<int32_t>(0, r.stage));
   record.in_window = r.in_window;
   record.outcome = ErrorKey(r.outcome, r.http_status, r.h2_error_code);
+  if (records_with_chunk_gaps_ && r.gaps != nullptr) {
+    // Past ChunkGaps::kMaxRawGaps the order is gone (folded into histogram buckets): say so
+    // rather than list a part.
+    if (r.gaps->folded()) {
+      record.chunk_gaps_folded = true;
+    } else {
+      record.chunk_gaps_us = r.gaps->raw();
+    }
+  }
 }
 
 void Recorder::Record(const RequestResult& r) {

@@ -43,6 +43,9 @@ class ChunkGaps {
   void RecordInto(Histogram& histogram) const;
 
   uint64_t chunks() const { return chunks_; }
+  // Every gap in order (us) while none was folded; see folded().
+  const std::vector<int64_t>& raw() const { return raw_; }
+  bool folded() const { return !folded_.empty(); }
   int64_t first_ns() const { return first_ns_; }
   int64_t last_ns() const { return last_ns_; }
 
@@ -107,7 +110,7 @@ class Recorder {
 
   // metrics.raw: keep a RequestRecord of every request until TakeRecords, at most
   // `max_pending` (the rest only counted as dropped). Off (0) by default.
-  void KeepRecords(size_t max_pending);
+  void KeepRecords(size_t max_pending, bool with_chunk_gaps = false);
   // Appends the records kept since the last call to *out and adds the dropped count.
   void TakeRecords(std::vector<RequestRecord>* out, uint64_t* dropped);
 
@@ -129,6 +132,7 @@ class Recorder {
   uint32_t last_in_flight_ = 0;
   uint32_t last_client_queue_ = 0;
   size_t max_pending_records_ = 0;
+  bool records_with_chunk_gaps_ = false;
   std::vector<RequestRecord> records_;
   uint64_t records_dropped_ = 0;
 };
