@@ -69,6 +69,14 @@ std::string Chart(ChartFormat format, const std::string& name, const std::string
       "'\nset grid\nset key outside right top\n", body, "\n");
 }
 
+// A chart of one latency metric's distribution: its file name, title and axis label.
+struct MetricChart {
+  LatencyMetric metric;
+  const char* name;
+  const char* title;
+  const char* axis;
+};
+
 // One gnuplot script of several charts and the data files it reads, in `directory`.
 class ChartScript {
  public:
@@ -154,18 +162,12 @@ absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
       "noborder\n",
       window_begin, window_end);
 
-  struct Distribution {
-    LatencyMetric metric;
-    const char* name;
-    const char* title;
-    const char* axis;
-  };
-  for (const Distribution& d :
-       {Distribution{LatencyMetric::kTtft, "ttft_distribution", "Time to first token", "TTFT (ms)"},
-        Distribution{LatencyMetric::kItl, "itl_distribution",
-                     "Inter-token latency (every gap between chunks)", "ITL (ms)"},
-        Distribution{LatencyMetric::kScheduleLag, "schedule_lag_distribution",
-                     "Schedule lag: sent - intended send time", "schedule lag (ms)"}}) {
+  for (const MetricChart& d :
+       {MetricChart{LatencyMetric::kTtft, "ttft_distribution", "Time to first token", "TTFT (ms)"},
+        MetricChart{LatencyMetric::kItl, "itl_distribution",
+                    "Inter-token latency (every gap between chunks)", "ITL (ms)"},
+        MetricChart{LatencyMetric::kScheduleLag, "schedule_lag_distribution",
+                    "Schedule lag: sent - intended send time", "schedule lag (ms)"}}) {
     const Histogram& histogram = data.overall.histogram(d.metric);
     if (histogram.TotalCount() == 0) continue;
     const std::string file = std::string(LatencyMetricName(d.metric)) + ".dat";
@@ -289,17 +291,11 @@ absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& 
                                                              const std::vector<ChartRun>& runs,
                                                              ChartFormat format) {
   ChartScript charts(directory, format);
-  struct Overlay {
-    LatencyMetric metric;
-    const char* name;
-    const char* title;
-    const char* axis;
-  };
-  for (const Overlay& o :
-       {Overlay{LatencyMetric::kTtft, "compare_ttft", "Time to first token", "TTFT (ms)"},
-        Overlay{LatencyMetric::kItl, "compare_itl", "Inter-token latency", "ITL (ms)"},
-        Overlay{LatencyMetric::kE2eLatency, "compare_e2e_latency", "End-to-end latency",
-                "E2E latency (ms)"}}) {
+  for (const MetricChart& o :
+       {MetricChart{LatencyMetric::kTtft, "compare_ttft", "Time to first token", "TTFT (ms)"},
+        MetricChart{LatencyMetric::kItl, "compare_itl", "Inter-token latency", "ITL (ms)"},
+        MetricChart{LatencyMetric::kE2eLatency, "compare_e2e_latency", "End-to-end latency",
+                    "E2E latency (ms)"}}) {
     std::string plot;
     for (size_t i = 0; i < runs.size(); ++i) {
       const Histogram& histogram = runs[i].data->overall.histogram(o.metric);

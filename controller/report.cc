@@ -350,6 +350,18 @@ std::vector<std::string> LatencyHeader(const std::vector<std::string>& percentil
   return header;
 }
 
+// The errors table's rows: category, count, its examples joined by `separator`.
+std::vector<std::vector<std::string>> ErrorRows(const Json& summary, const char* separator) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& e : At(At(summary, "requests"), "errors")) {
+    std::vector<std::string> examples;
+    for (const Json& example : At(e, "examples")) examples.push_back(Str(example));
+    rows.push_back(
+        {Str(At(e, "category")), Num(At(e, "count")), absl::StrJoin(examples, separator)});
+  }
+  return rows;
+}
+
 std::string StageVerdict(const Json& stage) {
   const Json& passed = At(At(stage, "slo"), "passed");
   if (!passed.is_boolean()) return "-";
@@ -509,14 +521,7 @@ std::string RenderHtml(const ResultsDirectory& results, const std::vector<Inline
     out += "</ul></section>\n";
   }
 
-  const Json& errors = At(At(summary, "requests"), "errors");
-  if (errors.is_array() && !errors.empty()) {
-    std::vector<std::vector<std::string>> rows;
-    for (const Json& e : errors) {
-      std::vector<std::string> examples;
-      for (const Json& example : At(e, "examples")) examples.push_back(Str(example));
-      rows.push_back({Str(At(e, "category")), Num(At(e, "count")), absl::StrJoin(examples, " | ")});
-    }
+  if (const std::vector<std::vector<std::string>> rows = ErrorRows(summary, " | "); !rows.empty()) {
     absl::StrAppend(&out, "<section id=\"errors\"><h2>Errors</h2>",
                     HtmlTable({"category", "count", "examples"}, rows, "errors-table"),
                     "</section>\n");
@@ -629,14 +634,7 @@ std::string RenderMarkdown(const ResultsDirectory& results) {
     for (const Json& verdict : verdicts)
       absl::StrAppend(&out, "- ", Md(VerdictLine(verdict)), "\n");
   }
-  const Json& errors = At(At(summary, "requests"), "errors");
-  if (errors.is_array() && !errors.empty()) {
-    std::vector<std::vector<std::string>> rows;
-    for (const Json& e : errors) {
-      std::vector<std::string> examples;
-      for (const Json& example : At(e, "examples")) examples.push_back(Str(example));
-      rows.push_back({Str(At(e, "category")), Num(At(e, "count")), absl::StrJoin(examples, "; ")});
-    }
+  if (const std::vector<std::vector<std::string>> rows = ErrorRows(summary, "; "); !rows.empty()) {
     absl::StrAppend(&out, "\n## Errors\n\n", MdTable({"category", "count", "examples"}, rows));
   }
   const std::vector<std::vector<std::string>> stages = StageRows(summary);
