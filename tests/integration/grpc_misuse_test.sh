@@ -27,8 +27,11 @@ python3 "$(dirname "$0")/ping_flood.py" "127.0.0.1:$port" || fail "the ping floo
 kill -0 "$serve_pid" 2>/dev/null || fail "the daemon died"
 after=$(rss)
 echo "daemon RSS: $before MB before, $after MB after"
-# Below the 65 MiB message: it was refused, not buffered.
-[ "$((after - before))" -lt 40 ] || fail "the daemon grew by $((after - before)) MB"
+# Below the 65 MiB message: it was refused, not buffered. Not judged under ASan (scripts/test.sh
+# sets ASAN_OPTIONS), whose quarantine keeps freed memory resident on purpose.
+if [ -z "${ASAN_OPTIONS:-}" ]; then
+  [ "$((after - before))" -lt 40 ] || fail "the daemon grew by $((after - before)) MB"
+fi
 grep -q "it reads nothing" "$work/serve.log" || fail "no log line for the worker that reads nothing"
 # The daemon still serves: a status call through the CLI.
 "$controller" status --controller "127.0.0.1:$port" --insecure >"$work/status.out" 2>&1 ||
