@@ -12,6 +12,7 @@
 #include "common/histogram.h"
 #include "common/run_stats.h"
 #include "common/status_macros.h"
+#include "controller/json_at.h"
 #include "controller/plots.h"
 
 namespace bench::controller {
@@ -24,13 +25,6 @@ using Json = nlohmann::ordered_json;
 constexpr double kZ99 = 2.576;
 // An error-rate change smaller than this is not worth a verdict, however significant.
 constexpr double kMinErrorRatePoints = 0.005;
-
-const Json& At(const Json& json, std::string_view key) {
-  static const Json kNull = nullptr;
-  if (!json.is_object()) return kNull;
-  const auto it = json.find(key);
-  return it == json.end() ? kNull : *it;
-}
 
 std::optional<double> Number(const Json& json) {
   if (!json.is_number()) return std::nullopt;
@@ -127,7 +121,8 @@ int64_t ItlEffectiveSamples(const StatsShard& shard, const Json& summary) {
   const Histogram& itl = shard.histogram(LatencyMetric::kItl);
   const Histogram& tpot = shard.histogram(LatencyMetric::kTpot);
   const int64_t gaps = itl.TotalCount();
-  const std::optional<double> tokens = Number(At(At(summary, "throughput"), "output_tokens"));
+  const std::optional<double> tokens =
+      Number(JsonAt(JsonAt(summary, "throughput"), "output_tokens"));
   const bool token_per_chunk =
       tokens.has_value() &&
       *tokens == static_cast<double>(gaps + shard.histogram(LatencyMetric::kTtft).TotalCount());
@@ -203,7 +198,7 @@ void Judge(const CompareOptions& options, MetricChange* change) {
 
 std::vector<double> Percentiles(const Json& summary) {
   std::vector<double> percentiles;
-  for (const Json& p : At(At(summary, "benchmark"), "percentiles")) {
+  for (const Json& p : JsonAt(JsonAt(summary, "benchmark"), "percentiles")) {
     if (p.is_number()) percentiles.push_back(p.get<double>());
   }
   if (percentiles.empty()) percentiles = {50, 90, 99};
@@ -263,8 +258,8 @@ void CompareRates(const ResultsDirectory& base, const ResultsDirectory& cand,
     change.metric = rate.metric;
     change.unit = rate.unit;
     change.lower_is_better = false;
-    change.baseline = Number(At(At(base.summary, "throughput"), rate.summary_key));
-    change.candidate = Number(At(At(cand.summary, "throughput"), rate.summary_key));
+    change.baseline = Number(JsonAt(JsonAt(base.summary, "throughput"), rate.summary_key));
+    change.candidate = Number(JsonAt(JsonAt(cand.summary, "throughput"), rate.summary_key));
     const std::optional<Interval> ib = RateInterval(base.charts, rate.field);
     const std::optional<Interval> ic = RateInterval(cand.charts, rate.field);
     if (ib.has_value() && ic.has_value()) {
@@ -283,10 +278,10 @@ void CompareRates(const ResultsDirectory& base, const ResultsDirectory& cand,
 void CompareErrors(const ResultsDirectory& base, const ResultsDirectory& cand,
                    CandidateComparison* out) {
   auto counts = [](const Json& summary) -> std::pair<double, double> {
-    const Json& requests = At(summary, "requests");
-    return {
-        Number(At(requests, "failed")).value_or(0),
-        Number(At(requests, "succeeded")).value_or(0) + Number(At(requests, "failed")).value_or(0)};
+    const Json& requests = JsonAt(summary, "requests");
+    return {Number(JsonAt(requests, "failed")).value_or(0),
+            Number(JsonAt(requests, "succeeded")).value_or(0) +
+                Number(JsonAt(requests, "failed")).value_or(0)};
   };
   const auto [fb, nb] = counts(base.summary);
   const auto [fc, nc] = counts(cand.summary);
@@ -318,8 +313,8 @@ void CompareErrors(const ResultsDirectory& base, const ResultsDirectory& cand,
 void AddNotes(const ResultsDirectory& base, const ResultsDirectory& cand,
               CandidateComparison* out) {
   auto differs = [&](const char* section, const char* key, const char* what) {
-    const Json& b = At(At(base.summary, section), key);
-    const Json& c = At(At(cand.summary, section), key);
+    const Json& b = JsonAt(JsonAt(base.summary, section), key);
+    const Json& c = JsonAt(JsonAt(cand.summary, section), key);
     if (b != c) {
       out->notes.push_back(absl::StrCat(what, " differs: ", b.dump(), " vs ", c.dump()));
     }
@@ -330,8 +325,8 @@ void AddNotes(const ResultsDirectory& base, const ResultsDirectory& cand,
   differs("rates", "requested_rate", "the requested rate");
   differs("benchmark", "concurrency", "the concurrency cap");
   differs("benchmark", "window_s", "the window (s)");
-  const std::optional<double> hb = Number(At(At(base.summary, "cache"), "hit_ratio"));
-  const std::optional<double> hc = Number(At(At(cand.summary, "cache"), "hit_ratio"));
+  const std::optional<double> hb = Number(JsonAt(JsonAt(base.summary, "cache"), "hit_ratio"));
+  const std::optional<double> hc = Number(JsonAt(JsonAt(cand.summary, "cache"), "hit_ratio"));
   if (hb.has_value() && hc.has_value() && std::abs(*hb - *hc) > 0.05) {
     out->notes.push_back(absl::StrFormat(
         "the prefix cache hit ratio differs (%.1f%% vs %.1f%%): cached prompts shorten TTFT; "
@@ -340,18 +335,18 @@ void AddNotes(const ResultsDirectory& base, const ResultsDirectory& cand,
   }
   for (const auto& [run, name] :
        {std::pair{&base, "the baseline"}, std::pair{&cand, "the candidate"}}) {
-    const Json& limited = At(At(run->summary, "generator"), "limited");
+    const Json& limited = JsonAt(JsonAt(run->summary, "generator"), "limited");
     if (limited.is_boolean() && limited.get<bool>()) {
       out->notes.push_back(absl::StrCat(name,
                                         "'s generator was the bottleneck: its latency "
                                         "includes client-side delay"));
     }
-    const Json& cancelled = At(At(run->summary, "benchmark"), "cancelled");
+    const Json& cancelled = JsonAt(JsonAt(run->summary, "benchmark"), "cancelled");
     if (cancelled.is_boolean() && cancelled.get<bool>()) {
       out->notes.push_back(absl::StrCat(name, " was cancelled: its figures are partial"));
     }
   }
-  if (At(base.summary, "stages").size() != At(cand.summary, "stages").size()) {
+  if (JsonAt(base.summary, "stages").size() != JsonAt(cand.summary, "stages").size()) {
     out->notes.push_back("the runs have different stages: compared over their whole windows");
   }
 }
@@ -360,8 +355,8 @@ RunFigures FiguresOf(const ResultsDirectory& run, std::string label) {
   RunFigures f;
   f.label = std::move(label);
   f.path = run.path;
-  f.requests_per_s = Number(At(At(run.summary, "throughput"), "requests_per_s"));
-  f.output_tokens_per_s = Number(At(At(run.summary, "throughput"), "output_tokens_per_s"));
+  f.requests_per_s = Number(JsonAt(JsonAt(run.summary, "throughput"), "requests_per_s"));
+  f.output_tokens_per_s = Number(JsonAt(JsonAt(run.summary, "throughput"), "output_tokens_per_s"));
   auto p99 = [&run](LatencyMetric metric) -> std::optional<double> {
     const Histogram& h = run.charts.overall.histogram(metric);
     if (h.TotalCount() == 0) return std::nullopt;
@@ -370,7 +365,8 @@ RunFigures FiguresOf(const ResultsDirectory& run, std::string label) {
   f.ttft_p99_ms = p99(LatencyMetric::kTtft);
   f.itl_p99_ms = p99(LatencyMetric::kItl);
   f.e2e_p99_ms = p99(LatencyMetric::kE2eLatency);
-  const std::optional<double> error_rate = Number(At(At(run.summary, "requests"), "error_rate"));
+  const std::optional<double> error_rate =
+      Number(JsonAt(JsonAt(run.summary, "requests"), "error_rate"));
   if (error_rate.has_value()) f.error_rate = 100 * *error_rate;
   return f;
 }

@@ -5,41 +5,20 @@
 // report.md, report.csv and report.json.
 #pragma once
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "common/config.h"
 #include "common/histogram.h"
+#include "controller/html_page.h"
 #include "controller/plots.h"
+#include "controller/results_directory.h"
 #include "nlohmann/json.hpp"
 
 namespace bench::controller {
-
-struct ResultsDirectory {
-  std::string path;
-  nlohmann::ordered_json summary;     // summary.json (required)
-  nlohmann::ordered_json metrics;     // metrics.json; null when absent
-  nlohmann::ordered_json prometheus;  // prometheus.json; null when absent
-  std::string config_yaml;            // config.yaml, secrets already redacted; empty when absent
-  ChartData charts;                   // decoded from metrics.json and prometheus.json
-  // From requests.jsonl (metrics.raw), when its records carry cached-token counts: the TTFT of
-  // in-window successes whose prompt hit the server's prefix cache, and of those that did not.
-  struct CacheSplit {
-    Histogram ttft_hit;
-    Histogram ttft_miss;
-  };
-  std::optional<CacheSplit> cache_split;
-  std::vector<std::string> absent;  // the files above that were not there
-};
-
-// kNotFound naming the path when it holds no summary.json; kInvalidArgument naming the file
-// and what is wrong when one does not parse.
-absl::StatusOr<ResultsDirectory> LoadResultsDirectory(const std::string& path);
 
 enum class ReportFormat { kHtml, kPdf, kMd, kCsv, kJson };
 absl::StatusOr<ReportFormat> ParseReportFormat(const std::string& name);
@@ -60,26 +39,5 @@ absl::Status WriteReport(const ResultsDirectory& results, ReportFormat format,
 
 // After a run: every report output.formats asks for (html, pdf, md, csv), into the directory.
 absl::Status WriteRunReports(const std::string& directory, const BenchmarkConfig& config);
-
-// ---- Pieces of a self-contained HTML page, shared with `compare` ----
-
-struct InlineChart {
-  DrawnChart chart;
-  std::string svg;  // the SVG text gnuplot wrote
-};
-using ChartDrawer =
-    std::function<absl::StatusOr<std::vector<DrawnChart>>(const std::string& directory)>;
-// Runs `draw` (DrawCharts, DrawComparisonCharts) into a temporary directory, which is removed
-// afterwards, and returns the charts with their SVG text, in order.
-absl::StatusOr<std::vector<InlineChart>> DrawInlineCharts(const ChartDrawer& draw);
-
-std::string HtmlEscape(absl::string_view text);
-// A whole page with the reports' style; `body` is HTML.
-std::string HtmlPage(const std::string& title, const std::string& body);
-// <section id="charts">: each chart a <figure class="chart"> holding a data: URI image.
-std::string HtmlChartsSection(const std::vector<InlineChart>& charts);
-// A table whose first column is the row's header; cells are escaped.
-std::string HtmlTable(const std::vector<std::string>& header,
-                      const std::vector<std::vector<std::string>>& rows, const std::string& id);
 
 }  // namespace bench::controller
