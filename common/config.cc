@@ -147,6 +147,23 @@ std::string_view ApiName(Api api) {
   return api == Api::kChatCompletions ? "chat completions" : "completions";
 }
 
+std::string_view SeriesKindName(SeriesKind kind) {
+  switch (kind) {
+    case SeriesKind::kNone:
+      return "";
+    case SeriesKind::kSweep:
+      return "sweep";
+    case SeriesKind::kCapacity:
+      return "capacity";
+  }
+  return "";
+}
+
+std::string_view LoadTypeName(const LoadConfig& load) {
+  return load.series.kind == SeriesKind::kNone ? LoadTypeName(load.type)
+                                               : SeriesKindName(load.series.kind);
+}
+
 bool IsOpenLoop(LoadType type) { return type != LoadType::kConcurrency; }
 
 absl::StatusOr<EndpointUrl> ParseEndpoint(std::string_view endpoint) {

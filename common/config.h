@@ -99,7 +99,47 @@ struct StageConfig {
   bool operator==(const StageConfig&) const = default;
 };
 
+// A series of runs instead of one (`load.type: sweep` or `capacity`): the controller runs one
+// probe after another, each a plain run of the shape `arrival` (or a closed loop), and draws the
+// series' answer from their summaries. A config with a series is never given to a worker whole.
+enum class SeriesKind { kNone, kSweep, kCapacity };
+
+// GuideLLM's sweep: a synchronous run (one request at a time), a throughput run (as many in
+// flight as allowed), then points - 2 rates spread evenly between the two measured rates.
+struct SweepConfig {
+  int64_t points = 10;                   // runs in all, >= 3
+  int64_t throughput_concurrency = 256;  // in flight during the throughput run
+
+  bool operator==(const SweepConfig&) const = default;
+};
+
+// The highest request rate at which every SLO holds: probes double from `start` until one
+// fails (bracketing), then bisect the bracket until it is narrower than the resolution.
+struct CapacityConfig {
+  double start = 1;  // requests/s of the first probe
+  double max = 0;    // the highest rate probed; 0 = no bound
+  // Stop when the failing rate is within this of the passing one: a fraction of the passing
+  // rate (5% = 0.05) when relative, else requests/s.
+  double resolution = 0.05;
+  bool relative_resolution = true;
+  // Each probe's window lasts at least long enough to send this many requests, so that its
+  // high percentiles rest on enough samples (a p99 on 200 requests is its 2nd-worst).
+  int64_t min_requests = 200;
+  int64_t max_probes = 20;
+
+  bool operator==(const CapacityConfig&) const = default;
+};
+
+struct SeriesConfig {
+  SeriesKind kind = SeriesKind::kNone;
+  SweepConfig sweep;
+  CapacityConfig capacity;
+
+  bool operator==(const SeriesConfig&) const = default;
+};
+
 struct LoadConfig {
+  // With a series, the arrival shape of its rate probes (constant or poisson).
   LoadType type = LoadType::kConstant;
   double rate = 0;  // requests/s for constant, poisson and gamma; 0 for the other types.
   // Closed loop (type concurrency): the requests kept in flight. Open loop: a cap on requests in
@@ -110,6 +150,7 @@ struct LoadConfig {
   BurstConfig burst;
   std::vector<StageConfig> stages;
   std::string trace;  // JSONL file path (type trace).
+  SeriesConfig series;
 
   bool operator==(const LoadConfig&) const = default;
 };
@@ -241,6 +282,9 @@ struct BenchmarkConfig {
 
 std::string_view ProtocolName(Protocol protocol);
 std::string_view LoadTypeName(LoadType type);
+std::string_view SeriesKindName(SeriesKind kind);  // "sweep", "capacity"; "" for none
+// load.type as written: the series' name, or the load shape's.
+std::string_view LoadTypeName(const LoadConfig& load);
 std::string_view PromptsTypeName(PromptsType type);
 std::string_view WorkerLossPolicyName(WorkerLossPolicy policy);
 std::string_view OutputFormatName(OutputFormat format);

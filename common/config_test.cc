@@ -415,10 +415,12 @@ TEST(ErrorsTest, ImpossibleLoadCombinations) {
                           "load.stages[1].duration?)",
                           "cfg.yaml:11: load.stages[1].rate must be > 0, got 0",
                           "cfg.yaml:11: load.stages[1].duration is required (e.g. 60 or \"1m\")"));
-  EXPECT_THAT(Errors(WithLoad("  type: constnt\n")),
-              ElementsAre("cfg.yaml:8: load.type must be one of constant, poisson, gamma, ramp, "
-                          "burst, concurrency, stages, trace, shareGPT, got \"constnt\" (did you "
-                          "mean constant?)"));
+  EXPECT_THAT(
+      Errors(WithLoad("  type: constnt\n")),
+      ElementsAre(
+          "cfg.yaml:8: load.type must be one of constant, poisson, gamma, ramp, "
+          "burst, concurrency, stages, trace, sweep, capacity, shareGPT, got \"constnt\" (did you "
+          "mean constant?)"));
 }
 
 TEST(ErrorsTest, StagesSetTheMeasurementWindow) {

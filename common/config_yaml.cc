@@ -656,7 +656,8 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& S
            {"endpoint", "model", "protocol", "headers", "timeout", "tls", "extraBody",
             "maxStreamsPerConnection", "connections", "maxResponseBytes", "maxResponseTokens"}},
           {"load",
-           {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace"}},
+           {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace",
+            "arrival", "sweep", "capacity"}},
           {"prompts",
            {"type", "inputLength", "outputLength", "dataset", "prefixRatio", "prefixGroups"}},
           {"metrics", {"collect", "percentiles", "interval", "raw", "rawTokenTimes", "prometheus"}},
@@ -1351,6 +1352,7 @@ class ConfigBuilder {
     ReadCluster(top.Get("cluster"));
     ReadOutput(top.Get("output"));
     ResolveDuration();
+    CheckSeries();
     return config_;
   }
 
@@ -1573,8 +1575,11 @@ class ConfigBuilder {
       }
       return shorthand;
     }
+    // The load shapes in LoadType order, then the series.
     static const std::vector<std::string_view> kTypes = {
-        "constant", "poisson", "gamma", "ramp", "burst", "concurrency", "stages", "trace"};
+        "constant",    "poisson", "gamma", "ramp",  "burst",
+        "concurrency", "stages",  "trace", "sweep", "capacity"};
+    constexpr size_t kFirstSeries = 8;
     const YamlNode* type_node = s.Get("type");
     bool type_known = false;
     if (type_node != nullptr) {
@@ -1601,7 +1606,12 @@ class ConfigBuilder {
         names.push_back("shareGPT");
         size_t index = 0;
         if (read_.Enum(*type_node, s.Path("type"), names, &index)) {
-          load.type = static_cast<LoadType>(index);
+          if (index >= kFirstSeries) {
+            load.series.kind = index == kFirstSeries ? SeriesKind::kSweep : SeriesKind::kCapacity;
+            series_origin_ = type_node->origin;
+          } else {
+            load.type = static_cast<LoadType>(index);
+          }
           type_known = true;
         }
       }
@@ -1635,8 +1645,20 @@ class ConfigBuilder {
       }
     }
     if (!type_known) return shorthand;  // The type's own error says enough.
+    const bool series = load.series.kind != SeriesKind::kNone;
+    if (series) {
+      load.type = LoadType::kPoisson;
+      if (const YamlNode* v = s.Get("arrival")) {
+        size_t index = 0;
+        if (read_.Enum(*v, s.Path("arrival"), {"constant", "poisson"}, &index)) {
+          load.type = index == 0 ? LoadType::kConstant : LoadType::kPoisson;
+        }
+      } else {
+        diags_.Default("load.arrival", "poisson (the arrivals of the rate probes)");
+      }
+    }
     const LoadType type = load.type;
-    const std::string type_name(LoadTypeName(type));
+    const std::string type_name(LoadTypeName(load));
     const auto unused = [&](std::string_view key, std::string_view use) {
       if (s.Get(key) != nullptr) {
         read_.Unused(
@@ -1647,8 +1669,8 @@ class ConfigBuilder {
     };
 
     // rate: open-loop types with a single rate.
-    const bool rate_type =
-        type == LoadType::kConstant || type == LoadType::kPoisson || type == LoadType::kGamma;
+    const bool rate_type = !series && (type == LoadType::kConstant || type == LoadType::kPoisson ||
+                                       type == LoadType::kGamma);
     if (rate_type) {
       if (const YamlNode* v = s.Get("rate")) {
         read_.Number(*v, s.Path("rate"), Bounds::Positive().AtMost(1e7), &load.rate);
@@ -1746,7 +1768,102 @@ class ConfigBuilder {
     } else {
       unused("trace", "trace");
     }
+
+    if (!series) unused("arrival", "sweep or capacity");
+    if (load.series.kind == SeriesKind::kSweep) {
+      ReadSweep(s.Get("sweep"));
+    } else {
+      unused("sweep", "sweep");
+    }
+    if (load.series.kind == SeriesKind::kCapacity) {
+      ReadCapacity(s.Get("capacity"));
+    } else {
+      unused("capacity", "capacity");
+    }
     return shorthand;
+  }
+
+  void ReadSweep(const YamlNode* node) {
+    SweepConfig& sweep = config_.load.series.sweep;
+    if (config_.load.concurrency > 0) sweep.throughput_concurrency = config_.load.concurrency;
+    Section s(diags_, node, "load.sweep", {"points", "throughputConcurrency"},
+              "{points: 10, throughputConcurrency: 256}");
+    if (const YamlNode* v = s.Get("points")) {
+      read_.Int(*v, s.Path("points"),
+                Bounds::AtLeast(3).AtMost(100).Hint(
+                    "runs in all: synchronous, throughput and the rates between"),
+                &sweep.points);
+    } else {
+      diags_.Default("load.sweep.points", "10 (synchronous, throughput and 8 rates between)");
+    }
+    if (const YamlNode* v = s.Get("throughputConcurrency")) {
+      read_.Int(*v, s.Path("throughputConcurrency"), Bounds::AtLeast(1).AtMost(1000000),
+                &sweep.throughput_concurrency);
+    } else if (config_.load.concurrency == 0) {
+      diags_.Default("load.sweep.throughputConcurrency",
+                     "256 (requests in flight during the throughput run)");
+    }
+  }
+
+  void ReadCapacity(const YamlNode* node) {
+    CapacityConfig& capacity = config_.load.series.capacity;
+    Section s(diags_, node, "load.capacity",
+              {"start", "max", "resolution", "minRequests", "maxProbes"},
+              "{start: 1, max: 500, resolution: 5%}");
+    if (const YamlNode* v = s.Get("start")) {
+      read_.Number(*v, s.Path("start"), Bounds::Positive().AtMost(1e7), &capacity.start);
+    } else {
+      diags_.Default("load.capacity.start", "1 (requests/s of the first probe)");
+    }
+    if (const YamlNode* v = s.Get("max")) {
+      if (read_.Number(*v, s.Path("max"), Bounds::NonNegative().AtMost(1e7).Hint("0 = no bound"),
+                       &capacity.max) &&
+          capacity.max > 0 && capacity.max < capacity.start) {
+        diags_.Error(v->origin, "load.capacity.max (" + FormatNumber(capacity.max) +
+                                    ") is below load.capacity.start (" +
+                                    FormatNumber(capacity.start) + ")");
+      }
+    }
+    if (const YamlNode* v = s.Get("resolution")) {
+      ReadResolution(*v, s.Path("resolution"), &capacity);
+    } else {
+      diags_.Default("load.capacity.resolution", "5% (of the highest passing rate)");
+    }
+    if (const YamlNode* v = s.Get("minRequests")) {
+      read_.Int(*v, s.Path("minRequests"), Bounds::AtLeast(1).AtMost(10'000'000),
+                &capacity.min_requests);
+    } else {
+      diags_.Default("load.capacity.minRequests", "200 (per probe window)");
+    }
+    if (const YamlNode* v = s.Get("maxProbes")) {
+      read_.Int(*v, s.Path("maxProbes"), Bounds::AtLeast(2).AtMost(100), &capacity.max_probes);
+    } else {
+      diags_.Default("load.capacity.maxProbes", "20");
+    }
+  }
+
+  // "5%" is relative to the passing rate; a plain number is requests/s.
+  void ReadResolution(const YamlNode& node, const std::string& path, CapacityConfig* capacity) {
+    absl::string_view text = node.text;
+    double value = 0;
+    const bool percent = node.kind == YamlNode::Kind::kScalar && absl::EndsWith(text, "%");
+    if (percent) {
+      text.remove_suffix(1);
+      if (!absl::SimpleAtod(text, &value) || !(value > 0) || value >= 100) {
+        diags_.Error(node.origin,
+                     path + " must be a percentage in (0%, 100%) or requests/s, got " + Got(node));
+        return;
+      }
+      capacity->resolution = value / 100;
+      capacity->relative_resolution = true;
+      return;
+    }
+    if (read_.Number(node, path,
+                     Bounds::Positive().AtMost(1e7).Hint("requests/s, or a percentage like 5%"),
+                     &value)) {
+      capacity->resolution = value;
+      capacity->relative_resolution = false;
+    }
   }
 
   void ReadStages(const YamlNode& node) {
@@ -2213,6 +2330,23 @@ class ConfigBuilder {
   }
 
   // ---- cross-section ----
+  void CheckSeries() {
+    const SeriesKind kind = config_.load.series.kind;
+    if (kind == SeriesKind::kNone) return;
+    if (config_.slo.abort_on_fail) {
+      diags_.Error(series_origin_, "slo.abortOnFail would cut short the probes of load.type " +
+                                       std::string(SeriesKindName(kind)) +
+                                       " that miss the SLOs, which the series needs whole; "
+                                       "remove it");
+    }
+    if (kind == SeriesKind::kCapacity && config_.slo.thresholds.empty() &&
+        !config_.slo.max_error_rate.has_value()) {
+      diags_.Error(series_origin_,
+                   "load.type capacity searches for the highest rate that meets the SLOs, and "
+                   "the config has none; add one, e.g. slo: {ttft: {p99: 500ms}}");
+    }
+  }
+
   void ResolveDuration() {
     if (config_.load.type != LoadType::kStages || !stages_ok_ || config_.load.stages.empty()) {
       if (!duration_explicit_) {
@@ -2244,6 +2378,7 @@ class ConfigBuilder {
   bool duration_explicit_ = false;
   const YamlNode* duration_node_ = nullptr;
   bool stages_ok_ = false;
+  Origin series_origin_;  // Of load.type, for a series.
 };
 
 // ---- checks on the raw text --------------------------------------------------------------
@@ -2475,6 +2610,11 @@ absl::StatusOr<ParsedConfig> ParseConfigWithSets(std::string_view yaml_text,
   return ParseConfig(yaml_text, source_name, overrides);
 }
 
+std::optional<std::string> SuggestNearest(std::string_view word,
+                                          const std::vector<std::string_view>& candidates) {
+  return Suggest(word, candidates);
+}
+
 std::string ConfigToYaml(const BenchmarkConfig& config) {
   return ConfigToYamlWithSecrets(RedactSecrets(config));
 }
@@ -2536,8 +2676,30 @@ std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config) {
 
   const LoadConfig& l = config.load;
   line(0, "load:");
-  line(2, "type: " + std::string(LoadTypeName(l.type)));
-  switch (l.type) {
+  line(2, "type: " + std::string(LoadTypeName(l)));
+  switch (l.series.kind) {
+    case SeriesKind::kNone:
+      break;
+    case SeriesKind::kSweep:
+      line(2, "arrival: " + std::string(LoadTypeName(l.type)));
+      line(2, "sweep: {points: " + std::to_string(l.series.sweep.points) +
+                  ", throughputConcurrency: " +
+                  std::to_string(l.series.sweep.throughput_concurrency) + "}");
+      break;
+    case SeriesKind::kCapacity: {
+      const CapacityConfig& c = l.series.capacity;
+      line(2, "arrival: " + std::string(LoadTypeName(l.type)));
+      line(2, "capacity: {start: " + FormatNumber(c.start) + ", max: " + FormatNumber(c.max) +
+                  ", resolution: " +
+                  (c.relative_resolution ? FormatNumber(c.resolution * 100) + "%"
+                                         : FormatNumber(c.resolution)) +
+                  ", minRequests: " + std::to_string(c.min_requests) +
+                  ", maxProbes: " + std::to_string(c.max_probes) + "}");
+      break;
+    }
+  }
+  // A series picks its probes' rates; it has no shape fields of its own to print.
+  switch (l.series.kind != SeriesKind::kNone ? LoadType::kConcurrency : l.type) {
     case LoadType::kConstant:
     case LoadType::kPoisson:
       line(2, "rate: " + FormatNumber(l.rate));

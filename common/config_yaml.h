@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,5 +66,10 @@ std::string ConfigToYaml(const BenchmarkConfig& config);
 // The same with header values as they are: only for the workers that send the requests, never
 // for a log or a file.
 std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config);
+
+// The candidate closest to `word` when it is close enough to be a typo of it (the config's
+// did-you-mean, also used for command-line flags).
+std::optional<std::string> SuggestNearest(std::string_view word,
+                                          const std::vector<std::string_view>& candidates);
 
 }  // namespace bench

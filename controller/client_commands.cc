@@ -20,7 +20,9 @@
 #include "common/rpc_credentials.h"
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
+#include "controller/config_flags.h"
 #include "controller/coordinator.h"
+#include "controller/series.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 
@@ -187,16 +189,144 @@ absl::StatusOr<bench::v1::Run> GetRun(const Client& client, const std::string& r
   return run;
 }
 
+// Queueing and waiting for workers may take long; the run itself is bounded.
+absl::Duration RunLimit(const BenchmarkConfig& config) {
+  return config.benchmark.warmup + config.benchmark.duration + config.target.timeout +
+         absl::Hours(24);
+}
+
+// Follows a submitted run to its end, printing its progress. Ctrl-C: the first cancels the run
+// on the controller (its requests in flight get a few seconds; the summary and results still
+// come), the second stops following it. Returns an exit code when following stopped early.
+std::optional<int> FollowRun(Client& client, const std::string& run_id, absl::Duration limit,
+                             bool quiet) {
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  grpc::ClientContext context;
+  client.Prepare(&context, limit);
+  bench::v1::WatchRequest watch;
+  watch.set_run_id(run_id);
+  auto reader = client.stub->Watch(&context, watch);
+  struct sigaction action {};
+  action.sa_handler = [](int) { submit_interrupts.fetch_add(1); };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::atomic<bool> watching{true};
+  std::thread interrupter([&] {
+    int handled = 0;
+    while (watching.load()) {
+      const int seen = submit_interrupts.load();
+      if (seen > handled) {
+        handled = seen;
+        if (seen == 1) {
+          std::fprintf(stderr,
+                       "%sinterrupted: cancelling run %s (Ctrl-C again to stop "
+                       "following it)\n",
+                       terminal ? "\n" : "", run_id.c_str());
+          grpc::ClientContext cancel_context;
+          client.Prepare(&cancel_context, absl::Seconds(30));
+          bench::v1::CancelRequest cancel;
+          cancel.set_run_id(run_id);
+          bench::v1::CancelResponse cancelled;
+          (void)client.stub->Cancel(&cancel_context, cancel, &cancelled);
+        } else {
+          context.TryCancel();
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  bench::v1::Progress progress;
+  absl::Time next_line = absl::Now();
+  while (reader->Read(&progress)) {
+    if (quiet || absl::Now() < next_line) continue;
+    next_line = absl::Now() + (terminal ? absl::Seconds(1) : absl::Seconds(10));
+    const std::string line = RenderProgressLine(FromProto(progress), progress.message());
+    std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
+  }
+  if (!quiet && terminal) std::fputs("\n", stderr);
+  const grpc::Status status = reader->Finish();
+  watching.store(false);
+  interrupter.join();
+  if (submit_interrupts.load() > 1) {
+    std::fprintf(stderr,
+                 "bench-controller submit: stopped following run %s; `status %s` and "
+                 "`fetch %s` show it later\n",
+                 run_id.c_str(), run_id.c_str(), run_id.c_str());
+    return kExitCancelled;
+  }
+  if (!status.ok()) return RpcFailed("submit (watch)", status, client.dial.address);
+  return std::nullopt;
+}
+
+// A series' probes, each submitted to the daemon as a run of its own and fetched into the
+// series directory's probes/.
+class RemoteProbeExecutor : public ProbeExecutor {
+ public:
+  RemoteProbeExecutor(Client& client, bool quiet, bool fetch)
+      : client_(client), quiet_(quiet), fetch_(fetch) {}
+
+  ProbeRun Execute(const ProbeSpec& probe) override {
+    ProbeRun run;
+    if (submit_interrupts.load() > 0) {  // Ctrl-C between two probes
+      run.exit_code = kExitCancelled;
+      run.error = "interrupted";
+      return run;
+    }
+    bench::v1::SubmitRequest request;
+    request.set_config_yaml(ConfigToYamlWithSecrets(probe.config));
+    bench::v1::SubmitResponse response;
+    grpc::ClientContext context;
+    client_.Prepare(&context, absl::Seconds(30));
+    if (const grpc::Status status = client_.stub->Submit(&context, request, &response);
+        !status.ok()) {
+      run.exit_code = ExitCodeForRpc(status);
+      run.error = absl::StrCat("the controller refused the probe: ", status.error_message());
+      return run;
+    }
+    const std::string& run_id = response.run_id();
+    if (const std::optional<int> stopped =
+            FollowRun(client_, run_id, RunLimit(probe.config), quiet_)) {
+      run.exit_code = *stopped;
+      run.error = absl::StrCat("stopped following run ", run_id);
+      return run;
+    }
+    grpc::Status rpc_status;
+    absl::StatusOr<bench::v1::Run> result = GetRun(client_, run_id, &rpc_status);
+    if (!result.ok()) {
+      run.exit_code = ExitCodeForRpc(rpc_status);
+      run.error = absl::StrCat("cannot read run ", run_id, ": ", rpc_status.error_message());
+      return run;
+    }
+    run.exit_code = result->exit_code() >= 0 ? result->exit_code() : kExitRunFailed;
+    run.summary_json = result->summary_json();
+    run.error = result->error();
+    if (fetch_ && !run.summary_json.empty()) {
+      absl::StatusOr<std::string> directory = FetchInto(client_, run_id, probe.config.output.dir);
+      if (directory.ok()) {
+        run.results_path = *directory;
+      } else {
+        run.exit_code = kExitRunFailed;
+        run.error =
+            absl::StrCat("cannot fetch run ", run_id, "'s results: ", directory.status().message());
+      }
+    }
+    return run;
+  }
+
+ private:
+  Client& client_;
+  const bool quiet_;
+  const bool fetch_;
+};
+
 constexpr char kSubmitUsage[] =
     "usage: bench-controller submit --controller HOST:PORT --config FILE [options]\n"
     "\n"
     "Queues a run on a controller daemon, follows its progress, prints the summary and fetches\n"
-    "the results directory into --output (default: the config's output.dir).\n"
-    "  --config FILE         the YAML benchmark config\n"
-    "  --set key.path=value  override one config field; repeatable\n"
-    "  --endpoint URL        target.endpoint;  --model NAME  target.model\n"
+    "the results directory into --output (default: the config's output.dir). A sweep or a\n"
+    "capacity search is driven from here, one probe at a time.\n"
     "  --detach              print the run id and return at once\n"
-    "  --output DIR          local results parent directory\n"
     "  --no-fetch            do not fetch the results directory\n"
     "  --quiet               no progress display\n"
     "  --json                print summary.json to stdout (the table goes to stderr)\n";
@@ -205,19 +335,18 @@ constexpr char kSubmitUsage[] =
 
 int RunSubmitCommand(const std::vector<std::string>& args) {
   Client client;
-  std::string config_path, output;
-  std::vector<std::string> sets;
+  ConfigFlags flags;
   bool detach = false, quiet = false, json = false, fetch = true;
   auto usage = [&](const std::string& reason) {
-    std::fprintf(stderr, "bench-controller submit: %s\n\n%s%s", reason.c_str(), kSubmitUsage,
-                 kConnectionFlags);
+    std::fprintf(stderr, "bench-controller submit: %s\n\n%s%s%s", reason.c_str(), kSubmitUsage,
+                 kConnectionFlags, kConfigFlagsHelp);
     return kExitUsage;
   };
   for (size_t i = 0; i < args.size(); ++i) {
     std::string error;
     std::optional<std::string> value;
     if (args[i] == "--help" || args[i] == "-h") {
-      std::printf("%s%s", kSubmitUsage, kConnectionFlags);
+      std::printf("%s%s%s", kSubmitUsage, kConnectionFlags, kConfigFlagsHelp);
       return kExitOk;
     } else if (MatchConnectionFlag(args, &i, &client, &error)) {
       if (!error.empty()) return usage(error);
@@ -229,43 +358,50 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
       json = true;
     } else if (args[i] == "--no-fetch") {
       fetch = false;
-    } else if (MatchFlag(args, &i, "--config", &value)) {
-      if (!value || value->empty()) return usage("--config needs a file path");
-      config_path = *value;
-    } else if (MatchFlag(args, &i, "--set", &value)) {
-      if (!value || value->empty()) return usage("--set needs key.path=value");
-      sets.push_back(*value);
-    } else if (MatchFlag(args, &i, "--endpoint", &value)) {
-      if (!value || value->empty()) return usage("--endpoint needs a URL");
-      sets.push_back("target.endpoint=" + *value);
-    } else if (MatchFlag(args, &i, "--model", &value)) {
-      if (!value || value->empty()) return usage("--model needs a name");
-      sets.push_back("target.model=" + *value);
-    } else if (MatchFlag(args, &i, "--output", &value)) {
-      if (!value || value->empty()) return usage("--output needs a directory");
-      output = *value;
+    } else if (flags.Match(args, &i, &error)) {
+      if (!error.empty()) return usage(error);
     } else {
-      return usage("unknown flag " + args[i]);
+      std::vector<std::string_view> known = ConfigFlags::Names();
+      known.insert(known.end(),
+                   {"--controller", "--token-file", "--ca-file", "--cert-file", "--key-file",
+                    "--insecure", "--detach", "--quiet", "--json", "--no-fetch", "--help"});
+      return usage(UnknownFlag(args[i], known));
     }
   }
-  if (config_path.empty()) return usage("--config FILE is required");
+  if (!flags.config_path().has_value()) return usage("--config FILE is required");
+  if (absl::Status finished = flags.Finish(true); !finished.ok()) {
+    return usage(std::string(finished.message()));
+  }
+  const std::string& config_path = *flags.config_path();
   absl::StatusOr<std::string> text = ReadConfigFile(config_path);
   if (!text.ok()) return usage(std::string(text.status().message()));
-  // Checked here too, so a typo is reported before any connection is made.
-  absl::StatusOr<ParsedConfig> parsed = ParseConfigWithSets(*text, config_path, sets);
+  // Checked here, so a typo is reported before any connection is made; the daemon gets the
+  // resolved config (the daemon checks it again).
+  absl::StatusOr<ParsedConfig> parsed = ParseConfig(*text, config_path, flags.overrides());
   if (!parsed.ok()) {
     std::fprintf(stderr, "%s\nbench-controller submit: invalid config; nothing was sent\n",
                  std::string(parsed.status().message()).c_str());
     return kExitUsage;
   }
-  if (output.empty()) output = parsed->config.output.dir;
+  const std::string output = parsed->config.output.dir;
+  const bool series = parsed->config.load.series.kind != SeriesKind::kNone;
+  if (series && detach) {
+    return usage(absl::StrCat("--detach: load.type ",
+                              std::string(LoadTypeName(parsed->config.load)),
+                              " is driven by this command, one probe after another; it cannot "
+                              "detach"));
+  }
   if (absl::Status connected = Connect(&client); !connected.ok()) {
     return usage(std::string(connected.message()));
   }
+  if (series) {
+    // The series directory and each probe's fetched results go under --output (output.dir).
+    RemoteProbeExecutor executor(client, quiet, fetch);
+    return RunSeries(parsed->config, executor, {quiet, json});
+  }
 
   bench::v1::SubmitRequest request;
-  request.set_config_yaml(*text);
-  for (const std::string& set : sets) request.add_overrides(set);
+  request.set_config_yaml(ConfigToYamlWithSecrets(parsed->config));
   bench::v1::SubmitResponse response;
   {
     grpc::ClientContext context;
@@ -280,69 +416,9 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   const std::string& run_id = response.run_id();
   if (!quiet)
     std::fprintf(stderr, "run %s queued on %s\n", run_id.c_str(), client.dial.address.c_str());
-  const bool terminal = isatty(STDERR_FILENO) != 0;
-  {
-    // Queueing and waiting for workers may take long; the run itself is bounded.
-    const absl::Duration limit = parsed->config.benchmark.warmup +
-                                 parsed->config.benchmark.duration + parsed->config.target.timeout +
-                                 absl::Hours(24);
-    grpc::ClientContext context;
-    client.Prepare(&context, limit);
-    bench::v1::WatchRequest watch;
-    watch.set_run_id(run_id);
-    auto reader = client.stub->Watch(&context, watch);
-    // Ctrl-C: the first cancels the run on the controller (its requests in flight get a few
-    // seconds; the summary and results still come), the second stops following it.
-    struct sigaction action {};
-    action.sa_handler = [](int) { submit_interrupts.fetch_add(1); };
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    std::atomic<bool> watching{true};
-    std::thread interrupter([&] {
-      int handled = 0;
-      while (watching.load()) {
-        const int seen = submit_interrupts.load();
-        if (seen > handled) {
-          handled = seen;
-          if (seen == 1) {
-            std::fprintf(stderr,
-                         "%sinterrupted: cancelling run %s (Ctrl-C again to stop "
-                         "following it)\n",
-                         terminal ? "\n" : "", run_id.c_str());
-            grpc::ClientContext cancel_context;
-            client.Prepare(&cancel_context, absl::Seconds(30));
-            bench::v1::CancelRequest cancel;
-            cancel.set_run_id(run_id);
-            bench::v1::CancelResponse cancelled;
-            (void)client.stub->Cancel(&cancel_context, cancel, &cancelled);
-          } else {
-            context.TryCancel();
-          }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    });
-    bench::v1::Progress progress;
-    absl::Time next_line = absl::Now();
-    while (reader->Read(&progress)) {
-      if (quiet || absl::Now() < next_line) continue;
-      next_line = absl::Now() + (terminal ? absl::Seconds(1) : absl::Seconds(10));
-      const std::string line = RenderProgressLine(FromProto(progress), progress.message());
-      std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
-    }
-    if (!quiet && terminal) std::fputs("\n", stderr);
-    const grpc::Status status = reader->Finish();
-    watching.store(false);
-    interrupter.join();
-    if (submit_interrupts.load() > 1) {
-      std::fprintf(stderr,
-                   "bench-controller submit: stopped following run %s; `status %s` and "
-                   "`fetch %s` show it later\n",
-                   run_id.c_str(), run_id.c_str(), run_id.c_str());
-      return kExitCancelled;
-    }
-    if (!status.ok()) return RpcFailed("submit (watch)", status, client.dial.address);
+  if (const std::optional<int> stopped =
+          FollowRun(client, run_id, RunLimit(parsed->config), quiet)) {
+    return *stopped;
   }
   grpc::Status rpc_status;
   absl::StatusOr<bench::v1::Run> run = GetRun(client, run_id, &rpc_status);

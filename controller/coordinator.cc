@@ -463,6 +463,12 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
     return absl::InvalidArgumentError(runnable.message());
   }
+  if (config.load.series.kind != SeriesKind::kNone) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("load.type ", std::string(LoadTypeName(config.load)),
+                     " is a series of runs: `bench-controller run` "
+                     "or `submit` drives it, giving the controller one probe at a time"));
+  }
   if (config.cluster.on_worker_loss == WorkerLossPolicy::kRebalance &&
       config.benchmark.max_requests > 0) {
     return absl::InvalidArgumentError(

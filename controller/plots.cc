@@ -287,6 +287,32 @@ absl::StatusOr<std::vector<DrawnChart>> DrawCharts(const std::string& directory,
   return charts.Draw();
 }
 
+absl::StatusOr<std::vector<DrawnChart>> DrawSeriesCharts(const std::string& directory,
+                                                         const std::vector<SeriesPoint>& points,
+                                                         ChartFormat format) {
+  ChartScript charts(directory, format);
+  // gnuplot reads "NaN" as a missing point.
+  const auto ms = [](double value) {
+    return value < 0 ? std::string("NaN") : absl::StrFormat("%.3f", value);
+  };
+  std::string data;
+  for (const SeriesPoint& p : points) {
+    absl::StrAppend(&data, absl::StrFormat("%.4f", p.rate), " ", ms(p.ttft_p50_ms), " ",
+                    ms(p.ttft_p99_ms), " ", ms(p.itl_p99_ms), " ", ms(p.e2e_p99_ms), " ",
+                    absl::StrFormat("%.1f", p.output_tokens_per_s), "\n");
+  }
+  charts.Data("series.dat", data);
+  charts.Add("latency_vs_rate", "Latency against the completion rate (one point per run)",
+             "set xlabel 'completed requests/s'\nset ylabel 'latency (ms)'\nset logscale y\n"
+             "plot 'series.dat' using 1:2 with linespoints lw 2 title 'TTFT p50', '' using 1:3 "
+             "with linespoints lw 2 title 'TTFT p99', '' using 1:4 with linespoints lw 2 title "
+             "'ITL p99', '' using 1:5 with linespoints lw 2 title 'E2E p99'");
+  charts.Add("tokens_vs_rate", "Output tokens per second against the completion rate",
+             "set xlabel 'completed requests/s'\nset ylabel 'output tokens/s'\n"
+             "plot 'series.dat' using 1:6 with linespoints lw 2 title 'output tokens/s'");
+  return charts.Draw();
+}
+
 absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& directory,
                                                              const std::vector<ChartRun>& runs,
                                                              ChartFormat format) {

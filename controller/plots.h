@@ -62,6 +62,23 @@ absl::StatusOr<std::vector<DrawnChart>> DrawComparisonCharts(const std::string& 
                                                              const std::vector<ChartRun>& runs,
                                                              ChartFormat format);
 
+// One run of a series (sweep, capacity search): its completion rate and figures; latencies in
+// ms, negative when absent.
+struct SeriesPoint {
+  double rate = 0;  // completed requests/s
+  double ttft_p50_ms = -1;
+  double ttft_p99_ms = -1;
+  double itl_p99_ms = -1;
+  double e2e_p99_ms = -1;
+  double output_tokens_per_s = 0;
+};
+
+// A series' charts, points in rate order: latency_vs_rate (TTFT p50 and p99, ITL p99, E2E p99
+// against the completion rate) and tokens_vs_rate (output tokens/s against it).
+absl::StatusOr<std::vector<DrawnChart>> DrawSeriesCharts(const std::string& directory,
+                                                         const std::vector<SeriesPoint>& points,
+                                                         ChartFormat format);
+
 // <directory>/plots/*.png from a finished run.
 absl::Status WritePlots(const std::string& directory, const RunResult& result,
                         const RunSummary& summary);

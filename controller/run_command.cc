@@ -24,9 +24,11 @@
 #include "common/rpc_credentials.h"
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
+#include "controller/config_flags.h"
 #include "controller/coordinator.h"
 #include "controller/local_workers.h"
 #include "controller/rpc_services.h"
+#include "controller/series.h"
 #include "grpcpp/grpcpp.h"
 
 namespace bench::controller {
@@ -34,41 +36,102 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: bench-controller run --config FILE [--set key.path=value ...] [options]\n"
-    "       bench-controller run --endpoint URL --model NAME [--rate R] [--concurrency C]\n"
-    "                            [--duration D] [options]\n"
+    "       bench-controller run --endpoint URL --model NAME --rate R|--concurrency C [options]\n"
     "\n"
     "Runs a whole benchmark in this process and writes the results directory.\n"
-    "  --config FILE         the YAML benchmark config (deploy/examples/ has several)\n"
-    "  --set key.path=value  override one config field (YAML value); repeatable\n"
-    "  --endpoint URL        target endpoint (.../v1/chat/completions or .../v1/completions)\n"
-    "  --model NAME          model name sent in every request\n"
-    "  --rate R              open loop at R requests/s (constant); with --concurrency as a cap\n"
-    "  --concurrency C       closed loop with C requests in flight (or the cap with --rate)\n"
-    "  --duration D          measurement window, e.g. 60, 30s, 5m\n"
     "  --threads N           engine threads in all (default: one per core), shared by the\n"
     "                        in-process workers (cluster.workers, default 1)\n"
-    "  --output DIR          results parent directory (output.dir)\n"
     "  --quiet               no progress display\n"
     "  --json                print summary.json to stdout (the table goes to stderr)\n"
     "\n"
     "Ctrl-C stops sending, lets requests in flight finish briefly, writes partial results and\n"
     "exits 5. Exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 "
-    "aborted by slo.abortOnFail, 5 cancelled.\n";
+    "aborted by slo.abortOnFail, 5 cancelled.\n\n";
 
 std::atomic<int> interrupts{0};
 
 void OnSignal(int) { interrupts.fetch_add(1); }
 
+// Follows a submitted run to its end: the progress line, and Ctrl-C (the first stops sending and
+// drains briefly, the second stops now).
+RunInfo FollowRun(Coordinator& coordinator, const std::string& run_id, bool quiet) {
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  const absl::Duration progress_every = terminal ? absl::Seconds(1) : absl::Seconds(10);
+  absl::Time next_progress = absl::Now() + progress_every;
+  int handled_interrupts = 0;
+  uint64_t seen = 0;
+  RunInfo info;
+  while (true) {
+    absl::StatusOr<RunInfo> changed =
+        coordinator.WaitForChange(run_id, seen, absl::Milliseconds(100));
+    if (!changed.ok()) break;
+    info = *std::move(changed);
+    seen = info.version;
+    if (IsTerminal(info.phase)) break;
+    const int interrupts_seen = interrupts.load();
+    if (interrupts_seen > handled_interrupts) {
+      (void)coordinator.Cancel(run_id, "local",
+                               interrupts_seen == 1 ? absl::Seconds(5) : absl::ZeroDuration());
+      if (!quiet) {
+        std::fprintf(stderr, "%sinterrupted: %s\n", terminal ? "\n" : "",
+                     interrupts_seen == 1
+                         ? "stopping, draining up to 5 s (Ctrl-C again to stop now)"
+                         : "stopping now");
+      }
+      handled_interrupts = interrupts_seen;
+    }
+    if (!quiet && absl::Now() >= next_progress) {
+      const std::string line = RenderProgressLine(info.progress, info.error);
+      std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
+      next_progress += progress_every;
+    }
+  }
+  if (!quiet && terminal) std::fputs("\n", stderr);
+  return info;
+}
+
+// A series' probes, each a run of the in-process controller.
+class LocalProbeExecutor : public ProbeExecutor {
+ public:
+  LocalProbeExecutor(Coordinator& coordinator, std::vector<std::string> notes, bool quiet)
+      : coordinator_(coordinator), notes_(std::move(notes)), quiet_(quiet) {}
+
+  ProbeRun Execute(const ProbeSpec& probe) override {
+    ProbeRun run;
+    if (interrupts.load() > 0) {  // Ctrl-C between two probes
+      run.exit_code = kExitCancelled;
+      run.error = "interrupted";
+      return run;
+    }
+    absl::StatusOr<std::string> run_id = coordinator_.Submit(probe.config, notes_, "local");
+    if (!run_id.ok()) {
+      run.exit_code =
+          run_id.status().code() == absl::StatusCode::kPermissionDenied ? kExitDenied : kExitUsage;
+      run.error = absl::StrCat(run_id.status().message(), "; nothing was sent");
+      return run;
+    }
+    const RunInfo info = FollowRun(coordinator_, *run_id, quiet_);
+    run.exit_code = info.exit_code >= 0 ? info.exit_code : kExitRunFailed;
+    run.summary_json = info.summary_json;
+    run.results_path = info.results_path;
+    run.error = info.error;
+    return run;
+  }
+
+ private:
+  Coordinator& coordinator_;
+  const std::vector<std::string> notes_;
+  const bool quiet_;
+};
+
 int UsageError(const std::string& reason) {
-  std::fprintf(stderr, "bench-controller run: %s\n\n%s", reason.c_str(), kUsage);
+  std::fprintf(stderr, "bench-controller run: %s\n\n%s%s", reason.c_str(), kUsage,
+               kConfigFlagsHelp);
   return kExitUsage;
 }
 
 struct Options {
-  std::optional<std::string> config_path;
-  std::vector<ConfigOverride> overrides;
-  bool quick_rate = false;
-  bool quick_concurrency = false;
+  ConfigFlags config;
   int threads = 0;
   bool quiet = false;
   bool json = false;
@@ -79,56 +142,34 @@ std::optional<int> ParseFlags(const std::vector<std::string>& args, Options* opt
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     std::optional<std::string> value;
-    auto need = [&](const char* what) -> bool {
-      if (value.has_value() && !value->empty()) return true;
-      UsageError(absl::StrCat(arg, " needs ", what));
-      return false;
-    };
+    std::string error;
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
+      std::fputs(kConfigFlagsHelp, stdout);
       return kExitOk;
     } else if (arg == "--quiet") {
       options->quiet = true;
     } else if (arg == "--json") {
       options->json = true;
-    } else if (MatchFlag(args, &i, "--config", &value)) {
-      if (!need("a file path")) return kExitUsage;
-      options->config_path = *value;
-    } else if (MatchFlag(args, &i, "--set", &value)) {
-      if (!need("key.path=value")) return kExitUsage;
-      auto parsed = ParseSetFlag(*value);
-      if (!parsed.ok()) return UsageError(std::string(parsed.status().message()));
-      options->overrides.push_back(*std::move(parsed));
-    } else if (MatchFlag(args, &i, "--endpoint", &value)) {
-      if (!need("a URL")) return kExitUsage;
-      options->overrides.push_back(LiteralOverride("target.endpoint", *value, "--endpoint"));
-    } else if (MatchFlag(args, &i, "--model", &value)) {
-      if (!need("a model name")) return kExitUsage;
-      options->overrides.push_back(LiteralOverride("target.model", *value, "--model"));
-    } else if (MatchFlag(args, &i, "--rate", &value)) {
-      if (!need("requests/s")) return kExitUsage;
-      options->quick_rate = true;
-      options->overrides.push_back({"load.rate", *value, false, "--rate " + *value});
-    } else if (MatchFlag(args, &i, "--concurrency", &value)) {
-      if (!need("a count")) return kExitUsage;
-      options->quick_concurrency = true;
-      options->overrides.push_back({"load.concurrency", *value, false, "--concurrency " + *value});
-    } else if (MatchFlag(args, &i, "--duration", &value)) {
-      if (!need("a duration")) return kExitUsage;
-      options->overrides.push_back({"benchmark.duration", *value, false, "--duration " + *value});
-    } else if (MatchFlag(args, &i, "--output", &value)) {
-      if (!need("a directory")) return kExitUsage;
-      options->overrides.push_back(LiteralOverride("output.dir", *value, "--output"));
+    } else if (options->config.Match(args, &i, &error)) {
+      if (!error.empty()) return UsageError(error);
     } else if (MatchFlag(args, &i, "--threads", &value)) {
-      if (!need("a count")) return kExitUsage;
+      if (!value.has_value() || value->empty()) return UsageError("--threads needs a count");
       if (!absl::SimpleAtoi(*value, &options->threads) || options->threads < 1 ||
           options->threads > 1024) {
         return UsageError("--threads must be 1..1024, got " + *value);
       }
+    } else if (arg.empty() || arg[0] != '-') {
+      return UsageError("unexpected argument " + arg);
     } else {
-      return UsageError(arg.empty() || arg[0] != '-' ? "unexpected argument " + arg
-                                                     : "unknown flag " + arg);
+      std::vector<std::string_view> known = ConfigFlags::Names();
+      known.insert(known.end(), {"--quiet", "--json", "--threads", "--help"});
+      return UsageError(UnknownFlag(arg, known));
     }
+  }
+  if (absl::Status finished = options->config.Finish(options->config.config_path().has_value());
+      !finished.ok()) {
+    return UsageError(std::string(finished.message()));
   }
   return std::nullopt;
 }
@@ -139,24 +180,16 @@ int RunRunCommand(const std::vector<std::string>& args) {
   Options options;
   if (std::optional<int> exit = ParseFlags(args, &options)) return *exit;
 
-  std::string text;
-  std::string source = "--endpoint/--model flags";
-  if (options.config_path.has_value()) {
-    auto read = ReadConfigFile(*options.config_path);
+  // Without --config, the quick form: a config made of the flags.
+  std::string text = ConfigFlags::QuickConfig();
+  std::string source = "the command-line flags";
+  if (const std::optional<std::string>& path = options.config.config_path()) {
+    auto read = ReadConfigFile(*path);
     if (!read.ok()) return UsageError(std::string(read.status().message()));
     text = *std::move(read);
-    source = *options.config_path;
-  } else {
-    // The quick form: a config made of flags. --rate alone is an open loop at that rate;
-    // --concurrency alone a closed loop.
-    text = "benchmark:\n  name: quick\n";
-    if (!options.quick_rate)
-      options.overrides.push_back({"load.type", "concurrency", false, "--concurrency"});
-    if (!options.quick_rate && !options.quick_concurrency) {
-      return UsageError("give --config FILE, or --endpoint, --model and --rate or --concurrency");
-    }
+    source = *path;
   }
-  auto parsed = ParseConfig(text, source, options.overrides);
+  auto parsed = ParseConfig(text, source, options.config.overrides());
   if (!parsed.ok()) {
     std::fprintf(stderr, "%s\nbench-controller run: invalid config; nothing was sent\n",
                  std::string(parsed.status().message()).c_str());
@@ -182,12 +215,14 @@ int RunRunCommand(const std::vector<std::string>& args) {
   }
   const int worker_count = static_cast<int>(std::max<int64_t>(1, config.cluster.workers));
   const int threads_each = std::max(1, total_threads / worker_count);
+  const bool series = config.load.series.kind != SeriesKind::kNone;
   if (!options.quiet) {
     std::fprintf(stderr, "llm-d-bench run %s: %s (%s), model %s\n", config.benchmark.name.c_str(),
                  config.target.endpoint.c_str(),
                  std::string(ProtocolName(config.target.protocol)).c_str(),
                  config.target.model.c_str());
-    std::fprintf(stderr, "%s\nengine threads: %d (%d in-process %s)\n", RenderPlan(plan).c_str(),
+    std::fprintf(stderr, "%s\nengine threads: %d (%d in-process %s)\n",
+                 series ? DescribeSeries(config).c_str() : RenderPlan(plan).c_str(),
                  threads_each * worker_count, worker_count,
                  worker_count == 1 ? "worker" : "workers");
   }
@@ -215,12 +250,6 @@ int RunRunCommand(const std::vector<std::string>& args) {
   channel_args.SetMaxSendMessageSize(kMaxMessageBytes);
   auto workers = std::make_unique<LocalWorkers>(server->InProcessChannel(channel_args),
                                                 worker_count, threads_each);
-  absl::StatusOr<std::string> run_id = coordinator.Submit(config, parsed->notes, "local");
-  if (!run_id.ok()) {
-    std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
-                 std::string(run_id.status().message()).c_str());
-    return run_id.status().code() == absl::StatusCode::kPermissionDenied ? kExitDenied : kExitUsage;
-  }
 
   struct sigaction action {};
   action.sa_handler = OnSignal;
@@ -228,39 +257,21 @@ int RunRunCommand(const std::vector<std::string>& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  const bool terminal = isatty(STDERR_FILENO) != 0;
-  const absl::Duration progress_every = terminal ? absl::Seconds(1) : absl::Seconds(10);
-  absl::Time next_progress = absl::Now() + progress_every;
-  int handled_interrupts = 0;
-  uint64_t seen = 0;
-  RunInfo info;
-  while (true) {
-    absl::StatusOr<RunInfo> changed =
-        coordinator.WaitForChange(*run_id, seen, absl::Milliseconds(100));
-    if (!changed.ok()) break;
-    info = *std::move(changed);
-    seen = info.version;
-    if (IsTerminal(info.phase)) break;
-    const int interrupts_seen = interrupts.load();
-    if (interrupts_seen > handled_interrupts) {
-      // First Ctrl-C: stop sending, give requests in flight a moment. Second: stop now.
-      (void)coordinator.Cancel(*run_id, "local",
-                               interrupts_seen == 1 ? absl::Seconds(5) : absl::ZeroDuration());
-      if (!options.quiet) {
-        std::fprintf(stderr, "%sinterrupted: %s\n", terminal ? "\n" : "",
-                     interrupts_seen == 1
-                         ? "stopping, draining up to 5 s (Ctrl-C again to stop now)"
-                         : "stopping now");
-      }
-      handled_interrupts = interrupts_seen;
-    }
-    if (!options.quiet && absl::Now() >= next_progress) {
-      const std::string line = RenderProgressLine(info.progress, info.error);
-      std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
-      next_progress += progress_every;
-    }
+  if (series) {
+    LocalProbeExecutor executor(coordinator, parsed->notes, options.quiet);
+    const int code = RunSeries(config, executor, {options.quiet, options.json});
+    workers.reset();
+    server->Shutdown(std::chrono::system_clock::now());
+    return code;
   }
-  if (!options.quiet && terminal) std::fputs("\n", stderr);
+  absl::StatusOr<std::string> run_id = coordinator.Submit(config, parsed->notes, "local");
+  if (!run_id.ok()) {
+    std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
+                 std::string(run_id.status().message()).c_str());
+    return run_id.status().code() == absl::StatusCode::kPermissionDenied ? kExitDenied : kExitUsage;
+  }
+
+  const RunInfo info = FollowRun(coordinator, *run_id, options.quiet);
   workers.reset();
   server->Shutdown(std::chrono::system_clock::now());
 

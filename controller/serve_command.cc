@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/allocator.h"
 #include "common/allow_list.h"
 #include "common/duration.h"
 #include "common/logging.h"
@@ -65,6 +66,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  KeepFreedMemoryForReuse();
 
   std::string listen = "0.0.0.0:7070";
   bool listen_given = false;

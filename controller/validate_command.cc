@@ -13,24 +13,24 @@
 #include "common/plan.h"
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
+#include "controller/config_flags.h"
+#include "controller/series.h"
 
 namespace bench::controller {
 namespace {
 
 constexpr char kUsage[] =
-    "usage: bench-controller validate --config FILE [--set key.path=value ...]\n"
-    "                                 [--endpoint URL] [--model NAME]\n"
+    "usage: bench-controller validate --config FILE [--set key.path=value ...] [config flags]\n"
+    "       bench-controller validate [config flags]   (the config `run` would make of them)\n"
     "\n"
     "Checks a benchmark config and prints the resolved config, the plan and the defaults\n"
-    "applied, without sending any traffic. Exit code 0 when valid, 2 otherwise.\n"
-    "  --config FILE        the YAML config\n"
-    "  --set key.path=value override one field; the value is YAML (--set load.rate=20,\n"
-    "                       --set 'load.stages=[{rate: 5, duration: 10}]'); repeatable\n"
-    "  --endpoint URL       same as --set target.endpoint=URL\n"
-    "  --model NAME         same as --set target.model=NAME\n";
+    "applied, without sending any traffic. Exit code 0 when valid, 2 otherwise. The flags are\n"
+    "the ones `run` takes; --set values are YAML (--set load.rate=20, --set\n"
+    "'load.stages=[{rate: 5, duration: 10}]').\n\n";
 
 int UsageError(const std::string& reason) {
-  std::fprintf(stderr, "bench-controller validate: %s\n\n%s", reason.c_str(), kUsage);
+  std::fprintf(stderr, "bench-controller validate: %s\n\n%s%s", reason.c_str(), kUsage,
+               kConfigFlagsHelp);
   return kExitUsage;
 }
 
@@ -49,53 +49,52 @@ void PrintCommented(const std::string& text) {
 }  // namespace
 
 int RunValidateCommand(const std::vector<std::string>& args) {
-  std::optional<std::string> config_path;
-  std::vector<ConfigOverride> overrides;
+  ConfigFlags flags;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    std::optional<std::string> value;
+    std::string error;
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
+      std::fputs(kConfigFlagsHelp, stdout);
       return kExitOk;
     }
-    if (MatchFlag(args, &i, "--config", &value)) {
-      if (!value.has_value() || value->empty()) return UsageError("--config needs a file path");
-      if (config_path.has_value()) return UsageError("--config given twice");
-      config_path = *value;
-    } else if (MatchFlag(args, &i, "--set", &value)) {
-      if (!value.has_value()) return UsageError("--set needs key.path=value");
-      absl::StatusOr<ConfigOverride> override_ = ParseSetFlag(*value);
-      if (!override_.ok()) return UsageError(std::string(override_.status().message()));
-      overrides.push_back(*std::move(override_));
-    } else if (MatchFlag(args, &i, "--endpoint", &value)) {
-      if (!value.has_value()) return UsageError("--endpoint needs a URL");
-      overrides.push_back(LiteralOverride("target.endpoint", *value, "--endpoint " + *value));
-    } else if (MatchFlag(args, &i, "--model", &value)) {
-      if (!value.has_value()) return UsageError("--model needs a model name");
-      overrides.push_back(LiteralOverride("target.model", *value, "--model " + *value));
+    if (flags.Match(args, &i, &error)) {
+      if (!error.empty()) return UsageError(error);
     } else if (!arg.empty() && arg[0] == '-') {
-      return UsageError("unknown flag " + arg);
+      std::vector<std::string_view> known = ConfigFlags::Names();
+      known.push_back("--help");
+      return UsageError(UnknownFlag(arg, known));
     } else {
       return UsageError("unexpected argument " + arg + " (the config file goes after --config)");
     }
   }
-  if (!config_path.has_value()) return UsageError("missing --config FILE");
+  const std::optional<std::string>& config_path = flags.config_path();
+  if (absl::Status finished = flags.Finish(config_path.has_value()); !finished.ok()) {
+    return UsageError(config_path.has_value() ? std::string(finished.message())
+                                              : "missing --config FILE (or the flags of a quick "
+                                                "run: " +
+                                                    std::string(finished.message()) + ")");
+  }
+  const std::string source = config_path.value_or("the command-line flags");
+  std::string text = ConfigFlags::QuickConfig();
+  if (config_path.has_value()) {
+    absl::StatusOr<std::string> read = ReadConfigFile(*config_path);
+    if (!read.ok()) return UsageError(std::string(read.status().message()));
+    text = *std::move(read);
+  }
 
-  absl::StatusOr<std::string> text = ReadConfigFile(*config_path);
-  if (!text.ok()) return UsageError(std::string(text.status().message()));
-
-  absl::StatusOr<ParsedConfig> parsed = ParseConfig(*text, *config_path, overrides);
+  absl::StatusOr<ParsedConfig> parsed = ParseConfig(text, source, flags.overrides());
   if (!parsed.ok()) {
     const std::string errors(parsed.status().message());
     size_t count = 0;
     for (size_t pos = 0; pos != std::string::npos; pos = errors.find('\n', pos + 1)) ++count;
     std::fprintf(stderr, "%s\nbench-controller validate: %zu error%s in %s; nothing was sent\n",
-                 errors.c_str(), count, count == 1 ? "" : "s", config_path->c_str());
+                 errors.c_str(), count, count == 1 ? "" : "s", source.c_str());
     return kExitUsage;
   }
 
   std::printf("# Resolved config from %s (defaults filled in, secrets redacted).\n",
-              config_path->c_str());
+              source.c_str());
   const Plan plan = MakePlan(parsed->config);
   if (!plan.trace_error.empty()) {
     // The config is fine but the trace it names would fail `run`: the same exit as a bad config.
@@ -107,7 +106,9 @@ int RunValidateCommand(const std::vector<std::string>& args) {
   }
   std::fputs(ConfigToYaml(parsed->config).c_str(), stdout);
   std::printf("#\n# Plan\n");
-  PrintCommented(RenderPlan(plan));
+  PrintCommented(parsed->config.load.series.kind != SeriesKind::kNone
+                     ? DescribeSeries(parsed->config)
+                     : RenderPlan(plan));
   if (!parsed->notes.empty()) {
     std::printf("#\n# Notes (defaults and shorthands applied)\n");
     for (const std::string& note : parsed->notes) std::printf("#   - %s\n", note.c_str());

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/allocator.h"
 #include "common/logging.h"
 #include "common/rpc_credentials.h"
 #include "worker/rpc_agent.h"
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  bench::KeepFreedMemoryForReuse();
 
   std::string controller, name, token_file, ca_file, cert_file, key_file, record_shards;
   int threads = 0;

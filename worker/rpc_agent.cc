@@ -269,9 +269,22 @@ class WorkerAgent::Impl {
     Send(reply);
   }
 
+  // The run's final shard is acknowledged: it is over here.
+  void RetireRun() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    finished_runs_.push_back(run_->run_id);
+    if (finished_runs_.size() > 16) finished_runs_.pop_front();
+    run_.reset();
+  }
+
   absl::Status Accept(const bench::v1::Assignment& assignment) {
     {
       MutexLock lock(mu_);
+      // The controller acknowledged the last run's final shard and moved on before RunMain's
+      // next pass retired it (a run submitted right after another): it is over.
+      if (run_ != nullptr && run_->run_id != assignment.run_id() && run_->final_cut &&
+          run_->unacked.empty()) {
+        RetireRun();
+      }
       if (run_ == nullptr && std::find(finished_runs_.begin(), finished_runs_.end(),
                                        assignment.run_id()) != finished_runs_.end()) {
         return absl::FailedPreconditionError(
@@ -373,11 +386,7 @@ class WorkerAgent::Impl {
             *message.mutable_shard() = run.unacked[run.sent];
             outgoing.push_back(std::move(message));
           }
-          if (run.final_cut && run.unacked.empty()) {
-            finished_runs_.push_back(run.run_id);
-            if (finished_runs_.size() > 16) finished_runs_.pop_front();
-            run_.reset();
-          }
+          if (run.final_cut && run.unacked.empty()) RetireRun();
         }
         // A heartbeat only when nothing else went up for a second: shards say as much.
         if (now >= next_heartbeat && SinceLastSent() >= absl::Seconds(1)) {
