@@ -400,7 +400,7 @@ class Diagnostics {
   std::vector<std::string> TakeNotes() {
     std::vector<std::string> notes = std::move(notes_);
     for (const auto& group : defaults_) {
-      notes.push_back("defaults applied: " + absl::StrJoin(group.second, ", "));
+      notes.push_back(std::string(kDefaultsNotePrefix) + absl::StrJoin(group.second, ", "));
     }
     return notes;
   }

@@ -37,6 +37,9 @@ absl::StatusOr<ConfigOverride> ParseSetFlag(std::string_view text);
 // A literal override, for flags such as --endpoint and --model.
 ConfigOverride LiteralOverride(std::string path, std::string value, std::string label);
 
+// How the notes on defaults applied begin (the table leaves them to summary.json).
+inline constexpr std::string_view kDefaultsNotePrefix = "defaults applied: ";
+
 struct ParsedConfig {
   BenchmarkConfig config;
   // Human-readable lines on defaults and shorthands applied, for `validate` to show.

@@ -1,6 +1,7 @@
 #include "controller/cli_flags.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/config_yaml.h"
 
 namespace bench::controller {
@@ -70,18 +72,43 @@ namespace {
 std::string FormatMs(double ms) { return ms < 0 ? "-" : absl::StrFormat("%.1fms", ms); }
 }  // namespace
 
-std::string RenderProgressLine(const Progress& p, const std::string& message) {
-  if (p.workers == 0) return message.empty() ? "[starting]" : "[starting] " + message;
-  std::string rate = p.requested_rate > 0
-                         ? absl::StrFormat("%.1f/%.1f req/s", p.achieved_rate, p.requested_rate)
-                         : absl::StrFormat("%.1f req/s", p.achieved_rate);
-  return absl::StrFormat(
-      "[%s %5.1fs/%.0fs] %s | in flight %u | queued %u | ok %u | errors %u | ttft p50 %s p99 %s",
-      p.draining     ? "draining"
-      : p.warming_up ? "warmup"
-                     : "running",
-      std::max(0.0, p.elapsed_s), p.total_s, rate, p.in_flight, p.client_queue, p.succeeded,
-      p.failed, FormatMs(p.ttft_p50_ms), FormatMs(p.ttft_p99_ms));
+size_t ProgressWidth() {
+  if (isatty(STDERR_FILENO) == 0) return 0;
+  winsize size{};
+  // One column less: a line that fills the last one wraps on some terminals.
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1) return size.ws_col - 1u;
+  return 79;
+}
+
+std::string RenderProgressLine(const Progress& p, const std::string& message, size_t width) {
+  std::string line;
+  if (p.workers == 0) {
+    line = message.empty() ? "[starting]" : "[starting] " + message;
+  } else {
+    const char* phase = p.draining ? "draining" : p.warming_up ? "warmup" : "running";
+    const std::string where =
+        p.stage > 0 && !p.draining ? absl::StrFormat("stage %u/%u", p.stage, p.stages) : phase;
+    const std::string rate =
+        p.requested_rate > 0 ? absl::StrFormat("%.1f/%.1f req/s", p.achieved_rate, p.requested_rate)
+                             : absl::StrFormat("%.1f req/s", p.achieved_rate);
+    // In the order they go when the line is too wide: the last first.
+    const std::vector<std::string> parts = {
+        absl::StrFormat("[%s %.1fs/%.0fs] %s", where, std::max(0.0, p.elapsed_s), p.total_s, rate),
+        absl::StrFormat("ok %u", p.succeeded),
+        absl::StrFormat("errors %u", p.failed),
+        absl::StrFormat("ttft p50 %s p99 %s", FormatMs(p.ttft_p50_ms), FormatMs(p.ttft_p99_ms)),
+        absl::StrFormat("in flight %u", p.in_flight),
+        absl::StrFormat("queued %u", p.client_queue),
+    };
+    size_t keep = parts.size();
+    const auto joined = [&](size_t n) {
+      return absl::StrJoin(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(n), " | ");
+    };
+    while (keep > 1 && width > 0 && joined(keep).size() > width) --keep;
+    line = joined(keep);
+  }
+  if (width > 0 && line.size() > width) line.resize(width);
+  return line;
 }
 
 }  // namespace bench::controller

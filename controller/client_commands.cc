@@ -134,6 +134,8 @@ Progress FromProto(const bench::v1::Progress& p) {
   progress.ttft_p50_ms = p.ttft_p50_ms();
   progress.ttft_p99_ms = p.ttft_p99_ms();
   progress.workers = p.workers();
+  progress.stage = p.stage();
+  progress.stages = p.stages();
   return progress;
 }
 
@@ -241,7 +243,8 @@ std::optional<int> FollowRun(Client& client, const std::string& run_id, absl::Du
   while (reader->Read(&progress)) {
     if (quiet || absl::Now() < next_line) continue;
     next_line = absl::Now() + (terminal ? absl::Seconds(1) : absl::Seconds(10));
-    const std::string line = RenderProgressLine(FromProto(progress), progress.message());
+    const std::string line =
+        RenderProgressLine(FromProto(progress), progress.message(), ProgressWidth());
     std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
   }
   if (!quiet && terminal) std::fputs("\n", stderr);
@@ -275,6 +278,7 @@ class RemoteProbeExecutor : public ProbeExecutor {
     }
     bench::v1::SubmitRequest request;
     request.set_config_yaml(ConfigToYamlWithSecrets(probe.config));
+    request.set_preflight(probe.role == "preflight");
     bench::v1::SubmitResponse response;
     grpc::ClientContext context;
     client_.Prepare(&context, absl::Seconds(30));
@@ -328,6 +332,9 @@ constexpr char kSubmitUsage[] =
     "capacity search is driven from here, one probe at a time.\n"
     "  --detach              print the run id and return at once\n"
     "  --no-fetch            do not fetch the results directory\n"
+    "  --verbose             also print the notes on defaults applied (summary.json has them)\n"
+    "  --no-preflight        skip the test request run first (a target that answers it with\n"
+    "                        an error stops the submit there, exit 1, with its text)\n"
     "  --quiet               no progress display\n"
     "  --json                print summary.json to stdout (the table goes to stderr)\n";
 
@@ -336,7 +343,7 @@ constexpr char kSubmitUsage[] =
 int RunSubmitCommand(const std::vector<std::string>& args) {
   Client client;
   ConfigFlags flags;
-  bool detach = false, quiet = false, json = false, fetch = true;
+  bool detach = false, quiet = false, json = false, fetch = true, preflight = true, verbose = false;
   auto usage = [&](const std::string& reason) {
     std::fprintf(stderr, "bench-controller submit: %s\n\n%s%s%s", reason.c_str(), kSubmitUsage,
                  kConnectionFlags, kConfigFlagsHelp);
@@ -358,13 +365,17 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
       json = true;
     } else if (args[i] == "--no-fetch") {
       fetch = false;
+    } else if (args[i] == "--no-preflight") {
+      preflight = false;
+    } else if (args[i] == "--verbose" || args[i] == "-v") {
+      verbose = true;
     } else if (flags.Match(args, &i, &error)) {
       if (!error.empty()) return usage(error);
     } else {
       std::vector<std::string_view> known = ConfigFlags::Names();
-      known.insert(known.end(),
-                   {"--controller", "--token-file", "--ca-file", "--cert-file", "--key-file",
-                    "--insecure", "--detach", "--quiet", "--json", "--no-fetch", "--help"});
+      known.insert(known.end(), {"--controller", "--token-file", "--ca-file", "--cert-file",
+                                 "--key-file", "--insecure", "--detach", "--quiet", "--json",
+                                 "--no-fetch", "--no-preflight", "--verbose", "--help"});
       return usage(UnknownFlag(args[i], known));
     }
   }
@@ -393,6 +404,27 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   }
   if (absl::Status connected = Connect(&client); !connected.ok()) {
     return usage(std::string(connected.message()));
+  }
+  if (verbose) {
+    for (const std::string& note : parsed->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  }
+  if (preflight && !detach) {
+    // What the daemon would refuse is refused before the preflight sends anything.
+    bench::v1::SubmitRequest check;
+    check.set_config_yaml(ConfigToYamlWithSecrets(FirstRunOf(parsed->config)));
+    check.set_check_only(true);
+    bench::v1::SubmitResponse checked;
+    grpc::ClientContext context;
+    client.Prepare(&context, absl::Seconds(30));
+    if (const grpc::Status status = client.stub->Submit(&context, check, &checked); !status.ok()) {
+      return RpcFailed("submit", status, client.dial.address);
+    }
+    // A run of its own on the daemon, before the real one; its results stay there.
+    RemoteProbeExecutor executor(client, /*quiet=*/true, /*fetch=*/false);
+    if (const std::optional<int> failed =
+            RunPreflight(parsed->config, executor, parsed->config.output.dir, quiet)) {
+      return *failed;
+    }
   }
   if (series) {
     // The series directory and each probe's fetched results go under --output (output.dir).
@@ -594,7 +626,7 @@ int RunClientCommand(const std::string& command, const std::vector<std::string>&
   std::printf("run %s (%s): %s\n", run->run_id().c_str(), run->name().c_str(),
               StateName(run->state()).c_str());
   if (!run->error().empty()) std::printf("  %s\n", run->error().c_str());
-  std::printf("  %s\n", RenderProgressLine(FromProto(run->progress()), "").c_str());
+  std::printf("  %s\n", RenderProgressLine(FromProto(run->progress()), "", 0).c_str());
   if (run->exit_code() >= 0) std::printf("  exit code %d\n", run->exit_code());
   return kExitOk;
 }

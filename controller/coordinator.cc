@@ -457,9 +457,34 @@ void Coordinator::SendAck(Worker& worker, const std::string& run_id, uint64_t se
 
 // ---- clients ----------------------------------------------------------------------------------
 
+absl::Status Coordinator::Check(const BenchmarkConfig& config, const std::string& caller) {
+  return Admit(config, {}, caller).status();
+}
+
 absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
                                                 std::vector<std::string> notes,
-                                                const std::string& caller) {
+                                                const std::string& caller, bool preflight) {
+  BENCH_ASSIGN_OR_RETURN(std::unique_ptr<RunRecord> run, Admit(config, std::move(notes), caller));
+  run->preflight = preflight;
+  MutexLock lock(mu_);
+  size_t waiting = 0;
+  for (const auto& r : runs_) waiting += IsTerminal(r->phase) ? 0 : 1;
+  if (waiting >= options_.max_queued_runs) {
+    return absl::ResourceExhaustedError(absl::StrCat("the run queue is full (", waiting,
+                                                     " runs waiting or running); try again later"));
+  }
+  run->id = NewRunId(config.benchmark.name);
+  run->created = absl::Now();
+  const std::string id = run->id;
+  BENCH_LOG(INFO) << "audit: submit run=" << id << " name=" << config.benchmark.name
+                  << " target=" << config.target.endpoint << " caller=" << caller;
+  runs_.push_back(std::move(run));
+  tick_.notify_all();
+  return id;
+}
+
+absl::StatusOr<std::unique_ptr<Coordinator::RunRecord>> Coordinator::Admit(
+    const BenchmarkConfig& config, std::vector<std::string> notes, const std::string& caller) {
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
     return absl::InvalidArgumentError(runnable.message());
   }
@@ -547,22 +572,7 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
   BENCH_RETURN_IF_ERROR(CheckPlotsPossible(run->written));
   BENCH_RETURN_IF_ERROR(CheckReportsPossible(run->written));
   BENCH_RETURN_IF_ERROR(CheckPrometheusEndpoint(run->written));
-
-  MutexLock lock(mu_);
-  size_t waiting = 0;
-  for (const auto& r : runs_) waiting += IsTerminal(r->phase) ? 0 : 1;
-  if (waiting >= options_.max_queued_runs) {
-    return absl::ResourceExhaustedError(absl::StrCat("the run queue is full (", waiting,
-                                                     " runs waiting or running); try again later"));
-  }
-  run->id = NewRunId(config.benchmark.name);
-  run->created = absl::Now();
-  const std::string id = run->id;
-  BENCH_LOG(INFO) << "audit: submit run=" << id << " name=" << config.benchmark.name
-                  << " target=" << config.target.endpoint << " caller=" << caller;
-  runs_.push_back(std::move(run));
-  tick_.notify_all();
-  return id;
+  return run;
 }
 
 absl::StatusOr<RunInfo> Coordinator::GetRun(const std::string& run_id) {
@@ -577,6 +587,7 @@ std::vector<RunInfo> Coordinator::ListRuns(size_t limit) {
   MutexLock lock(mu_);
   std::vector<RunInfo> infos;
   for (auto it = runs_.rbegin(); it != runs_.rend() && (limit == 0 || infos.size() < limit); ++it) {
+    if ((*it)->preflight) continue;
     RunInfo info = InfoOf(**it);
     info.summary_json.clear();
     info.summary_table.clear();

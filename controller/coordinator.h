@@ -84,8 +84,12 @@ struct Progress {
   double total_s = 0;    // warmup + measurement
   bool warming_up = false;
   bool draining = false;
-  double requested_rate = 0;  // open loop, requests/s; 0 for a closed loop
-  double achieved_rate = 0;   // requests sent per second over the last full interval
+  // Open loop, requests/s now: the stage's own rate, a ramp's current one, else the mean; 0 for
+  // a closed loop.
+  double requested_rate = 0;
+  uint32_t stage = 0;        // 1-based stage of load.type stages now; 0 outside them
+  uint32_t stages = 0;       // the run's stage count (0 without stages)
+  double achieved_rate = 0;  // requests sent per second over the last full interval
   uint64_t started = 0;
   uint64_t succeeded = 0;
   uint64_t failed = 0;
@@ -178,8 +182,11 @@ class Coordinator {
   // Queues a run; kInvalidArgument for a config that cannot run, kPermissionDenied for a target
   // outside the allow-list, kResourceExhausted over a cap or a full queue. `caller` names who
   // asked (audit log).
+  // `preflight`: a client's one-request test before its run, left out of ListRuns.
   absl::StatusOr<std::string> Submit(const BenchmarkConfig& config, std::vector<std::string> notes,
-                                     const std::string& caller);
+                                     const std::string& caller, bool preflight = false);
+  // What Submit would answer, without queueing anything (OK when it would accept the run).
+  absl::Status Check(const BenchmarkConfig& config, const std::string& caller);
   absl::StatusOr<RunInfo> GetRun(const std::string& run_id);
   std::vector<RunInfo> ListRuns(size_t limit);
   // kNotFound for an unknown run, kFailedPrecondition for one already finished.
@@ -194,6 +201,10 @@ class Coordinator {
   struct Slot;
   struct RunRecord;
 
+  // Every check of a submitted config; the run's record, not queued yet.
+  absl::StatusOr<std::unique_ptr<RunRecord>> Admit(const BenchmarkConfig& config,
+                                                   std::vector<std::string> notes,
+                                                   const std::string& caller);
   void TickerMain();
   void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TryStart(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

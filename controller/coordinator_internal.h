@@ -89,6 +89,7 @@ struct Coordinator::Slot {
 
 struct Coordinator::RunRecord {
   std::string id;
+  bool preflight = false;  // a client's test request before its run: not listed
   BenchmarkConfig config;
   std::vector<std::string> notes;
   Plan plan;

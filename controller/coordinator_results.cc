@@ -313,6 +313,22 @@ Progress Coordinator::ProgressOf(const RunRecord& run) {
   const absl::Time now = IsTerminal(run.phase) ? run.finished : absl::Now();
   progress.elapsed_s = absl::ToDoubleSeconds(now - run.start);
   progress.warming_up = progress.elapsed_s < absl::ToDoubleSeconds(plan.warmup);
+  // Where the shape is now: the stage and its own rate, or the ramp's current rate.
+  const absl::Duration into = absl::Seconds(progress.elapsed_s) - plan.warmup;
+  if (plan.stages.size() > 1) {
+    progress.stages = static_cast<uint32_t>(plan.stages.size());
+    for (size_t k = 0; k < plan.stages.size() && into >= absl::ZeroDuration(); ++k) {
+      if (into < plan.stages[k].start + plan.stages[k].duration || k + 1 == plan.stages.size()) {
+        progress.stage = static_cast<uint32_t>(k + 1);
+        progress.requested_rate = plan.stages[k].rate;
+        break;
+      }
+    }
+  } else if (run.config.load.type == LoadType::kRamp && plan.measurement > absl::ZeroDuration()) {
+    const RampConfig& ramp = run.config.load.ramp;
+    const double share = std::clamp(absl::FDivDuration(into, plan.measurement), 0.0, 1.0);
+    progress.requested_rate = ramp.from + (ramp.to - ramp.from) * share;
+  }
   progress.draining =
       run.phase == RunPhase::kDraining || run.cancelled || run.failing || run.aborted;
   const std::vector<IntervalPoint>& series = run.series;

@@ -27,4 +27,8 @@ LocalWorkers::~LocalWorkers() {
   for (auto& agent : agents_->agents) agent->Shutdown();
 }
 
+absl::StatusOr<std::vector<std::string>> CheckWorkerFiles(const BenchmarkConfig& config) {
+  return worker::CheckRunFiles(config);
+}
+
 }  // namespace bench::controller

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "common/config.h"
 #include "grpcpp/channel.h"
 
 namespace bench::controller {
@@ -23,5 +25,9 @@ class LocalWorkers {
   struct Agents;
   std::unique_ptr<Agents> agents_;
 };
+
+// The files a config names that workers read (prompts.dataset, target.tls.caFile), read as a
+// worker reads them: a line per file, or the first error naming the field (for `validate`).
+absl::StatusOr<std::vector<std::string>> CheckWorkerFiles(const BenchmarkConfig& config);
 
 }  // namespace bench::controller

@@ -191,6 +191,8 @@ void FillProgress(const RunInfo& info, bench::v1::Progress* out) {
   out->set_started(p.started);
   out->set_workers(p.workers);
   out->set_warming_up(p.warming_up);
+  out->set_stage(p.stage);
+  out->set_stages(p.stages);
   out->set_draining(p.draining);
   out->set_message(info.error);
 }
@@ -530,8 +532,11 @@ class BenchmarkServiceImpl final : public bench::v1::BenchmarkService::CallbackS
     absl::StatusOr<ParsedConfig> parsed =
         ParseConfig(request.config_yaml(), "submitted config", overrides);
     if (!parsed.ok()) return ToGrpc(absl::InvalidArgumentError(parsed.status().message()));
-    absl::StatusOr<std::string> id =
-        coordinator_.Submit(parsed->config, parsed->notes, TokenCheck::Caller(context));
+    if (request.check_only()) {
+      return ToGrpc(coordinator_.Check(parsed->config, TokenCheck::Caller(context)));
+    }
+    absl::StatusOr<std::string> id = coordinator_.Submit(
+        parsed->config, parsed->notes, TokenCheck::Caller(context), request.preflight());
     if (!id.ok()) return ToGrpc(id.status());
     response->set_run_id(*id);
     for (const std::string& note : parsed->notes) response->add_warnings(note);

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -43,6 +46,9 @@ constexpr char kUsage[] =
     "                        in-process workers (cluster.workers, default 1)\n"
     "  --quiet               no progress display\n"
     "  --json                print summary.json to stdout (the table goes to stderr)\n"
+    "  --verbose             also print the notes on defaults applied (summary.json has them)\n"
+    "  --no-preflight        skip the test request sent before the run (a run whose target\n"
+    "                        answers it with an error stops there, exit 1, with its text)\n"
     "\n"
     "Ctrl-C stops sending, lets requests in flight finish briefly, writes partial results and\n"
     "exits 5. Exit codes: 0 ok, 1 run failed, 2 invalid usage or config, 3 SLO failed, 4 "
@@ -81,7 +87,7 @@ RunInfo FollowRun(Coordinator& coordinator, const std::string& run_id, bool quie
       handled_interrupts = interrupts_seen;
     }
     if (!quiet && absl::Now() >= next_progress) {
-      const std::string line = RenderProgressLine(info.progress, info.error);
+      const std::string line = RenderProgressLine(info.progress, info.error, ProgressWidth());
       std::fprintf(stderr, terminal ? "\r%s\033[K" : "%s\n", line.c_str());
       next_progress += progress_every;
     }
@@ -135,6 +141,8 @@ struct Options {
   int threads = 0;
   bool quiet = false;
   bool json = false;
+  bool preflight = true;
+  bool verbose = false;
 };
 
 // Parses the flags; returns an exit code when the command must stop here.
@@ -151,6 +159,10 @@ std::optional<int> ParseFlags(const std::vector<std::string>& args, Options* opt
       options->quiet = true;
     } else if (arg == "--json") {
       options->json = true;
+    } else if (arg == "--no-preflight") {
+      options->preflight = false;
+    } else if (arg == "--verbose" || arg == "-v") {
+      options->verbose = true;
     } else if (options->config.Match(args, &i, &error)) {
       if (!error.empty()) return UsageError(error);
     } else if (MatchFlag(args, &i, "--threads", &value)) {
@@ -163,7 +175,8 @@ std::optional<int> ParseFlags(const std::vector<std::string>& args, Options* opt
       return UsageError("unexpected argument " + arg);
     } else {
       std::vector<std::string_view> known = ConfigFlags::Names();
-      known.insert(known.end(), {"--quiet", "--json", "--threads", "--help"});
+      known.insert(known.end(),
+                   {"--quiet", "--json", "--threads", "--no-preflight", "--verbose", "--help"});
       return UsageError(UnknownFlag(arg, known));
     }
   }
@@ -226,6 +239,9 @@ int RunRunCommand(const std::vector<std::string>& args) {
                  threads_each * worker_count, worker_count,
                  worker_count == 1 ? "worker" : "workers");
   }
+  if (options.verbose) {
+    for (const std::string& note : parsed->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  }
 
   // The controller and its workers, in this process.
   CoordinatorOptions coordinator_options;
@@ -257,6 +273,32 @@ int RunRunCommand(const std::vector<std::string>& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
+  const auto stop = [&](int code) {
+    workers.reset();
+    server->Shutdown(std::chrono::system_clock::now());
+    return code;
+  };
+  if (options.preflight) {
+    // What the controller would refuse is refused before the preflight sends anything.
+    if (absl::Status admitted = coordinator.Check(FirstRunOf(config), "local"); !admitted.ok()) {
+      std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
+                   std::string(admitted.message()).c_str());
+      return stop(admitted.code() == absl::StatusCode::kPermissionDenied ? kExitDenied
+                                                                         : kExitUsage);
+    }
+    // Its results go to a scratch directory: only its verdict matters.
+    char scratch[] = "/tmp/llm-d-bench-preflight-XXXXXX";
+    if (::mkdtemp(scratch) == nullptr) {
+      std::fprintf(stderr, "bench-controller run: cannot create a scratch directory: %s\n",
+                   std::strerror(errno));
+      return stop(kExitRunFailed);
+    }
+    LocalProbeExecutor executor(coordinator, parsed->notes, /*quiet=*/true);
+    const std::optional<int> failed = RunPreflight(config, executor, scratch, options.quiet);
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch, ignored);
+    if (failed.has_value()) return stop(*failed);
+  }
   if (series) {
     LocalProbeExecutor executor(coordinator, parsed->notes, options.quiet);
     const int code = RunSeries(config, executor, {options.quiet, options.json});

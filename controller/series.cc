@@ -560,6 +560,70 @@ int RunSeries(const BenchmarkConfig& config, ProbeExecutor& executor,
   return kExitOk;
 }
 
+std::optional<int> RunPreflight(const BenchmarkConfig& config, ProbeExecutor& executor,
+                                const std::string& output_dir, bool quiet) {
+  ProbeSpec probe;
+  probe.index = 0;
+  probe.role = "preflight";
+  probe.concurrency = 1;
+  BenchmarkConfig& c = probe.config;
+  c = config;
+  c.load = LoadConfig{};
+  c.load.type = LoadType::kConcurrency;
+  c.load.concurrency = 1;
+  c.benchmark.name = config.benchmark.name + "-preflight";
+  c.benchmark.warmup = absl::ZeroDuration();
+  c.benchmark.max_requests = 1;
+  // Long enough for the one request (the run ends when it does), within what the run itself
+  // may take (a daemon's --max-duration).
+  c.benchmark.duration = std::min(config.target.timeout + absl::Seconds(1),
+                                  config.benchmark.warmup + config.benchmark.duration);
+  c.slo = SloConfig{};
+  c.metrics.raw = false;
+  c.metrics.raw_token_times = false;
+  c.metrics.prometheus = PrometheusConfig{};
+  c.output.dir = output_dir;
+  c.output.formats = {OutputFormat::kJson};
+  const ProbeRun run = executor.Execute(probe);
+  const Json summary = Json::parse(run.summary_json, nullptr, /*allow_exceptions=*/false);
+  const Json& requests = JsonAt(summary, "requests");
+  if (NumberOr(JsonAt(requests, "succeeded"), 0) >= 1) {
+    if (!quiet) {
+      const double ttft = NumberOr(
+          JsonAt(JsonAt(JsonAt(JsonAt(summary, "latency"), "ttft"), "percentiles"), "p50"), -1);
+      std::fprintf(stderr, "preflight: one request answered (TTFT %s ms)\n", Ms(ttft).c_str());
+    }
+    return std::nullopt;
+  }
+  std::string why = run.error;
+  const Json& errors = JsonAt(requests, "errors");
+  if (errors.is_array() && !errors.empty()) {
+    const Json& first = errors[0];
+    why = JsonAt(first, "category").is_string() ? JsonAt(first, "category").get<std::string>()
+                                                : std::string("failed");
+    const Json& examples = JsonAt(first, "examples");
+    if (examples.is_array() && !examples.empty() && examples[0].is_string()) {
+      absl::StrAppend(&why, " (", examples[0].get<std::string>(), ")");
+    }
+  } else if (why.empty()) {
+    why = absl::StrCat("no answer within target.timeout (",
+                       FormatCompactDuration(config.target.timeout), ")");
+  }
+  std::fprintf(stderr,
+               "bench-controller: preflight: the test request to %s failed: %s; the run was not "
+               "started (--no-preflight skips this check)\n",
+               config.target.endpoint.c_str(), why.c_str());
+  const bool refused = run.exit_code == kExitUsage || run.exit_code == kExitDenied;
+  return refused ? run.exit_code : kExitRunFailed;
+}
+
+BenchmarkConfig FirstRunOf(const BenchmarkConfig& config) {
+  if (config.load.series.kind == SeriesKind::kNone) return config;
+  SeriesDriver driver(config);
+  std::optional<ProbeSpec> first = driver.Next(config.output.dir);
+  return first.has_value() ? first->config : config;
+}
+
 std::string DescribeSeries(const BenchmarkConfig& config) {
   const SeriesConfig& series = config.load.series;
   const std::string arrival(LoadTypeName(config.load.type));

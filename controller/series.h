@@ -127,6 +127,17 @@ std::string SeriesJson(const SeriesDriver& driver, const std::string& directory)
 // cannot be written, 3 capacity: no rate probed met the SLOs, 5 cancelled.
 int RunSeries(const BenchmarkConfig& config, ProbeExecutor& executor, const SeriesOptions& options);
 
+// The preflight: one request as the run would send it (its target, headers, prompts), alone,
+// before anything else, written under `output_dir`. When it fails, prints the reason (the
+// error category and the server's own text, secrets masked) and returns the exit code to stop
+// with (1; 2 or 6 when the controller refused the config); nullopt when it succeeded.
+std::optional<int> RunPreflight(const BenchmarkConfig& config, ProbeExecutor& executor,
+                                const std::string& output_dir, bool quiet);
+
+// What the controller is given first: `config` itself, or a series' first probe (written under
+// output.dir), so that both can be checked before the preflight sends anything.
+BenchmarkConfig FirstRunOf(const BenchmarkConfig& config);
+
 // The series in words, for validate and the start of a run.
 std::string DescribeSeries(const BenchmarkConfig& config);
 

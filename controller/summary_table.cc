@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/config_yaml.h"
 #include "controller/commands.h"
 #include "controller/summary.h"
 #include "controller/summary_format.h"
@@ -372,7 +373,21 @@ std::string RenderSummaryTable(const RunSummary& summary) {
   for (const Warning& w : summary.warnings) {
     AppendWrapped("WARNING", absl::StrCat(w.code, ": ", w.message), &out);
   }
-  for (const std::string& note : summary.notes) AppendWrapped("note", note, &out);
+  // The defaults the config left to us are in summary.json (and `run --verbose`, `validate`);
+  // the table keeps the notes about this run.
+  size_t defaults = 0;
+  for (const std::string& note : summary.notes) {
+    if (note.rfind(kDefaultsNotePrefix, 0) == 0) {
+      ++defaults;
+    } else {
+      AppendWrapped("note", note, &out);
+    }
+  }
+  if (defaults > 0) {
+    AppendWrapped("note",
+                  "defaults applied: summary.json's notes list them (run --verbose prints them)",
+                  &out);
+  }
 
   std::string verdict;
   switch (ExitCodeFor(summary)) {

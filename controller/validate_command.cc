@@ -14,6 +14,7 @@
 #include "controller/cli_flags.h"
 #include "controller/commands.h"
 #include "controller/config_flags.h"
+#include "controller/local_workers.h"
 #include "controller/series.h"
 
 namespace bench::controller {
@@ -104,6 +105,13 @@ int RunValidateCommand(const std::vector<std::string>& args) {
                  plan.trace_error.c_str(), parsed->config.load.trace.c_str());
     return kExitUsage;
   }
+  // The files the workers would read, read here the same way.
+  absl::StatusOr<std::vector<std::string>> files = CheckWorkerFiles(parsed->config);
+  if (!files.ok()) {
+    std::fprintf(stderr, "%s: %s\nbench-controller validate: 1 error in %s; nothing was sent\n",
+                 source.c_str(), std::string(files.status().message()).c_str(), source.c_str());
+    return kExitUsage;
+  }
   std::fputs(ConfigToYaml(parsed->config).c_str(), stdout);
   std::printf("#\n# Plan\n");
   PrintCommented(parsed->config.load.series.kind != SeriesKind::kNone
@@ -113,6 +121,15 @@ int RunValidateCommand(const std::vector<std::string>& args) {
     std::printf("#\n# Notes (defaults and shorthands applied)\n");
     for (const std::string& note : parsed->notes) std::printf("#   - %s\n", note.c_str());
   }
+  std::printf("#\n# Checked\n");
+  for (const std::string& file : *files) std::printf("#   - %s\n", file.c_str());
+  if (plan.trace_requests.has_value()) {
+    std::printf("#   - load.trace %s: %lld records\n", parsed->config.load.trace.c_str(),
+                static_cast<long long>(*plan.trace_requests));
+  }
+  std::printf(
+      "#   - not checked: the endpoint (validate sends nothing; run and submit send one "
+      "test request first)\n");
   const absl::Status runnable = CheckRunnable(parsed->config);
   std::printf("#\n# Valid.%s%s\n", runnable.ok() ? "" : " Before `run`: ",
               runnable.ok() ? "" : std::string(runnable.message()).c_str());

@@ -526,4 +526,8 @@ void WorkerAgent::Shutdown() { impl_->Shutdown(); }
 int WorkerAgent::Wait() { return impl_->Wait(); }
 const std::string& WorkerAgent::worker_id() const { return impl_->worker_id(); }
 
+absl::StatusOr<std::vector<std::string>> CheckRunFiles(const BenchmarkConfig& config) {
+  return CheckConfigFiles(config);
+}
+
 }  // namespace bench::worker

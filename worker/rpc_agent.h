@@ -10,8 +10,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/config.h"
 #include "common/mutex.h"
 #include "common/rpc_credentials.h"
 #include "grpcpp/channel.h"
@@ -52,5 +55,9 @@ class WorkerAgent {
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// For `validate`: the files a run's config names that a worker reads (CheckConfigFiles in
+// share_runner.h), read now.
+absl::StatusOr<std::vector<std::string>> CheckRunFiles(const BenchmarkConfig& config);
 
 }  // namespace bench::worker

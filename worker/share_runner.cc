@@ -53,6 +53,36 @@ engine::PromptSpec ToEngine(const PromptsConfig& prompts, uint64_t seed) {
   return spec;
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> CheckConfigFiles(const BenchmarkConfig& config) {
+  std::vector<std::string> checked;
+  if (config.prompts.type != PromptsType::kSynthetic) {
+    absl::StatusOr<std::unique_ptr<engine::PromptSource>> prompts =
+        engine::PromptSource::Create(ToEngine(config.prompts, config.benchmark.seed));
+    if (!prompts.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompts.dataset: ", prompts.status().message()));
+    }
+    checked.push_back(absl::StrCat("prompts.dataset ", config.prompts.dataset, ": ",
+                                   (*prompts)->dataset_size(), " prompts"));
+  }
+  if (!config.target.tls.ca_file.empty()) {
+    engine::TlsClientOptions tls;
+    tls.ca_file = config.target.tls.ca_file;
+    absl::StatusOr<std::unique_ptr<engine::TlsContext>> context =
+        engine::TlsContext::CreateClient(tls);
+    if (!context.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("target.tls.caFile: ", context.status().message()));
+    }
+    checked.push_back(absl::StrCat("target.tls.caFile ", config.target.tls.ca_file, ": loaded"));
+  }
+  return checked;
+}
+
+namespace {
+
 engine::SloLimits SloLimitsOf(const SloConfig& slo) {
   engine::SloLimits limits;
   for (const SloThreshold& threshold : slo.thresholds) {

@@ -34,6 +34,11 @@ struct ShareDelta {
   uint64_t records_dropped = 0;        // metrics.raw: records the engine could not keep
 };
 
+// The files a config names that a worker reads (prompts.dataset, target.tls.caFile), loaded as
+// a run would load them: one line per file saying what it holds, or the first error naming the
+// field and the file. For `validate`, which sends nothing.
+absl::StatusOr<std::vector<std::string>> CheckConfigFiles(const BenchmarkConfig& config);
+
 // Created and driven by one thread (the worker's run thread); Snapshot-based, so the engine's
 // own threads are never blocked for long.
 class ShareRunner {

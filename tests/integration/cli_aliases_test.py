@@ -6,6 +6,7 @@ alone. Usage: cli_aliases_test.py BUILD_DIR SOURCE_DIR"""
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,8 +17,9 @@ failures = []
 
 
 def validate(*args):
+    # In the scratch directory, where the table's sharegpt.json is.
     run = subprocess.run([controller, "validate", *args], capture_output=True, text=True,
-                         timeout=30)
+                         timeout=30, cwd=scratch)
     return run.returncode, run.stdout, run.stderr
 
 
@@ -27,6 +29,9 @@ def plan(stdout):
 
 
 with tempfile.TemporaryDirectory() as work:
+    scratch = work
+    shutil.copy(os.path.join(source, "worker", "engine", "testdata", "prompts",
+                             "sharegpt_small.json"), os.path.join(work, "sharegpt.json"))
     base = os.path.join(work, "base.yaml")
     with open(base, "w") as f:
         f.write("benchmark: {name: aliases}\n"

@@ -43,7 +43,7 @@ cluster: {workers: 2}
 output: {formats: [json]}
 YAML
 before=$(sim_served)
-"$controller" submit "${ctl[@]}" --config "$work/skew.yaml" --output "$work/client" --quiet \
+"$controller" submit "${ctl[@]}" --config "$work/skew.yaml" --no-preflight --output "$work/client" --quiet \
   >"$work/submit.out" 2>&1 || fail "submit: exit $? $(cat "$work/submit.out")"
 served=$(($(sim_served) - before))
 summary=$(find "$work/client" -name summary.json | head -1)

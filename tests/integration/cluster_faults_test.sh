@@ -57,7 +57,7 @@ for i in 1 2 3; do start_worker "$i"; done
 # --- a lost worker under onWorkerLoss: fail ----------------------------------------------------
 config lose-one 3 30
 rc=0
-"$controller" submit "${ctl[@]}" --config "$work/lose-one.yaml" --output "$work/client" --quiet \
+"$controller" submit "${ctl[@]}" --config "$work/lose-one.yaml" --no-preflight --output "$work/client" --quiet \
   >"$work/lose-one.out" 2>"$work/lose-one.err" &
 submit_pid=$!
 run_id=""

@@ -77,7 +77,7 @@ grep -q "outside the allow-list" "$work/denied.out" || fail "no allow-list messa
 # --- a distributed run ---------------------------------------------------------------------
 before=$(sim_served)
 rc=0
-"$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/poisson.yaml" \
+"$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/poisson.yaml" --no-preflight \
   --output "$work/client-results" >"$work/submit.out" 2>"$work/submit.err" || rc=$?
 cat "$work/submit.out"
 [ "$rc" -eq 0 ] || { cat "$work/submit.err" "$work/serve.log"; fail "submit exit $rc"; }
@@ -124,7 +124,7 @@ rc=0
 [ "$rc" -eq 1 ] || fail "status of an unknown run: exit $rc, want 1"
 
 # --- the same config through run --------------------------------------------------------------
-"$controller" run --config "$work/poisson.yaml" --threads 3 --output "$work/run-results" --quiet \
+"$controller" run --config "$work/poisson.yaml" --no-preflight --threads 3 --output "$work/run-results" --quiet \
   >"$work/run.out" 2>&1 || { cat "$work/run.out"; fail "run failed"; }
 run_results=$(sed -n 's/^results: //p' "$work/run.out")
 python3 "$(dirname "$0")/check_requests_jsonl.py" "$run_results" 3 || fail "requests.jsonl (run)"

@@ -71,7 +71,7 @@ load: {type: constant, rate: 10}
 output: {formats: [json]}
 YAML
 rc=0
-"$controller" submit --controller "127.0.0.1:$port" --insecure --config "$work/prom.yaml" \
+"$controller" submit --controller "127.0.0.1:$port" --insecure --config "$work/prom.yaml" --no-preflight \
   --output "$work/client-results" >"$work/submit.out" 2>"$work/submit.log" || rc=$?
 cat "$work/submit.out"
 [ "$rc" -eq 0 ] || fail "submit exit $rc"

@@ -42,7 +42,16 @@ expect_not_in() {
   if grep -qF -- "$2" "$work/$1"; then fail "$3: $1 contains: $2"; fi
 }
 
-# 1. Every example validates, and its printed resolved config validates again.
+# 1. Every example validates, and its printed resolved config validates again. The seed's
+# cache example reads ShareGPT_V3_unfiltered.json from the working directory, as a user who
+# downloaded it would: a small ShareGPT file stands in for it (and without it, validate says so).
+mkdir -p "$work/cwd"
+cd "$work/cwd" || exit 1
+if run 2 --config "$examples/seed-my-benchmark.yaml"; then
+  expect_in err "prompts.dataset: " "seed dataset absent"
+  expect_in err "ShareGPT_V3_unfiltered.json" "seed dataset absent"
+fi
+cp "$src/worker/engine/testdata/prompts/sharegpt_small.json" ShareGPT_V3_unfiltered.json
 count=0
 for config in "$examples"/*.yaml; do
   count=$((count + 1))
@@ -158,6 +167,35 @@ fi
 if run 2 --config "$work/bad-trace.yaml"; then
   expect_in err "bad.jsonl:2: input_length must be a positive integer" "trace error"
   expect_in err "nothing was sent" "trace error"
+fi
+
+# 8. The files workers would read are read here: a dataset that is missing or malformed and a
+# CA that is not PEM are errors naming the field; good ones are listed; the endpoint is not
+# checked, and validate says so.
+printf '[{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello there"}]}]\n' >"$work/share.json"
+printf 'not json\n' >"$work/broken.json"
+printf 'not a certificate\n' >"$work/bad-ca.pem"
+for d in share broken missing; do
+  cat >"$work/$d-data.yaml" <<YAML
+benchmark: {name: data}
+target: {endpoint: http://127.0.0.1:8000/v1/chat/completions, model: m}
+load: {type: concurrency, concurrency: 2}
+prompts: {type: shareGPT, dataset: "$work/$d.json"}
+YAML
+done
+if run 0 --config "$work/share-data.yaml"; then
+  expect_in out "prompts.dataset $work/share.json: 1 prompts" "dataset checked"
+  expect_in out "not checked: the endpoint" "the endpoint is not checked"
+fi
+if run 2 --config "$work/missing-data.yaml"; then
+  expect_in err "prompts.dataset: " "missing dataset"
+  expect_in err "missing.json" "missing dataset path"
+fi
+if run 2 --config "$work/broken-data.yaml"; then
+  expect_in err "prompts.dataset: " "malformed dataset"
+fi
+if run 2 --config "$work/share-data.yaml" --set "target.tls.caFile=$work/bad-ca.pem"; then
+  expect_in err "target.tls.caFile: " "bad CA"
 fi
 
 echo "validate_cli: $checks checks, $failures failure(s)"

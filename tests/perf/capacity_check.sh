@@ -45,11 +45,11 @@ for stage in d["stages"]:
     ok = stage["slo"]["passed"]
     p99 = stage["latency"]["ttft"]["percentiles"]["p99"]
     print("   stage %2d: %5.1f req/s offered, TTFT p99 %8.1f ms: %s" % (
-        stage["stage"], stage["rates"]["requested_rate"], p99, "met" if ok else "missed"),
+        stage["stage"], stage["rate"], p99, "met" if ok else "missed"),
         file=sys.stderr)
     if not ok:
         break
-    answer = stage["rates"]["requested_rate"]
+    answer = stage["rate"]
 print(answer)
 PY
 )
