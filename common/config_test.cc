@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/config_yaml.h"
@@ -1189,6 +1191,26 @@ TEST(PlanTest, TraceCountsReadableFiles) {
       MakePlan(ParseOk("benchmark: {name: x}\nload: {type: trace, trace: \"" + path + "\"}\n"),
                no_io)
           .trace_requests.has_value());
+}
+
+TEST(SeedTest, RandomGivesEachParseItsOwnSeedAndSaysWhich) {
+  const std::string yaml = "benchmark: {name: s, seed: random}\n";
+  absl::StatusOr<ParsedConfig> first = Parse(yaml);
+  absl::StatusOr<ParsedConfig> second = Parse(yaml);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  // Two draws of a billion values agree once in a billion runs.
+  EXPECT_NE(first->config.benchmark.seed, second->config.benchmark.seed);
+  const std::string note =
+      "benchmark.seed: random gave " + std::to_string(first->config.benchmark.seed);
+  EXPECT_TRUE(std::any_of(first->notes.begin(), first->notes.end(), [&](const std::string& n) {
+    return n.rfind(note, 0) == 0;
+  })) << absl::StrJoin(first->notes, "\n");
+  // The printed config holds the number, so the run can be repeated exactly.
+  EXPECT_NE(
+      ConfigToYaml(first->config).find("seed: " + std::to_string(first->config.benchmark.seed)),
+      std::string::npos);
+  EXPECT_FALSE(Parse("benchmark: {name: s, seed: randm}\n").ok());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -1387,7 +1388,16 @@ class ConfigBuilder {
       diags_.Default("benchmark.warmup", "0s");
     }
     if (const YamlNode* v = s.Get("seed")) {
-      read_.Uint64(*v, s.Path("seed"), &b.seed);
+      if (v->kind == YamlNode::Kind::kScalar && absl::EqualsIgnoreCase(v->text, "random")) {
+        // A seed of this run's own, so that a repeated run does not send the same prompts
+        // (which a prefix cache would answer faster); written out like any other.
+        std::random_device entropy;
+        b.seed = (uint64_t{entropy()} << 32 | entropy()) % 1'000'000'000;
+        diags_.Note("benchmark.seed: random gave " + std::to_string(b.seed) +
+                    " (config.yaml of the results records it)");
+      } else {
+        read_.Uint64(*v, s.Path("seed"), &b.seed);
+      }
     } else {
       diags_.Default("benchmark.seed", "1");
     }
@@ -2339,11 +2349,21 @@ class ConfigBuilder {
                                        " that miss the SLOs, which the series needs whole; "
                                        "remove it");
     }
-    if (kind == SeriesKind::kCapacity && config_.slo.thresholds.empty() &&
-        !config_.slo.max_error_rate.has_value()) {
+    if (config_.benchmark.max_requests > 0) {
+      diags_.Error(series_origin_, "benchmark.maxRequests would end every probe of load.type " +
+                                       std::string(SeriesKindName(kind)) +
+                                       " early; remove it (each probe lasts benchmark.duration)");
+    }
+    if (kind != SeriesKind::kCapacity) return;
+    if (config_.slo.thresholds.empty() && !config_.slo.max_error_rate.has_value()) {
       diags_.Error(series_origin_,
                    "load.type capacity searches for the highest rate that meets the SLOs, and "
                    "the config has none; add one, e.g. slo: {ttft: {p99: 500ms}}");
+    } else if (!config_.slo.max_error_rate.has_value()) {
+      // Latencies count successes only: a server that sheds load with fast errors would look
+      // fine. A rate that fails more than 1% of its requests is not held.
+      config_.slo.max_error_rate = 0.01;
+      diags_.Default("slo.errorRate.max", "0.01 (load.type capacity: a rate held is one answered)");
     }
   }
 

@@ -410,14 +410,17 @@ int RunSubmitCommand(const std::vector<std::string>& args) {
   }
   if (preflight && !detach) {
     // What the daemon would refuse is refused before the preflight sends anything.
-    bench::v1::SubmitRequest check;
-    check.set_config_yaml(ConfigToYamlWithSecrets(FirstRunOf(parsed->config)));
-    check.set_check_only(true);
-    bench::v1::SubmitResponse checked;
-    grpc::ClientContext context;
-    client.Prepare(&context, absl::Seconds(30));
-    if (const grpc::Status status = client.stub->Submit(&context, check, &checked); !status.ok()) {
-      return RpcFailed("submit", status, client.dial.address);
+    for (const BenchmarkConfig& run : RunsToCheck(parsed->config)) {
+      bench::v1::SubmitRequest check;
+      check.set_config_yaml(ConfigToYamlWithSecrets(run));
+      check.set_check_only(true);
+      bench::v1::SubmitResponse checked;
+      grpc::ClientContext context;
+      client.Prepare(&context, absl::Seconds(30));
+      if (const grpc::Status status = client.stub->Submit(&context, check, &checked);
+          !status.ok()) {
+        return RpcFailed("submit", status, client.dial.address);
+      }
     }
     // A run of its own on the daemon, before the real one; its results stay there.
     RemoteProbeExecutor executor(client, /*quiet=*/true, /*fetch=*/false);

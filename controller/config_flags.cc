@@ -103,7 +103,7 @@ bool ConfigFlags::Match(const std::vector<std::string>& args, size_t* i, std::st
     return true;
   };
   if (arg == "--find-capacity") {
-    Set("load.type", "capacity", "--find-capacity");
+    find_capacity_ = true;
     return true;
   }
   if (take("--config")) {
@@ -331,6 +331,39 @@ absl::Status ConfigFlags::ResolveEndpoint() {
 absl::Status ConfigFlags::ResolveLoad(bool have_config) {
   const bool infinite = rate_ && (absl::AsciiStrToLower(rate_->value) == "inf" ||
                                   absl::AsciiStrToLower(rate_->value) == "infinity");
+  if (find_capacity_) {
+    // The search picks the rates; a concurrency is its cap.
+    if (rate_ || rate_type_ || num_prompts_ || burstiness_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--find-capacity searches for the rate itself: drop ", rate_        ? rate_->flag
+                                                                 : rate_type_ ? rate_type_->flag
+                                                                 : num_prompts_
+                                                                     ? num_prompts_->flag
+                                                                     : burstiness_->flag));
+    }
+    Set("load.type", "capacity", "--find-capacity");
+    if (concurrency_) {
+      Set("load.concurrency", concurrency_->value,
+          absl::StrCat(concurrency_->flag, " ", concurrency_->value));
+    }
+    if (duration_) {
+      Set("benchmark.duration", duration_->value,
+          absl::StrCat(duration_->flag, " ", duration_->value));
+    }
+    return absl::OkStatus();
+  }
+  if (rate_type_) {
+    // Which of --rate and --concurrency each profile reads; the other would be ignored.
+    const std::string type = absl::AsciiStrToLower(rate_type_->value);
+    const bool reads_rate = type != "synchronous";
+    const bool reads_concurrency =
+        type == "throughput" || type == "constant" || type == "poisson" || type == "sweep";
+    if ((rate_ && !reads_rate) || (concurrency_ && !reads_concurrency)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(rate_ && !reads_rate ? rate_->flag : concurrency_->flag,
+                       " has no meaning with --rate-type ", rate_type_->value));
+    }
+  }
   if (rate_type_) {
     // GuideLLM: --rate-type names the profile, and --rate means what the profile counts.
     const std::string type = absl::AsciiStrToLower(rate_type_->value);
@@ -354,6 +387,7 @@ absl::Status ConfigFlags::ResolveLoad(bool have_config) {
     } else if (type == "sweep") {
       Set("load.type", "sweep", label);
       if (rate_) Set("load.sweep.points", rate_->value, absl::StrCat("--rate ", rate_->value));
+      if (concurrency_) Set("load.concurrency", concurrency_->value, concurrency_->flag);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(label, ": synchronous, throughput, concurrent, constant, poisson or sweep"));
@@ -427,6 +461,13 @@ absl::Status ConfigFlags::ResolveLoad(bool have_config) {
 }
 
 absl::Status ConfigFlags::Finish(bool have_config) {
+  if (range_ratio_.has_value() &&
+      std::none_of(overrides_.begin(), overrides_.end(), [](const ConfigOverride& o) {
+        return absl::StartsWith(o.label, "--random-");
+      })) {
+    return absl::InvalidArgumentError(
+        "--random-range-ratio widens --random-input-len and --random-output-len; give one");
+  }
   if (range_ratio_.has_value()) {
     // vLLM: lengths uniform in [N(1 - r), N(1 + r)]; here a normal with that mean, range and
     // the uniform's standard deviation.

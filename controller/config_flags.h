@@ -72,6 +72,7 @@ class ConfigFlags {
   std::optional<Given> endpoint_, base_url_, host_, port_, api_;
   std::optional<Given> rate_, concurrency_, num_prompts_, duration_, rate_type_, burstiness_;
   bool poisson_ = false;               // --request-rate: vLLM and AIPerf send Poisson arrivals
+  bool find_capacity_ = false;         // --find-capacity
   std::optional<double> range_ratio_;  // vLLM's --random-range-ratio
 };
 

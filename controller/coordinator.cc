@@ -464,6 +464,12 @@ absl::Status Coordinator::Check(const BenchmarkConfig& config, const std::string
 absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
                                                 std::vector<std::string> notes,
                                                 const std::string& caller, bool preflight) {
+  // Only a preflight's shape may be left out of `list`: one request, one at a time.
+  if (preflight && (config.load.type != LoadType::kConcurrency || config.load.concurrency != 1 ||
+                    config.benchmark.max_requests != 1)) {
+    return absl::InvalidArgumentError(
+        "a preflight run is a closed loop of 1 with benchmark.maxRequests 1");
+  }
   BENCH_ASSIGN_OR_RETURN(std::unique_ptr<RunRecord> run, Admit(config, std::move(notes), caller));
   run->preflight = preflight;
   MutexLock lock(mu_);

@@ -280,11 +280,13 @@ int RunRunCommand(const std::vector<std::string>& args) {
   };
   if (options.preflight) {
     // What the controller would refuse is refused before the preflight sends anything.
-    if (absl::Status admitted = coordinator.Check(FirstRunOf(config), "local"); !admitted.ok()) {
-      std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
-                   std::string(admitted.message()).c_str());
-      return stop(admitted.code() == absl::StatusCode::kPermissionDenied ? kExitDenied
-                                                                         : kExitUsage);
+    for (const BenchmarkConfig& run : RunsToCheck(config)) {
+      if (absl::Status admitted = coordinator.Check(run, "local"); !admitted.ok()) {
+        std::fprintf(stderr, "bench-controller run: %s; nothing was sent\n",
+                     std::string(admitted.message()).c_str());
+        return stop(admitted.code() == absl::StatusCode::kPermissionDenied ? kExitDenied
+                                                                           : kExitUsage);
+      }
     }
     // Its results go to a scratch directory: only its verdict matters.
     char scratch[] = "/tmp/llm-d-bench-preflight-XXXXXX";

@@ -214,7 +214,15 @@ void SeriesDriver::DecideSweep() {
 
 void SeriesDriver::DecideCapacity(const ProbeResult& result) {
   const CapacityConfig& capacity = config_.load.series.capacity;
-  const bool passed = result.slo_passed == true;
+  // A probe whose load generator fell behind did not offer its rate (the server may or may not
+  // have held it): counted as a miss, so the answer is never a rate that was not sent.
+  if (result.slo_passed == true && result.generator_limited) {
+    note_ = absl::StrCat("probe ", result.index,
+                         " met the SLOs but the load generator fell behind ", Rate(result.rate),
+                         " req/s (summary.json generator), so it counts as a miss; "
+                         "the answer may be bounded by the generator, not the server");
+  }
+  const bool passed = result.slo_passed == true && !result.generator_limited;
   if (passed) {
     if (!answer_.has_value() || result.rate > passing_rate_) {
       answer_ = result.index;
@@ -250,6 +258,15 @@ void SeriesDriver::DecideCapacity(const ProbeResult& result) {
     return;
   }
   next_rate_ = (passing_rate_ + failing_rate_) / 2;
+}
+
+const ProbeResult* SeriesDriver::LowestMeasured() const {
+  const ProbeResult* lowest = nullptr;
+  for (const ProbeResult& p : probes_) {
+    const bool measured = p.exit_code == kExitOk || p.exit_code == kExitSloFailed;
+    if (measured && (lowest == nullptr || p.rate < lowest->rate)) lowest = &p;
+  }
+  return lowest;
 }
 
 std::string SeriesDriver::Verdict() const {
@@ -292,9 +309,11 @@ std::string SeriesDriver::Verdict() const {
                                             : absl::StrCat(Rate(c.resolution), " req/s"),
                       ")");
     }
-  } else if (!probes_.empty()) {
-    verdict = absl::StrCat("capacity: no rate probed met every SLO (the lowest, ",
-                           Rate(probes_.back().rate), " req/s: ", probes_.back().slo_failures, ")");
+  } else if (const ProbeResult* lowest = LowestMeasured()) {
+    verdict = absl::StrCat(
+        "capacity: no rate probed met every SLO (the lowest, ", Rate(lowest->rate), " req/s: ",
+        lowest->slo_failures.empty() ? "the load generator fell behind" : lowest->slo_failures,
+        ")");
   } else {
     verdict = "capacity: no probe ran";
   }
@@ -491,7 +510,7 @@ int RunSeries(const BenchmarkConfig& config, ProbeExecutor& executor,
               const SeriesOptions& options) {
   absl::StatusOr<std::string> directory = CreateResultsDirectory(config, absl::Now());
   if (!directory.ok()) {
-    std::fprintf(stderr, "bench-controller: %s; nothing was sent\n",
+    std::fprintf(stderr, "bench-controller: cannot create the series directory: %s\n",
                  std::string(directory.status().message()).c_str());
     return kExitUsage;
   }
@@ -574,6 +593,11 @@ std::optional<int> RunPreflight(const BenchmarkConfig& config, ProbeExecutor& ex
   c.benchmark.name = config.benchmark.name + "-preflight";
   c.benchmark.warmup = absl::ZeroDuration();
   c.benchmark.max_requests = 1;
+  // A prompt of the run's shape but not one of its own, which the server would then have in
+  // its prefix cache when the run sends it.
+  c.benchmark.seed = config.benchmark.seed + 1'000'003;
+  // One request on one worker: nothing to rebalance (rebalance refuses maxRequests).
+  c.cluster.on_worker_loss = WorkerLossPolicy::kFail;
   // Long enough for the one request (the run ends when it does), within what the run itself
   // may take (a daemon's --max-duration).
   c.benchmark.duration = std::min(config.target.timeout + absl::Seconds(1),
@@ -585,6 +609,12 @@ std::optional<int> RunPreflight(const BenchmarkConfig& config, ProbeExecutor& ex
   c.output.dir = output_dir;
   c.output.formats = {OutputFormat::kJson};
   const ProbeRun run = executor.Execute(probe);
+  if (run.exit_code == kExitCancelled) {
+    std::fprintf(stderr,
+                 "bench-controller: interrupted during the preflight; nothing else was "
+                 "sent\n");
+    return kExitCancelled;
+  }
   const Json summary = Json::parse(run.summary_json, nullptr, /*allow_exceptions=*/false);
   const Json& requests = JsonAt(summary, "requests");
   if (NumberOr(JsonAt(requests, "succeeded"), 0) >= 1) {
@@ -617,11 +647,26 @@ std::optional<int> RunPreflight(const BenchmarkConfig& config, ProbeExecutor& ex
   return refused ? run.exit_code : kExitRunFailed;
 }
 
-BenchmarkConfig FirstRunOf(const BenchmarkConfig& config) {
-  if (config.load.series.kind == SeriesKind::kNone) return config;
+std::vector<BenchmarkConfig> RunsToCheck(const BenchmarkConfig& config) {
+  if (config.load.series.kind == SeriesKind::kNone) return {config};
+  // The driver, fed stand-in results (every SLO met, 1, 2, 3 req/s completed), gives the
+  // probes' shapes without running them.
   SeriesDriver driver(config);
-  std::optional<ProbeSpec> first = driver.Next(config.output.dir);
-  return first.has_value() ? first->config : config;
+  std::vector<BenchmarkConfig> runs;
+  for (int i = 1; i <= 3; ++i) {
+    std::optional<ProbeSpec> probe = driver.Next(config.output.dir);
+    if (!probe.has_value()) break;
+    runs.push_back(probe->config);
+    ProbeResult stand_in;
+    stand_in.index = probe->index;
+    stand_in.role = probe->role;
+    stand_in.rate = probe->rate;
+    stand_in.exit_code = kExitOk;
+    stand_in.completed_rate = i;
+    stand_in.slo_passed = true;
+    driver.Record(stand_in);
+  }
+  return runs;
 }
 
 std::string DescribeSeries(const BenchmarkConfig& config) {

@@ -75,6 +75,8 @@ class SeriesDriver {
 
   // One or two sentences: the answer and how it was found.
   std::string Verdict() const;
+  // The lowest-rate probe that ran through (met its SLOs or missed them); null when none did.
+  const ProbeResult* LowestMeasured() const;
 
  private:
   ProbeSpec MakeProbe(const std::string& probes_dir, const std::string& role, double rate,
@@ -123,8 +125,9 @@ std::string SeriesJson(const SeriesDriver& driver, const std::string& directory)
 // Runs the whole series: creates the series directory (<output.dir>/<name>-<stamp>/), runs each
 // probe into its probes/ directory, prints a line per probe, then writes series.json,
 // series.md, plots/latency_vs_rate.png and series.html (as output.formats asks) and prints the
-// table and the verdict. Returns the exit code: 0, 1 a probe failed to run, 2 the directory
-// cannot be written, 3 capacity: no rate probed met the SLOs, 5 cancelled.
+// table and the verdict. Returns the exit code: 0; 3 capacity: no rate probed met the SLOs;
+// 5 cancelled; else the code of the probe that could not run (1 failed, 2 the controller
+// refused it, 6 denied), 1 when a series file cannot be written, 2 the directory.
 int RunSeries(const BenchmarkConfig& config, ProbeExecutor& executor, const SeriesOptions& options);
 
 // The preflight: one request as the run would send it (its target, headers, prompts), alone,
@@ -134,9 +137,10 @@ int RunSeries(const BenchmarkConfig& config, ProbeExecutor& executor, const Seri
 std::optional<int> RunPreflight(const BenchmarkConfig& config, ProbeExecutor& executor,
                                 const std::string& output_dir, bool quiet);
 
-// What the controller is given first: `config` itself, or a series' first probe (written under
-// output.dir), so that both can be checked before the preflight sends anything.
-BenchmarkConfig FirstRunOf(const BenchmarkConfig& config);
+// The runs to check with the controller before the preflight sends anything: `config` itself,
+// or a series' first probes, one of each shape (a sweep's synchronous, throughput and first
+// rate run; a capacity search's first three rates), written under output.dir.
+std::vector<BenchmarkConfig> RunsToCheck(const BenchmarkConfig& config);
 
 // The series in words, for validate and the start of a run.
 std::string DescribeSeries(const BenchmarkConfig& config);

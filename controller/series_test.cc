@@ -99,6 +99,40 @@ TEST(SeriesConfig, RefusesWhatCannotWork) {
               HasSubstr("load.arrival is not used by load.type poisson"));
   EXPECT_THAT(error("{type: sweep, capacity: {start: 1}}", ""),
               HasSubstr("load.capacity is not used by load.type sweep"));
+  const std::string yaml = "benchmark: {name: s, maxRequests: 50}\nload: {type: sweep}\n";
+  absl::StatusOr<ParsedConfig> capped = ParseConfig(yaml, "t.yaml", {});
+  ASSERT_FALSE(capped.ok());
+  EXPECT_THAT(capped.status().message(),
+              HasSubstr("benchmark.maxRequests would end every probe of load.type sweep early"));
+}
+
+TEST(SeriesConfig, CapacityCountsErrorsUnlessTheConfigSays) {
+  // Latencies count successes only: a rate answered with errors must not pass.
+  EXPECT_EQ(Parse("{type: capacity}", "{ttft: {p99: 1s}}").slo.max_error_rate, 0.01);
+  EXPECT_EQ(
+      Parse("{type: capacity}", "{ttft: {p99: 1s}, errorRate: {max: 0.2}}").slo.max_error_rate,
+      0.2);
+  EXPECT_FALSE(Parse("{type: sweep}", "{ttft: {p99: 1s}}").slo.max_error_rate.has_value());
+}
+
+TEST(CapacitySearch, AProbeWhoseGeneratorFellBehindIsAMiss) {
+  SeriesDriver driver(Parse("{type: capacity, capacity: {start: 10}}", "{ttft: {p99: 1s}}"));
+  std::vector<double> rates;
+  while (std::optional<ProbeSpec> probe = driver.Next("/p")) {
+    rates.push_back(probe->rate);
+    ProbeResult result;
+    result.index = probe->index;
+    result.rate = probe->rate;
+    result.exit_code = kExitOk;
+    // The server would hold anything; the generator cannot send more than 30 req/s.
+    result.slo_passed = true;
+    result.generator_limited = probe->rate > 30;
+    driver.Record(result);
+  }
+  EXPECT_EQ(rates[2], 40);
+  EXPECT_LE(driver.passing_rate(), 30);
+  EXPECT_GT(driver.failing_rate(), 30);
+  EXPECT_THAT(driver.Verdict(), HasSubstr("the load generator fell behind"));
 }
 
 TEST(CapacitySearch, BracketsThenBisectsToTheResolution) {

@@ -90,7 +90,12 @@ with tempfile.TemporaryDirectory() as work:
             (["--endpoint", "http://h:1/v1/chat/completions", "--api", "completions", "--rate",
               "1"], "asks for the other"),
             (["--data", "hf:dataset", "--rate", "1"], "only GuideLLM's synthetic spec"),
-            (["--dataset-name", "sonnet", "--rate", "1"], "random and sharegpt are supported")]:
+            (["--dataset-name", "sonnet", "--rate", "1"], "random and sharegpt are supported"),
+            (["--find-capacity", "--rate", "5"], "--find-capacity searches for the rate itself"),
+            (["--rate-type", "synchronous", "--rate", "5"], "has no meaning with --rate-type"),
+            (["--rate-type", "concurrent", "--rate", "4", "--concurrency", "8"],
+             "--concurrency has no meaning with --rate-type concurrent"),
+            (["--random-range-ratio", "0.2", "--rate", "1"], "give one")]:
         code, out, err = validate("--config", base, *args)
         if code != 2 or want not in err:
             failures.append("%s: exit %d, %r; want exit 2 and %r" % (args, code, err[:300], want))

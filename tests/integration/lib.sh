@@ -97,3 +97,15 @@ wait_elapsed() {
   done
   fail "run $1 did not reach $2 s"
 }
+
+# start_dev_cluster: a plaintext loopback `serve` (results in $work/server-results) and one
+# bench-worker of one thread dialing it; sets port. Needs controller and worker set.
+start_dev_cluster() {
+  "$controller" serve --insecure --listen 127.0.0.1:0 --allow-target 127.0.0.1/32 \
+    --results-dir "$work/server-results" >"$work/serve.log" 2>&1 &
+  pids+=($!)
+  port=$(wait_port "$work/serve.log" "serve: listening on") || fail "serve did not start"
+  "$worker" --controller "127.0.0.1:$port" --insecure --threads 1 --name w1 \
+    >"$work/worker.log" 2>&1 &
+  pids+=($!)
+}

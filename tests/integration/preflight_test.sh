@@ -35,6 +35,9 @@ echo "wrong model: exit 1 in $elapsed_ms ms: $(grep -o 'preflight: .*' "$work/wr
   fail "right model: exit $?: $(cat "$work/right.err")"
 grep -q "preflight: one request answered" "$work/right.err" || fail "no preflight line: $(cat "$work/right.err")"
 ls -d "$work"/results/quick-*/ >/dev/null || fail "right model: no results directory"
+# The preflight is one request on one worker, whatever the run's worker-loss policy.
+"$controller" run "${quick[@]}" --model right --set cluster.onWorkerLoss=rebalance --quiet \
+  >"$work/rebalance.out" 2>&1 || fail "onWorkerLoss rebalance: exit $?: $(cat "$work/rebalance.out")"
 echo "right model: $(grep -o 'preflight: .*' "$work/right.err"), then the run: $(grep -c . "$work/right.out") lines of summary"
 
 # --no-preflight: the window runs and every request fails as http_4xx:404.
@@ -47,12 +50,7 @@ summary=$(ls -d "$work"/results/quick-*/)summary.json
 echo "--no-preflight: the window ran (exit $rc): $(json "$summary" "d['requests']['errors'][0]['category']") x $(json "$summary" "d['requests']['failed']")"
 
 # submit: the daemon runs the preflight first.
-"$controller" serve --insecure --listen 127.0.0.1:0 --allow-target 127.0.0.1/32 \
-  --results-dir "$work/server-results" >"$work/serve.log" 2>&1 &
-pids+=($!)
-port=$(wait_port "$work/serve.log" "serve: listening on") || fail "serve did not start"
-"$worker" --controller "127.0.0.1:$port" --insecure --threads 1 --name w1 >"$work/worker.log" 2>&1 &
-pids+=($!)
+start_dev_cluster
 cat >"$work/wrong.yaml" <<YAML
 benchmark: {name: remote, duration: 2s}
 target: {endpoint: "$endpoint", model: wrong}

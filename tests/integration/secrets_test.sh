@@ -48,12 +48,7 @@ grep -q "supply the secret" "$work/rerun.out" || fail "no 'supply the secret' me
 echo "re-run of the results config.yaml: exit $rc, $(grep -o "target.headers.authorization is <redacted>[^:]*" "$work/rerun.out" | head -1)"
 
 # Through the cluster.
-"$controller" serve --insecure --listen 127.0.0.1:0 --allow-target 127.0.0.1/32 \
-  --results-dir "$work/server-results" >"$work/serve.log" 2>&1 &
-pids+=($!)
-port=$(wait_port "$work/serve.log" "serve: listening on") || fail "serve did not start"
-"$worker" --controller "127.0.0.1:$port" --insecure --threads 1 --name w1 >"$work/worker.log" 2>&1 &
-pids+=($!)
+start_dev_cluster
 "$controller" submit --controller "127.0.0.1:$port" --insecure --config "$work/secret.yaml" \
   --output "$work/client-results" >"$work/submit.out" 2>&1 ||
   fail "submit with a literal secret header: exit $? $(cat "$work/submit.out")"

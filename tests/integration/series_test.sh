@@ -143,12 +143,7 @@ probes=$(grep -c "^  *[0-9] rate" "$work/none.out" || true)
 echo "unreachable SLO: exit 3 after 4 probes: $(grep -o 'capacity: no rate[^;]*' "$work/none.out")"
 
 # ---- through a daemon: submit drives the series, the daemon runs each probe ----
-"$controller" serve --insecure --listen 127.0.0.1:0 --allow-target 127.0.0.1/32 \
-  --results-dir "$work/server-results" >"$work/serve.log" 2>&1 &
-pids+=($!)
-port=$(wait_port "$work/serve.log" "serve: listening on") || fail "serve did not start"
-"$worker" --controller "127.0.0.1:$port" --insecure --threads 1 --name w1 >"$work/worker.log" 2>&1 &
-pids+=($!)
+start_dev_cluster
 rc=0
 "$controller" submit --controller "127.0.0.1:$port" --insecure --config "$work/sweep.yaml" \
   --set load.sweep.points=3 --set benchmark.duration=2s --set 'output.formats=[json]' \

@@ -557,9 +557,10 @@ PromptSource::~PromptSource() = default;
 
 absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptSpec& spec) {
   std::unique_ptr<PromptSource> source(new PromptSource(spec));
+  double mean_input = 0;  // words, for the prefix length
   switch (spec.source) {
     case PromptSpec::Source::kSynthetic: {
-      double mean_input = spec.input_length.mean;
+      mean_input = spec.input_length.mean;
       if (spec.fixed_lengths.empty()) {
         BENCH_RETURN_IF_ERROR(CheckDistribution(spec.input_length, "prompts.inputLength"));
       } else {
@@ -575,19 +576,6 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
         }
         mean_input = sum / static_cast<double>(spec.fixed_lengths.size());
       }
-      if (!(spec.prefix_ratio >= 0 && spec.prefix_ratio <= 1)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("prompts.prefixRatio must be in [0, 1], got ", spec.prefix_ratio));
-      }
-      if (spec.prefix_groups < 1) {
-        return absl::InvalidArgumentError("prompts.prefixGroups must be >= 1, got 0");
-      }
-      if (spec.prefix_ratio > 0) {
-        source->prefix_words_ = std::llround(spec.prefix_ratio * std::max(0.0, mean_input));
-        for (uint64_t rest = (spec.prefix_groups - 1) >> 8; rest > 0; rest >>= 8) {
-          ++source->tag_words_;
-        }
-      }
       break;
     }
     case PromptSpec::Source::kFile: {
@@ -600,6 +588,27 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
       BENCH_ASSIGN_OR_RETURN(
           source->entries_, LoadShareGpt(spec.dataset_path, spec.dataset_output_length, spec.seed));
       break;
+    }
+  }
+  if (!source->entries_.empty()) {
+    double words = 0;
+    for (const DatasetEntry& entry : source->entries_) {
+      words += static_cast<double>(entry.input_tokens);
+    }
+    mean_input = words / static_cast<double>(source->entries_.size());
+  }
+  // Shared prefixes, for synthetic and dataset prompts alike: prefixRatio of the mean length.
+  if (!(spec.prefix_ratio >= 0 && spec.prefix_ratio <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompts.prefixRatio must be in [0, 1], got ", spec.prefix_ratio));
+  }
+  if (spec.prefix_groups < 1) {
+    return absl::InvalidArgumentError("prompts.prefixGroups must be >= 1, got 0");
+  }
+  if (spec.prefix_ratio > 0) {
+    source->prefix_words_ = std::llround(spec.prefix_ratio * std::max(0.0, mean_input));
+    for (uint64_t rest = (spec.prefix_groups - 1) >> 8; rest > 0; rest >>= 8) {
+      ++source->tag_words_;
     }
   }
   // output_length matters only for prompts whose length the dataset does not give.
@@ -633,9 +642,32 @@ Prompt PromptSource::Get(uint64_t index) const {
   Prompt prompt;
   if (!entries_.empty()) {
     const DatasetEntry& entry = entries_[index % entries_.size()];
-    prompt.text = entry.text;
-    prompt.messages_json = entry.messages_json;
     prompt.input_tokens = entry.input_tokens;
+    if (prefix_words_ > 0) {
+      // The group's shared prefix before the dataset's text; a chat dataset's messages get it
+      // as a leading system message, as a shared system prompt would be.
+      prompt.prefix_group = static_cast<uint32_t>(index % spec_.prefix_groups);
+      AppendPrefix(prompt.prefix_group, prompt.text);
+      prompt.input_tokens += prefix_words_;
+      if (entry.messages_json.size() > 2) {
+        // Vocabulary words only (lowercase ASCII letters): nothing in them needs JSON escaping.
+        // A leading system message takes the prefix at its start (templates such as Mistral's
+        // refuse a second one); otherwise the prefix is a system message of its own.
+        constexpr absl::string_view kSystem = R"([{"role":"system","content":")";
+        if (absl::StartsWith(entry.messages_json, kSystem)) {
+          prompt.messages_json =
+              absl::StrCat(kSystem, prompt.text, "\\n", entry.messages_json.substr(kSystem.size()));
+        } else {
+          prompt.messages_json =
+              absl::StrCat(kSystem, prompt.text, R"("},)", entry.messages_json.substr(1));
+        }
+      }
+      prompt.text.push_back('\n');
+      prompt.text.append(entry.text);
+    } else {
+      prompt.text = entry.text;
+      prompt.messages_json = entry.messages_json;
+    }
     prompt.max_tokens =
         entry.max_tokens > 0
             ? entry.max_tokens

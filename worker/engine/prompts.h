@@ -34,7 +34,7 @@ struct PromptSpec {
   LengthDistribution input_length;   // Synthetic only.
   LengthDistribution output_length;  // Used when the dataset gives no output length.
   std::string dataset_path;          // kFile (JSONL) and kShareGpt.
-  double prefix_ratio = 0;           // Synthetic: share of the mean input length that is shared.
+  double prefix_ratio = 0;           // Share of the mean input length that is a shared prefix.
   uint32_t prefix_groups = 1;        // Distinct shared prefixes; prompt i uses group i % groups.
   uint64_t seed = 1;
   bool dataset_output_length = false;  // ShareGPT: use the recorded answer's length.
@@ -79,7 +79,10 @@ struct Prompt {
 //   and the kept entries are shuffled once by a Fisher-Yates permutation seeded by `seed` (as
 //   vLLM shuffles ShareGPT), so prompt i is shuffled[i % entries].
 // input_tokens of dataset prompts is the text's whitespace-separated word count. max_tokens not
-// given by the dataset is sampled from output_length per index.
+// given by the dataset is sampled from output_length per index. With prefix_ratio r > 0 a
+// dataset prompt i starts with group (i % prefix_groups)'s prefix of round(r * mean dataset
+// words) words, as synthetic prompts do, then a newline and the dataset's text; a chat
+// dataset's messages get it at the start of their leading system message, or as one of its own.
 class PromptSource {
  public:
   // NotFound for a missing dataset file; InvalidArgument for a bad spec, bad content (naming the

@@ -596,3 +596,65 @@ TEST(ShareGptPromptsTest, BadContentIsInvalidArgumentNamingTheEntry) {
 
 }  // namespace
 }  // namespace bench::engine
+
+namespace bench::engine {
+namespace {
+
+TEST(DatasetPromptsTest, PrefixGroupsPrecedeDatasetPrompts) {
+  PromptSpec spec = FileSpec((TestdataDir() / "small.jsonl").string());
+  spec.prefix_ratio = 1.0;
+  spec.prefix_groups = 2;
+  std::unique_ptr<PromptSource> plain =
+      MustCreate(FileSpec((TestdataDir() / "small.jsonl").string()));
+  std::unique_ptr<PromptSource> source = MustCreate(spec);
+  ASSERT_NE(source, nullptr);
+  ASSERT_NE(plain, nullptr);
+  ASSERT_GT(source->prefix_words(), 0);
+  std::map<uint32_t, std::string> group_prefix;
+  int merged = 0;
+  for (uint64_t i = 0; i < 2 * plain->dataset_size(); ++i) {
+    const Prompt with = source->Get(i);
+    const Prompt without = plain->Get(i);
+    ASSERT_EQ(with.prefix_group, i % 2);
+    // The prefix, a newline, then the dataset's own text, counted in input_tokens.
+    const size_t newline = with.text.find('\n');
+    ASSERT_NE(newline, std::string::npos) << with.text;
+    const std::string prefix = with.text.substr(0, newline);
+    EXPECT_EQ(with.text.substr(newline + 1), without.text);
+    EXPECT_EQ(static_cast<int64_t>(Words(prefix).size()), source->prefix_words());
+    EXPECT_EQ(with.input_tokens, without.input_tokens + source->prefix_words());
+    EXPECT_EQ(with.max_tokens, without.max_tokens);
+    auto [it, inserted] = group_prefix.emplace(with.prefix_group, prefix);
+    if (!inserted) {
+      EXPECT_EQ(it->second, prefix) << i;
+    }
+    // Chat messages get it at the start of their system message, or as one of its own; the
+    // rest is the dataset's.
+    const std::string system = R"([{"role":"system","content":")";
+    if (without.messages_json.rfind(system, 0) == 0) {
+      EXPECT_EQ(with.messages_json,
+                absl::StrCat(system, prefix, "\\n", without.messages_json.substr(system.size())));
+      ++merged;
+    } else if (!without.messages_json.empty()) {
+      EXPECT_EQ(with.messages_json,
+                absl::StrCat(system, prefix, R"("},)", without.messages_json.substr(1)));
+    }
+  }
+  ASSERT_EQ(group_prefix.size(), 2u);
+  EXPECT_NE(group_prefix[0], group_prefix[1]);
+  EXPECT_GT(merged, 0);  // small.jsonl has a line with a system message
+}
+
+TEST(DatasetPromptsTest, ShareGptPromptsTakeAPrefixToo) {
+  PromptSpec spec = ShareGptSpec(SmallShareGpt(), 1, false);
+  spec.prefix_ratio = 0.5;
+  std::unique_ptr<PromptSource> source = MustCreate(spec);
+  ASSERT_NE(source, nullptr);
+  ASSERT_GT(source->prefix_words(), 0);
+  const std::string first = source->Get(0).text;
+  const std::string second = source->Get(1).text;
+  EXPECT_EQ(first.substr(0, first.find('\n')), second.substr(0, second.find('\n')));
+}
+
+}  // namespace
+}  // namespace bench::engine
