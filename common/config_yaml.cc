@@ -1182,6 +1182,19 @@ bool AppendJson(Reader& reader, const YamlNode& node, const std::string& path, s
           ok = false;
           continue;
         }
+        // A field name is short and printable; longer ones do not survive being printed back
+        // as a YAML flow key (implicit keys are limited to 1024 characters once escaped).
+        constexpr size_t kMaxKeyBytes = 128;
+        if (entry.key.text.size() > kMaxKeyBytes ||
+            std::any_of(entry.key.text.begin(), entry.key.text.end(),
+                        [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+          reader.diags().Error(entry.key.origin, path +
+                                                     " has a key that is not a field name (over " +
+                                                     std::to_string(kMaxKeyBytes) +
+                                                     " bytes or with control characters)");
+          ok = false;
+          continue;
+        }
         const std::string child = path + "." + entry.key.text;
         if (std::find(seen.begin(), seen.end(), entry.key.text) != seen.end()) {
           reader.diags().Error(entry.key.origin, "duplicate key " + child + "; keep one");
