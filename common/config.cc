@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -101,6 +102,11 @@ std::string_view LoadTypeName(LoadType type) {
   return "?";
 }
 
+int TurnShardCount(const PromptsConfig& prompts) {
+  if (prompts.type != PromptsType::kConversation) return 0;
+  return static_cast<int>(std::clamp<int64_t>(prompts.conversation.turns.max, 1, kMaxTurnShards));
+}
+
 std::string_view PromptsTypeName(PromptsType type) {
   switch (type) {
     case PromptsType::kSynthetic:
@@ -109,6 +115,8 @@ std::string_view PromptsTypeName(PromptsType type) {
       return "file";
     case PromptsType::kShareGpt:
       return "shareGPT";
+    case PromptsType::kConversation:
+      return "conversation";
   }
   return "?";
 }

@@ -161,7 +161,7 @@ inline constexpr int64_t kDefaultClosedLoopConcurrency = 10;
 
 // ---- prompts ------------------------------------------------------------------------------
 
-enum class PromptsType { kSynthetic, kFile, kShareGpt };
+enum class PromptsType { kSynthetic, kFile, kShareGpt, kConversation };
 
 // Token counts drawn from a normal distribution, clipped to [min, max].
 struct LengthDistribution {
@@ -173,13 +173,35 @@ struct LengthDistribution {
   bool operator==(const LengthDistribution&) const = default;
 };
 
+// prompts.type conversation: multi-turn chats. Each closed-loop user holds one conversation at a
+// time; every turn sends the whole history (the earlier user turns and the server's own replies),
+// so a server with a prefix cache finds the earlier turns cached.
+struct ConversationConfig {
+  // Turns of a synthetic conversation; for a dataset's conversations only max applies (a cap).
+  LengthDistribution turns{3, 0, 1, 10};
+  absl::Duration think_time = absl::ZeroDuration();  // From a reply to the next turn's request.
+  // A header carrying one id per conversation on each of its turns (for session-affine routing,
+  // e.g. x-session-id); empty = none.
+  std::string session_header;
+
+  bool operator==(const ConversationConfig&) const = default;
+};
+
+inline constexpr int64_t kMaxConversationTurns = 1000;
+// Per-turn figures are kept for this many turns; the last also holds every later turn.
+inline constexpr int kMaxTurnShards = 32;
+
 struct PromptsConfig {
   PromptsType type = PromptsType::kSynthetic;
   LengthDistribution input_length{500, 100, 1, 8192};
   LengthDistribution output_length{200, 50, 1, 4096};  // Sent as max_tokens.
-  std::string dataset;                                 // Required for file and shareGPT.
-  double prefix_ratio = 0;    // Share of each prompt that is a shared prefix, [0, 1].
-  int64_t prefix_groups = 1;  // Distinct shared prefixes, >= 1.
+  std::string dataset;      // Required for file and shareGPT; optional for conversation (ShareGPT).
+  double prefix_ratio = 0;  // Share of each prompt that is a shared prefix, [0, 1].
+  int64_t prefix_groups = 1;        // Distinct shared prefixes, >= 1.
+  ConversationConfig conversation;  // Read with type conversation only.
+  // The model's tokenizer.json (byte-level BPE) or SentencePiece .model: synthetic prompts of
+  // exact token lengths. Empty: words that are one token each in Llama 3 and cl100k_base.
+  std::string tokenizer;
 
   bool operator==(const PromptsConfig&) const = default;
 };
@@ -286,6 +308,8 @@ std::string_view SeriesKindName(SeriesKind kind);  // "sweep", "capacity"; "" fo
 // load.type as written: the series' name, or the load shape's.
 std::string_view LoadTypeName(const LoadConfig& load);
 std::string_view PromptsTypeName(PromptsType type);
+// How many per-turn shards a run keeps: 0 without conversations.
+int TurnShardCount(const PromptsConfig& prompts);
 std::string_view WorkerLossPolicyName(WorkerLossPolicy policy);
 std::string_view OutputFormatName(OutputFormat format);
 std::string_view ApiName(Api api);  // "chat completions" or "completions"

@@ -467,11 +467,62 @@ prompts:
               ElementsAre("cfg.yaml:2: prompts.dataset is required for prompts.type file (a JSONL "
                           "file of {\"prompt\"} or {\"messages\"})"));
   EXPECT_THAT(Errors("benchmark: {name: x}\nprompts: {dataset: a.json}\n"),
-              ElementsAre("cfg.yaml:2: prompts.dataset is only read with prompts.type file or "
-                          "shareGPT; remove it or set prompts.type"));
+              ElementsAre("cfg.yaml:2: prompts.dataset is only read with prompts.type file, "
+                          "shareGPT or conversation; remove it or set prompts.type"));
   EXPECT_EQ(
       ParseOk("benchmark: {name: x}\nprompts: {type: sharegpt, dataset: s.json}\n").prompts.type,
       PromptsType::kShareGpt);
+}
+
+TEST(ErrorsTest, ConversationRules) {
+  const BenchmarkConfig config = ParseOk(R"(
+benchmark: {name: x}
+target: {endpoint: "http://h/v1/chat/completions", headers: {X-Tenant: a}}
+load: {type: concurrency, concurrency: 4}
+prompts:
+  type: conversation
+  conversation: {turns: {mean: 4, stddev: 1, min: 2, max: 8}, thinkTime: 1.5s,
+                 sessionHeader: X-Session-Id}
+)");
+  EXPECT_EQ(config.prompts.type, PromptsType::kConversation);
+  EXPECT_EQ(config.prompts.conversation.turns, (LengthDistribution{4, 1, 2, 8}));
+  EXPECT_EQ(config.prompts.conversation.think_time, absl::Milliseconds(1500));
+  EXPECT_EQ(config.prompts.conversation.session_header, "x-session-id");
+  EXPECT_EQ(TurnShardCount(config.prompts), 8);
+  EXPECT_EQ(ParseOk("benchmark: {name: x}\nload: {type: concurrency, concurrency: 1}\n"
+                    "prompts: {type: conversation, conversation: {turns: 3}}\n")
+                .prompts.conversation.turns,
+            (LengthDistribution{3, 0, 3, 3}))
+      << "a bare number is a fixed count";
+  EXPECT_THAT(Errors(R"(
+benchmark: {name: x}
+target: {endpoint: "http://h/v1/completions", headers: {X-Session: a}}
+load: {type: poisson, rate: 2}
+prompts:
+  type: conversation
+  conversation: {turns: 0, thinkTime: -1s, sessionHeader: x-session, rounds: 2}
+)"),
+              ElementsAre("cfg.yaml:5: prompts.type conversation runs as a closed loop: each of "
+                          "load.concurrency users holds one conversation, and a turn is sent when "
+                          "the previous reply and the think time are over; set load.type: "
+                          "concurrency (got poisson; open-loop conversation arrivals are not "
+                          "built)",
+                          "cfg.yaml:5: prompts.type conversation needs a chat endpoint "
+                          "(.../chat/completions): a turn sends the history as messages; "
+                          "target.endpoint is http://h/v1/completions",
+                          "cfg.yaml:6: unknown key prompts.conversation.rounds (valid keys in "
+                          "prompts.conversation: turns, thinkTime, sessionHeader)",
+                          "cfg.yaml:6: prompts.conversation.turns must be >= 1 (turns per "
+                          "conversation), got 0",
+                          "cfg.yaml:6: prompts.conversation.thinkTime must be >= 0, got \"-1s\"",
+                          "cfg.yaml:6: prompts.conversation.sessionHeader x-session is also in "
+                          "target.headers; keep one"));
+  EXPECT_THAT(Errors("benchmark: {name: x}\nprompts: {tokenizer: \"\"}\n"),
+              ElementsAre("cfg.yaml:2: prompts.tokenizer must name the model's tokenizer.json or "
+                          "SentencePiece .model file, got \"\""));
+  EXPECT_THAT(Errors("benchmark: {name: x}\nprompts: {conversation: {turns: 2}}\n"),
+              ElementsAre("cfg.yaml:2: prompts.conversation is only read with prompts.type "
+                          "conversation; remove it or set prompts.type: conversation"));
 }
 
 TEST(ErrorsTest, MetricsRules) {
@@ -963,6 +1014,7 @@ prompts:
   dataset: "data/p r o m p t s.jsonl"
   prefixRatio: 0.3
   prefixGroups: 12
+  tokenizer: "models/q w/tokenizer.json"
 metrics:
   collect: [schedule_lag, ttft]
   percentiles: [99.99, 0.001, 33.3]
@@ -990,6 +1042,21 @@ TEST(RoundTripTest, ConfigToYamlParsesBackToTheSameConfig) {
   EXPECT_TRUE(back->config == original) << yaml;
   // Printing is stable: the second print equals the first.
   EXPECT_EQ(ConfigToYaml(back->config), yaml);
+}
+
+TEST(RoundTripTest, ConversationsRoundTrip) {
+  for (std::string_view prompts :
+       {"{type: conversation}",
+        "{type: conversation, dataset: chats.json, conversation: {turns: 5}}",
+        "{type: conversation, conversation: {turns: {mean: 2.5, stddev: 1, min: 1, max: 40}, "
+        "thinkTime: 250ms, sessionHeader: x-session-id}}"}) {
+    const BenchmarkConfig original =
+        ParseOk("benchmark: {name: x}\nload: {type: concurrency, concurrency: 2}\nprompts: " +
+                std::string(prompts) + "\n");
+    absl::StatusOr<ParsedConfig> back = ParseConfig(ConfigToYaml(original), "resolved.yaml");
+    ASSERT_TRUE(back.ok()) << prompts << ": " << back.status();
+    EXPECT_TRUE(back->config == original) << prompts << "\n" << ConfigToYaml(original);
+  }
 }
 
 TEST(RoundTripTest, EveryLoadTypeRoundTrips) {

@@ -660,7 +660,8 @@ const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& S
            {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace",
             "arrival", "sweep", "capacity"}},
           {"prompts",
-           {"type", "inputLength", "outputLength", "dataset", "prefixRatio", "prefixGroups"}},
+           {"type", "inputLength", "outputLength", "dataset", "prefixRatio", "prefixGroups",
+            "conversation", "tokenizer"}},
           {"metrics", {"collect", "percentiles", "interval", "raw", "rawTokenTimes", "prometheus"}},
           {"slo", {"ttft", "itl", "tpot", "ntpot", "e2e_latency", "errorRate", "abortOnFail"}},
           {"cluster", {"workers", "onWorkerLoss"}},
@@ -1367,6 +1368,7 @@ class ConfigBuilder {
     ReadOutput(top.Get("output"));
     ResolveDuration();
     CheckSeries();
+    CheckConversation(top.Get("prompts"));
     return config_;
   }
 
@@ -1941,7 +1943,8 @@ class ConfigBuilder {
       p.type = PromptsType::kShareGpt;
       if (const YamlNode* v = s.Get("type")) {
         size_t index = 0;
-        if (read_.Enum(*v, s.Path("type"), {"synthetic", "file", "shareGPT"}, &index) &&
+        if (read_.Enum(*v, s.Path("type"), {"synthetic", "file", "shareGPT", "conversation"},
+                       &index) &&
             index != static_cast<size_t>(PromptsType::kShareGpt)) {
           diags_.Error(v->origin, "prompts.type is " + Got(*v) +
                                       " but load.type: shareGPT means prompts.type shareGPT; "
@@ -1950,7 +1953,8 @@ class ConfigBuilder {
       }
     } else if (const YamlNode* v = s.Get("type")) {
       size_t index = 0;
-      if (read_.Enum(*v, s.Path("type"), {"synthetic", "file", "shareGPT"}, &index)) {
+      if (read_.Enum(*v, s.Path("type"), {"synthetic", "file", "shareGPT", "conversation"},
+                     &index)) {
         p.type = static_cast<PromptsType>(index);
       }
     } else {
@@ -1977,13 +1981,15 @@ class ConfigBuilder {
       if (read_.String(*dataset, dataset_path, &p.dataset)) {
         if (p.type == PromptsType::kSynthetic) {
           diags_.Error(dataset->origin, dataset_path +
-                                            " is only read with prompts.type file or shareGPT; "
-                                            "remove it or set prompts.type");
+                                            " is only read with prompts.type file, shareGPT or "
+                                            "conversation; remove it or set prompts.type");
           p.dataset.clear();
         } else if (p.dataset.empty()) {
           diags_.Error(dataset->origin, dataset_path + " must name a file, got \"\"");
         }
       }
+    } else if (p.type == PromptsType::kConversation) {
+      diags_.Default("prompts.dataset", "none (synthetic conversations)");
     } else if (shorthand.active) {
       diags_.Error(shorthand.origin,
                    "load.dataset is required with load.type: shareGPT (the ShareGPT JSON file)");
@@ -2007,6 +2013,77 @@ class ConfigBuilder {
           prefix_groups == shorthand.prefix_groups ? "load.prefixGroups" : "prompts.prefixGroups",
           Bounds::AtLeast(1).AtMost(1000000).Hint("how many distinct shared prefixes"),
           &p.prefix_groups);
+    }
+    if (const YamlNode* v = s.Get("tokenizer")) {
+      if (read_.String(*v, s.Path("tokenizer"), &p.tokenizer) && p.tokenizer.empty()) {
+        diags_.Error(v->origin,
+                     "prompts.tokenizer must name the model's tokenizer.json or SentencePiece "
+                     ".model file, got \"\"");
+      }
+    }
+    if (const YamlNode* v = s.Get("conversation")) {
+      if (p.type == PromptsType::kConversation) {
+        ReadConversation(*v);
+      } else {
+        diags_.Error(v->origin,
+                     "prompts.conversation is only read with prompts.type conversation; remove it "
+                     "or set prompts.type: conversation");
+      }
+    } else if (p.type == PromptsType::kConversation) {
+      diags_.Default("prompts.conversation", "3 turns, no think time, no session header");
+    }
+  }
+
+  void ReadConversation(const YamlNode& node) {
+    Section s(diags_, &node, "prompts.conversation", {"turns", "thinkTime", "sessionHeader"},
+              "{turns: {mean: 4, max: 8}, thinkTime: 2s, sessionHeader: x-session-id}");
+    if (!s.present()) return;
+    ConversationConfig& c = config_.prompts.conversation;
+    if (s.Get("turns") != nullptr) {
+      // A bare number is a fixed count.
+      const YamlNode* turns = s.Get("turns");
+      if (turns->kind == YamlNode::Kind::kScalar) {
+        int64_t count = 0;
+        if (read_.Int(
+                *turns, s.Path("turns"),
+                Bounds::AtLeast(1).AtMost(kMaxConversationTurns).Hint("turns per conversation"),
+                &count)) {
+          c.turns = LengthDistribution{static_cast<double>(count), 0, count, count};
+        }
+      } else {
+        ReadLength(s, "turns", &c.turns);
+        if (c.turns.max > kMaxConversationTurns) {
+          diags_.Error(turns->origin, "prompts.conversation.turns.max must be <= " +
+                                          std::to_string(kMaxConversationTurns) + ", got " +
+                                          std::to_string(c.turns.max));
+        }
+      }
+    }
+    if (const YamlNode* v = s.Get("thinkTime")) {
+      read_.Duration(*v, s.Path("thinkTime"), false, &c.think_time);
+    }
+    if (const YamlNode* v = s.Get("sessionHeader")) {
+      if (read_.String(*v, s.Path("sessionHeader"), &c.session_header)) {
+        const std::string lower = Lower(c.session_header);
+        if (c.session_header.empty() || !AllOf(c.session_header, IsTokenChar)) {
+          diags_.Error(v->origin,
+                       "prompts.conversation.sessionHeader: " + QuoteForMessage(c.session_header) +
+                           " is not a valid header name (letters, digits and "
+                           "!#$%&'*+-.^_`|~ only)");
+        } else if (lower == "content-length" || lower == "transfer-encoding" ||
+                   lower == "connection" || lower == "host" || lower == "content-type") {
+          diags_.Error(v->origin, "prompts.conversation.sessionHeader " + c.session_header +
+                                      " is set by the benchmark's HTTP client; pick another name");
+        } else {
+          for (const Header& header : config_.target.headers) {
+            if (Lower(header.name) == lower) {
+              diags_.Error(v->origin, "prompts.conversation.sessionHeader " + c.session_header +
+                                          " is also in target.headers; keep one");
+            }
+          }
+          c.session_header = lower;
+        }
+      }
     }
   }
 
@@ -2377,6 +2454,32 @@ class ConfigBuilder {
       // fine. A rate that fails more than 1% of its requests is not held.
       config_.slo.max_error_rate = 0.01;
       diags_.Default("slo.errorRate.max", "0.01 (load.type capacity: a rate held is one answered)");
+    }
+  }
+
+  // Conversations run as a closed loop over the chat API: a turn follows its reply.
+  void CheckConversation(const YamlNode* prompts) {
+    if (config_.prompts.type != PromptsType::kConversation) return;
+    const Origin origin = prompts != nullptr ? prompts->origin : Origin{};
+    if (config_.load.series.kind != SeriesKind::kNone) {
+      diags_.Error(series_origin_,
+                   "load.type " + std::string(SeriesKindName(config_.load.series.kind)) +
+                       " does not run conversations (prompts.type conversation); use load.type "
+                       "concurrency");
+    } else if (config_.load.type != LoadType::kConcurrency) {
+      diags_.Error(origin,
+                   "prompts.type conversation runs as a closed loop: each of "
+                   "load.concurrency users holds one conversation, and a turn is sent "
+                   "when the previous reply and the think time are over; set load.type: "
+                   "concurrency (got " +
+                       std::string(LoadTypeName(config_.load.type)) +
+                       "; open-loop conversation arrivals are not built)");
+    }
+    if (endpoint_url_.has_value() && endpoint_url_->api != Api::kChatCompletions) {
+      diags_.Error(origin,
+                   "prompts.type conversation needs a chat endpoint (.../chat/completions): "
+                   "a turn sends the history as messages; target.endpoint is " +
+                       config_.target.endpoint);
     }
   }
 
@@ -2780,6 +2883,16 @@ std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config) {
   if (!p.dataset.empty()) line(2, "dataset: " + YamlQuote(p.dataset));
   line(2, "prefixRatio: " + FormatNumber(p.prefix_ratio));
   line(2, "prefixGroups: " + std::to_string(p.prefix_groups));
+  if (!p.tokenizer.empty()) line(2, "tokenizer: " + YamlQuote(p.tokenizer));
+  if (p.type == PromptsType::kConversation) {
+    const ConversationConfig& c = p.conversation;
+    line(2, "conversation:");
+    line(4, "turns: {mean: " + FormatNumber(c.turns.mean) + ", stddev: " +
+                FormatNumber(c.turns.stddev) + ", min: " + std::to_string(c.turns.min) +
+                ", max: " + std::to_string(c.turns.max) + "}");
+    line(4, "thinkTime: " + FormatCompactDuration(c.think_time));
+    if (!c.session_header.empty()) line(4, "sessionHeader: " + YamlQuote(c.session_header));
+  }
 
   const MetricsConfig& m = config.metrics;
   line(0, "metrics:");

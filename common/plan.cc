@@ -195,6 +195,27 @@ Plan MakePlan(const BenchmarkConfig& config, const PlanOptions& options) {
                    (load.stages.size() == 1 ? "" : "s") + " of constant rate, one result each";
       break;
     case LoadType::kConcurrency:
+      if (config.prompts.type == PromptsType::kConversation) {
+        plan.conversations = true;
+        const ConversationConfig& c = config.prompts.conversation;
+        const std::string turns = c.turns.min == c.turns.max
+                                      ? std::to_string(c.turns.max)
+                                      : FormatRate(c.turns.mean) + " (" +
+                                            std::to_string(c.turns.min) + " to " +
+                                            std::to_string(c.turns.max) + ")";
+        plan.shape = "closed loop, " + std::to_string(load.concurrency) +
+                     " users each holding one conversation of " + turns +
+                     " turns: a turn is sent " + FormatCompactDuration(c.think_time) +
+                     " after the previous reply, with the whole history";
+        if (!config.prompts.dataset.empty()) {
+          plan.shape += " (turns from " + config.prompts.dataset + ", at most " +
+                        std::to_string(c.turns.max) + ")";
+        }
+        if (!c.session_header.empty()) {
+          plan.shape += "; header " + c.session_header + " names the conversation";
+        }
+        break;
+      }
       plan.shape = "closed loop, " + std::to_string(load.concurrency) +
                    " in flight (each completion starts the next request)";
       break;
@@ -326,7 +347,7 @@ std::string RenderPlan(const Plan& plan) {
     requests = "from the trace file (" + plan.trace_note + ")";
   } else {
     requests = "as many as complete: closed loop, " + std::to_string(plan.in_flight) +
-               " in flight, no fixed count";
+               (plan.conversations ? " users" : " in flight") + ", no fixed count";
   }
   if (plan.warmup_requests.has_value() && plan.warmup > absl::ZeroDuration()) {
     requests += ", about " + FormatCount(*plan.warmup_requests) + " in warmup";

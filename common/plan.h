@@ -37,6 +37,7 @@ struct Plan {
   bool closed_loop = false;
   // Closed loop: requests kept in flight. Open loop: the cap on requests in flight (0 = none).
   int64_t in_flight = 0;
+  bool conversations = false;  // prompts.type conversation: in_flight users hold conversations
 
   // Expected requests (mean; Poisson and gamma vary around it). Unset when the load shape does
   // not fix it in advance (closed loop without maxRequests, trace).

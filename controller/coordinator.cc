@@ -153,6 +153,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
   // work, and a thousand workers' streams should not queue on the mutex for it. Each gRPC thread
   // keeps its own buffers.
   thread_local std::vector<StatsShard> decoded;
+  thread_local std::vector<StatsShard> decoded_turns;
   absl::Status decode_status;
   if (message.has_shard()) {
     const bench::v1::ReportShard& shard = message.shard();
@@ -161,6 +162,12 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
     }
     for (int i = 0; i < shard.stages_size() && decode_status.ok(); ++i) {
       decode_status = FromProto(shard.stages(i), &decoded[static_cast<size_t>(i)]);
+    }
+    if (decoded_turns.size() < static_cast<size_t>(shard.turns_size())) {
+      decoded_turns.resize(static_cast<size_t>(shard.turns_size()));
+    }
+    for (int i = 0; i < shard.turns_size() && decode_status.ok(); ++i) {
+      decode_status = FromProto(shard.turns(i), &decoded_turns[static_cast<size_t>(i)]);
     }
   }
   MutexLock lock(mu_);
@@ -287,7 +294,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
       break;
     }
     case bench::v1::WorkerMessage::kShard:
-      ApplyShard(worker, message.shard(), decoded, decode_status);
+      ApplyShard(worker, message.shard(), decoded, decoded_turns, decode_status);
       break;
     case bench::v1::WorkerMessage::KIND_NOT_SET:
       break;
@@ -296,6 +303,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
 
 void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard,
                              const std::vector<StatsShard>& decoded,
+                             const std::vector<StatsShard>& decoded_turns,
                              const absl::Status& decode_status) {
   // Immediately for final shards, duplicates and refusals; else batched (see Worker).
   auto ack = [&](uint64_t sequence, bool now = true) {
@@ -340,6 +348,12 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
           absl::StrCat("stage index ", shard.stages(i).stage_index(), " out of range"));
     }
   }
+  for (int i = 0; i < shard.turns_size() && status.ok(); ++i) {
+    if (shard.turns(i).stage_index() >= run->turns.size()) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("turn index ", shard.turns(i).stage_index(), " out of range"));
+    }
+  }
   if (!status.ok()) {
     ++run->shard_errors;
     ++shard_apply_errors_;
@@ -356,6 +370,14 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
     slot->failed += stats.failed;
     slot->incomplete += stats.incomplete;
     if (absl::Status merged = run->stages[shard.stages(i).stage_index()].Merge(stats);
+        !merged.ok()) {
+      ++run->shard_errors;
+      ++shard_apply_errors_;
+    }
+  }
+  for (int i = 0; i < shard.turns_size(); ++i) {
+    if (absl::Status merged =
+            run->turns[shard.turns(i).stage_index()].Merge(decoded_turns[static_cast<size_t>(i)]);
         !merged.ok()) {
       ++run->shard_errors;
       ++shard_apply_errors_;

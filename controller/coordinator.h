@@ -213,7 +213,8 @@ class Coordinator {
   void WriteRecords(RunRecord& run, const Worker& worker, const bench::v1::ReportShard& shard)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyShard(Worker& worker, const bench::v1::ReportShard& shard,
-                  const std::vector<StatsShard>& decoded, const absl::Status& decode_status)
+                  const std::vector<StatsShard>& decoded,
+                  const std::vector<StatsShard>& decoded_turns, const absl::Status& decode_status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendAck(Worker& worker, const std::string& run_id, uint64_t sequence)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

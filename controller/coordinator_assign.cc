@@ -55,6 +55,7 @@ void Coordinator::TryStart(RunRecord& run) {
   run.stages.resize(run.config.load.type == LoadType::kStages
                         ? std::max<size_t>(1, run.config.load.stages.size())
                         : 1);
+  run.turns.resize(static_cast<size_t>(TurnShardCount(run.config.prompts)));
   for (size_t i = 0; i < ready.size(); ++i) {
     Worker& worker = *ready[i];
     Slot slot;

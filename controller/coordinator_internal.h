@@ -128,6 +128,7 @@ struct Coordinator::RunRecord {
   absl::flat_hash_map<std::string, size_t> slot_by_worker;  // worker id -> index in slots
   // Every applied shard merged, per stage, and the per-interval series summed over workers.
   std::vector<StatsShard> stages;
+  std::vector<StatsShard> turns;  // conversations: per turn, as stages
   std::vector<IntervalPoint> series;
   ConnectionStats connections;  // every worker's, merged
   // metrics.raw: requests.jsonl, opened with the first records; closed by the final flush.

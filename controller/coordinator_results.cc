@@ -80,6 +80,7 @@ RunResult Coordinator::Merge(const RunRecord& run) {
   const Plan& plan = run.plan;
   RunResult result;
   result.stages = run.stages;
+  result.turns = run.turns;
   result.series = run.series;
   result.connections = run.connections;
   result.interval_ns = Nanos(run.config.metrics.interval);

@@ -37,6 +37,9 @@ struct WorkerFigures {
 struct RunResult {
   // In-window requests, one shard per stage (one stage unless load.type is stages).
   std::vector<StatsShard> stages;
+  // Conversations (prompts.type conversation): in-window requests per turn, the last shard
+  // holding every later turn; empty otherwise.
+  std::vector<StatsShard> turns;
   // The whole run (warmup included), one point per metrics.interval.
   std::vector<IntervalPoint> series;
   int64_t interval_ns = 1'000'000'000;

@@ -287,7 +287,7 @@ void CheckTargetKeptUp(const RunResult& result, int64_t begin_ns, int64_t end_ns
 // within the window, `window_ns` how long it was measured.
 BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& result,
                             const StatsShard& shard, int stage, int64_t begin_ns, int64_t window_ns,
-                            std::optional<double> requested_rate) {
+                            std::optional<double> requested_rate, bool use_series = true) {
   BlockSummary block;
   block.stage = stage;
   block.window_s = Seconds(window_ns);
@@ -306,7 +306,9 @@ BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& resu
   // What ended inside the window, from the series; without a series (or a window shorter than
   // an interval) the window's own requests stand in.
   std::optional<IntervalSums> sums;
-  if (!result.series.empty()) sums = SumIntervals(result, series_begin_ns, series_end_ns);
+  if (use_series && !result.series.empty()) {
+    sums = SumIntervals(result, series_begin_ns, series_end_ns);
+  }
   if (sums.has_value()) {
     throughput.completed_in_window = sums->succeeded;
     throughput.requests_per_s = static_cast<double>(sums->succeeded) / sums->seconds;
@@ -321,7 +323,9 @@ BlockSummary SummarizeBlock(const BenchmarkConfig& config, const RunResult& resu
     throughput.total_tokens_per_s =
         static_cast<double>(shard.input_tokens + shard.output_tokens) / window_s;
   }
-  throughput.per_interval = SucceededPerInterval(result, series_begin_ns, series_end_ns);
+  if (use_series) {
+    throughput.per_interval = SucceededPerInterval(result, series_begin_ns, series_end_ns);
+  }
   if (shard.last_end_ns > 0) {
     throughput.drain_s = Seconds(std::max<int64_t>(0, shard.last_end_ns - series_end_ns));
   }
@@ -761,6 +765,17 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
     }
   }
 
+  // Per turn over the whole window; the shards past the config's turns.max stay empty. The
+  // series mixes every turn: a turn's throughput comes from its own requests.
+  for (size_t i = 0; i < result.turns.size(); ++i) {
+    if (result.turns[i].requests_sent == 0) continue;
+    summary.turns.push_back(SummarizeBlock(config, result, result.turns[i], static_cast<int>(i) + 1,
+                                           0, result.measured_window_ns, std::nullopt,
+                                           /*use_series=*/false));
+  }
+  summary.turns_capped = !result.turns.empty() && config.prompts.conversation.turns.max >
+                                                      static_cast<int64_t>(result.turns.size());
+
   summary.slo = JudgeSlos(config, merged, summary.overall.requests);
   AddWarnings(result, merged, &summary);
   if (!merge_error.empty()) {
@@ -874,6 +889,18 @@ std::string SummaryToJson(const RunSummary& summary) {
     stages.push_back(std::move(stage));
   }
   json["stages"] = std::move(stages);
+  if (!summary.turns.empty()) {
+    Json turns = Json::array();
+    for (const BlockSummary& block : summary.turns) {
+      Json turn;
+      turn["turn"] = block.stage;
+      // The last shard holds every later turn too when conversations may be longer.
+      turn["and_later"] = summary.turns_capped && block.stage == static_cast<int>(kMaxTurnShards);
+      AppendBlockJson(block, turn);
+      turns.push_back(std::move(turn));
+    }
+    json["turns"] = std::move(turns);
+  }
   // Notes and names come from outside: replace invalid UTF-8 rather than throw.
   return json.dump(2, ' ', false, Json::error_handler_t::replace);
 }

@@ -174,6 +174,10 @@ struct RunSummary {
 
   BlockSummary overall;
   std::vector<BlockSummary> stages;  // only when the run had more than one stage
+  // Conversations: one block per turn (`stage` is the 1-based turn); the last also holds every
+  // later turn when turns_capped. Empty otherwise.
+  std::vector<BlockSummary> turns;
+  bool turns_capped = false;
 
   std::vector<SloVerdict> slo;  // empty when the config sets no SLO; the whole window
   // The first stage (1-based) whose own figures broke an SLO, 0 when none did: the capacity

@@ -185,6 +185,45 @@ void AppendStageTable(const RunSummary& summary, std::string* out) {
   }
 }
 
+// Conversations: TTFT and ITL by turn, with the prompt that turn sent (its history grows) and
+// how much of it the server had cached.
+void AppendTurnTable(const RunSummary& summary, std::string* out) {
+  const std::vector<double>& configured = summary.percentiles;
+  double low = 50;
+  double high = 99;
+  if (std::find(configured.begin(), configured.end(), low) == configured.end() ||
+      std::find(configured.begin(), configured.end(), high) == configured.end()) {
+    if (configured.empty()) return;
+    low = configured.front();
+    high = configured.back();
+  }
+  const std::string low_label = PercentileLabel(low);
+  const std::string high_label = PercentileLabel(high);
+  absl::StrAppend(out, "\n",
+                  absl::StrFormat("%-6s%10s%7s%10s%8s%9s%9s%9s%9s\n", "turn", "succeeded", "errors",
+                                  "input tok", "cached", "ttft " + low_label, "ttft " + high_label,
+                                  "itl " + low_label, "itl " + high_label));
+  for (const BlockSummary& turn : summary.turns) {
+    const std::string errors =
+        turn.requests.error_rate.has_value() ? FormatPercent(*turn.requests.error_rate) : "-";
+    const std::string input = turn.requests.succeeded > 0
+                                  ? FormatValue(static_cast<double>(turn.throughput.input_tokens) /
+                                                static_cast<double>(turn.requests.succeeded))
+                                  : "-";
+    const std::string cached =
+        turn.cache.hit_ratio.has_value() ? FormatPercent(*turn.cache.hit_ratio) : "-";
+    std::string label = std::to_string(turn.stage);
+    if (summary.turns_capped && turn.stage == kMaxTurnShards) label += "+";
+    absl::StrAppend(out,
+                    absl::StrFormat("%-6s%10s%7s%10s%8s%9s%9s%9s%9s\n", label,
+                                    FormatCount(turn.requests.succeeded), errors, input, cached,
+                                    StagePercentile(turn, LatencyMetric::kTtft, low, configured),
+                                    StagePercentile(turn, LatencyMetric::kTtft, high, configured),
+                                    StagePercentile(turn, LatencyMetric::kItl, low, configured),
+                                    StagePercentile(turn, LatencyMetric::kItl, high, configured)));
+  }
+}
+
 }  // namespace
 
 // "; up to 100 streams on one (mean 98.5), connect p50 0.2 ms p99 1.3 ms" for the engine line.
@@ -338,6 +377,7 @@ std::string RenderSummaryTable(const RunSummary& summary) {
 
   AppendLatencyTable(summary, all, &out);
   if (!summary.stages.empty()) AppendStageTable(summary, &out);
+  if (!summary.turns.empty()) AppendTurnTable(summary, &out);
 
   if (!summary.slo.empty()) out += "\n";
   bool first_slo = true;

@@ -25,6 +25,8 @@ build_packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libnghttp2-dev libuv1-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libssl-dev zlib1g-dev nlohmann-json3-dev libsimdjson-dev libhttp-parser-dev
+  # prompts.tokenizer: pre-tokenizer patterns and NFC
+  libpcre2-dev libicu-dev
 )
 dev_packages=(
   ccache git clang clang-format clang-tidy libclang-rt-14-dev lld libbenchmark-dev libzstd-dev

@@ -324,8 +324,9 @@ class WorkerAgent::Impl {
                                        assignment.allowed_targets().end());
       BENCH_RETURN_IF_ERROR(CheckTargetAllowed(parsed.config.target.endpoint, allowed));
     }
-    BENCH_ASSIGN_OR_RETURN(std::unique_ptr<ShareRunner> runner,
-                           ShareRunner::Create(parsed.config, share, options_.threads));
+    BENCH_ASSIGN_OR_RETURN(
+        std::unique_ptr<ShareRunner> runner,
+        ShareRunner::Create(parsed.config, share, options_.threads, assignment.run_id()));
     // The common start, from the controller's estimate of this worker's clock, on the monotonic
     // clock the engine schedules with.
     const int64_t start_ns = MonotonicNowNs() + (assignment.start_worker_unix_ns() - UnixNowNs());
@@ -423,6 +424,11 @@ class WorkerAgent::Impl {
       stage->set_stage_index(index);
       ToProto(stats, stage);
     }
+    for (const auto& [index, stats] : delta->turns) {
+      bench::v1::StageStats* turn = shard.add_turns();
+      turn->set_stage_index(index);
+      ToProto(stats, turn);
+    }
     for (const auto& [index, point] : delta->series) ToProto(point, index, shard.add_series());
     shard.set_started(delta->started);
     shard.set_in_flight(delta->in_flight);
@@ -444,11 +450,13 @@ class WorkerAgent::Impl {
     ShareDelta combined;
     combined.finished = true;
     std::map<uint32_t, StatsShard> stages;
+    std::map<uint32_t, StatsShard> turns;
     std::map<uint32_t, IntervalPoint> series;
     for (auto& [generation, runner] : run.runners) {
       BENCH_ASSIGN_OR_RETURN(ShareDelta delta, runner->CutDelta());
       combined.finished = combined.finished && delta.finished;
       for (auto& [index, stats] : delta.stages) BENCH_RETURN_IF_ERROR(stages[index].Merge(stats));
+      for (auto& [index, stats] : delta.turns) BENCH_RETURN_IF_ERROR(turns[index].Merge(stats));
       for (auto& [index, point] : delta.series) {
         auto [it, inserted] = series.try_emplace(index, point);
         if (!inserted) it->second.Merge(point);
@@ -474,6 +482,7 @@ class WorkerAgent::Impl {
     combined.records_dropped += combined.records.size() - kept;
     combined.records.resize(kept);
     for (auto& [index, stats] : stages) combined.stages.emplace_back(index, std::move(stats));
+    for (auto& [index, stats] : turns) combined.turns.emplace_back(index, std::move(stats));
     for (auto& [index, point] : series) combined.series.emplace_back(index, point);
     return combined;
   }

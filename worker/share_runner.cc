@@ -43,6 +43,16 @@ engine::PromptSpec ToEngine(const PromptsConfig& prompts, uint64_t seed) {
       // As vLLM's benchmark does: ask for the length of the recorded answer.
       spec.dataset_output_length = true;
       break;
+    case PromptsType::kConversation:
+      spec.conversation = true;
+      spec.turns = prompts.conversation.turns;
+      if (prompts.dataset.empty()) {
+        spec.source = engine::PromptSpec::Source::kSynthetic;
+      } else {
+        spec.source = engine::PromptSpec::Source::kShareGpt;
+        spec.dataset_output_length = true;
+      }
+      break;
   }
   spec.input_length = prompts.input_length;
   spec.output_length = prompts.output_length;
@@ -53,13 +63,41 @@ engine::PromptSpec ToEngine(const PromptsConfig& prompts, uint64_t seed) {
   return spec;
 }
 
+// prompts.tokenizer, loaded (null when not set).
+absl::StatusOr<std::shared_ptr<const engine::Tokenizer>> LoadTokenizer(
+    const PromptsConfig& prompts) {
+  if (prompts.tokenizer.empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<engine::Tokenizer>> tokenizer =
+      engine::Tokenizer::Load(prompts.tokenizer);
+  if (!tokenizer.ok()) {
+    return absl::Status(tokenizer.status().code(),
+                        absl::StrCat("prompts.tokenizer: ", tokenizer.status().message()));
+  }
+  return std::shared_ptr<const engine::Tokenizer>(std::move(tokenizer).value());
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> CheckConfigFiles(const BenchmarkConfig& config) {
   std::vector<std::string> checked;
-  if (config.prompts.type != PromptsType::kSynthetic) {
+  BENCH_ASSIGN_OR_RETURN(std::shared_ptr<const engine::Tokenizer> tokenizer,
+                         LoadTokenizer(config.prompts));
+  if (tokenizer != nullptr) {
+    // Building a prompt source checks that the tokenizer gives exact lengths.
+    engine::PromptSpec spec = ToEngine(config.prompts, config.benchmark.seed);
+    spec.tokenizer = tokenizer;
+    spec.source = engine::PromptSpec::Source::kSynthetic;
     absl::StatusOr<std::unique_ptr<engine::PromptSource>> prompts =
-        engine::PromptSource::Create(ToEngine(config.prompts, config.benchmark.seed));
+        engine::PromptSource::Create(spec);
+    if (!prompts.ok()) return prompts.status();
+    checked.push_back(
+        absl::StrCat("prompts.tokenizer ", config.prompts.tokenizer, ": ", tokenizer->Describe()));
+  }
+  if (!config.prompts.dataset.empty()) {
+    engine::PromptSpec spec = ToEngine(config.prompts, config.benchmark.seed);
+    spec.tokenizer = tokenizer;
+    absl::StatusOr<std::unique_ptr<engine::PromptSource>> prompts =
+        engine::PromptSource::Create(spec);
     if (!prompts.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("prompts.dataset: ", prompts.status().message()));
@@ -101,7 +139,7 @@ engine::SloLimits SloLimitsOf(const SloConfig& slo) {
 constexpr size_t kMaxPendingRecordsPerThread = 100'000;
 
 absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, const WorkShare& share,
-                                             int threads) {
+                                             int threads, std::string_view session_id_prefix) {
   BENCH_RETURN_IF_ERROR(CheckRunnable(config));
   const Plan plan = MakePlan(config, PlanOptions{.read_trace_file = false});
   engine::EnginePlan p;
@@ -137,6 +175,7 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
     p.headers.emplace_back(header.name, header.value);
   }
   p.prompts = ToEngine(config.prompts, config.benchmark.seed);
+  BENCH_ASSIGN_OR_RETURN(p.prompts.tokenizer, LoadTokenizer(config.prompts));
   p.prompts.fixed_lengths.reserve(share.fixed_lengths.size());
   for (const FixedLength& length : share.fixed_lengths) {
     p.prompts.fixed_lengths.push_back({length.input, length.output});
@@ -163,6 +202,10 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   p.stage_count = config.load.type == LoadType::kStages
                       ? static_cast<int>(std::max<size_t>(1, config.load.stages.size()))
                       : 1;
+  p.turn_count = TurnShardCount(config.prompts);
+  p.think_ns = Nanos(config.prompts.conversation.think_time);
+  p.session_header = config.prompts.conversation.session_header;
+  p.session_id_prefix = absl::StrCat(std::string(session_id_prefix), "-");
   p.slo = SloLimitsOf(config.slo);
   p.threads =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -175,14 +218,16 @@ ShareRunner::~ShareRunner() = default;
 
 absl::StatusOr<std::unique_ptr<ShareRunner>> ShareRunner::Create(const BenchmarkConfig& config,
                                                                  const WorkShare& share,
-                                                                 int threads) {
+                                                                 int threads,
+                                                                 std::string_view run_id) {
   std::unique_ptr<ShareRunner> runner(new ShareRunner());
   runner->stage_count_ = config.load.type == LoadType::kStages
                              ? static_cast<int>(std::max<size_t>(1, config.load.stages.size()))
                              : 1;
   runner->reported_stages_.resize(static_cast<size_t>(runner->stage_count_));
+  runner->reported_turns_.resize(static_cast<size_t>(TurnShardCount(config.prompts)));
   if (!share.active) return runner;
-  BENCH_ASSIGN_OR_RETURN(engine::EnginePlan plan, BuildPlan(config, share, threads));
+  BENCH_ASSIGN_OR_RETURN(engine::EnginePlan plan, BuildPlan(config, share, threads, run_id));
   BENCH_ASSIGN_OR_RETURN(runner->engine_, engine::Engine::Create(std::move(plan)));
   return runner;
 }
@@ -225,6 +270,13 @@ absl::StatusOr<ShareDelta> ShareRunner::CutDelta() {
     if (stage.Empty()) continue;
     reported_stages_[s] = std::move(snapshot.stages[s]);
     delta.stages.emplace_back(static_cast<uint32_t>(s), std::move(stage));
+  }
+  for (size_t t = 0; t < snapshot.turns.size() && t < reported_turns_.size(); ++t) {
+    StatsShard turn = snapshot.turns[t];
+    BENCH_RETURN_IF_ERROR(turn.Subtract(reported_turns_[t]));
+    if (turn.Empty()) continue;
+    reported_turns_[t] = std::move(snapshot.turns[t]);
+    delta.turns.emplace_back(static_cast<uint32_t>(t), std::move(turn));
   }
   if (reported_series_.size() < snapshot.series.size()) {
     reported_series_.resize(snapshot.series.size());

@@ -24,6 +24,7 @@ namespace bench::worker {
 // What was measured since the previous cut.
 struct ShareDelta {
   std::vector<std::pair<uint32_t, StatsShard>> stages;     // stages with news, by index
+  std::vector<std::pair<uint32_t, StatsShard>> turns;      // conversation turns with news
   std::vector<std::pair<uint32_t, IntervalPoint>> series;  // interval deltas with news, by index
   uint64_t started = 0;  // cumulative requests handed to connections
   uint32_t in_flight = 0;
@@ -45,9 +46,11 @@ class ShareRunner {
  public:
   // Resolves the target and prepares the engine (`threads` engine threads; fewer when the share
   // caps concurrency below that). Errors name the config field (target.endpoint, prompts.dataset,
-  // an ${env:} variable). An inactive share makes a runner that is finished at once.
+  // an ${env:} variable). An inactive share makes a runner that is finished at once. A
+  // conversation's session id (prompts.conversation.sessionHeader) is "<run_id>-<index>".
   static absl::StatusOr<std::unique_ptr<ShareRunner>> Create(const BenchmarkConfig& config,
-                                                             const WorkShare& share, int threads);
+                                                             const WorkShare& share, int threads,
+                                                             std::string_view run_id = "run");
   ~ShareRunner();
 
   // `run_start_ns` is time 0 of the schedule on MonotonicNowNs()'s clock.
@@ -67,6 +70,7 @@ class ShareRunner {
   int stage_count_ = 1;
   bool started_ = false;
   std::vector<StatsShard> reported_stages_;
+  std::vector<StatsShard> reported_turns_;
   std::vector<IntervalPoint> reported_series_;
   ConnectionStats reported_connections_;
 };

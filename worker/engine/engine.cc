@@ -109,7 +109,8 @@ class Engine::Worker {
     client_ = std::make_unique<HttpClient>(*loop_, engine_.plan_.endpoint, engine_.plan_.addresses,
                                            engine_.tls_.get(), client_options_);
     recorder_ = std::make_unique<Recorder>(run_start_ns, engine_.plan_.interval_ns,
-                                           engine_.plan_.stage_count, engine_.plan_.slo);
+                                           engine_.plan_.stage_count, engine_.plan_.slo,
+                                           engine_.plan_.turn_count);
     recorder_->KeepRecords(engine_.plan_.max_pending_records, engine_.plan_.record_chunk_gaps);
     driver_ = std::make_unique<LoadDriver>(*loop_, *client_, *engine_.prompts_, *engine_.builder_,
                                            engine_.head_, *recorder_, plan_);
@@ -202,6 +203,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     return absl::InvalidArgumentError("engine: a closed loop needs concurrency >= 1");
   }
   if (plan.prompt_stride == 0) return absl::InvalidArgumentError("engine: prompt_stride is 0");
+  if (plan.prompts.conversation && !plan.closed_loop) {
+    return absl::InvalidArgumentError("engine: conversations run as a closed loop");
+  }
+  if (plan.prompts.conversation && !plan.request.chat) {
+    return absl::InvalidArgumentError(
+        "conversations need a chat endpoint (.../chat/completions): a turn sends the history as "
+        "messages");
+  }
   // A thread without users (or slots, or requests) would only idle, or run uncapped.
   if (plan.concurrency > 0) {
     plan.threads = static_cast<int>(std::min<uint64_t>(plan.threads, plan.concurrency));
@@ -252,6 +261,10 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     driver.prompt_stride = p.prompt_stride * static_cast<uint32_t>(p.threads);
     driver.prompt_offset = p.prompt_offset + p.prompt_stride * static_cast<uint32_t>(t);
     driver.not_before_ns = p.not_before_ns;
+    driver.conversations = p.prompts.conversation;
+    driver.think_ns = p.think_ns;
+    driver.session_header = p.session_header;
+    driver.session_id_prefix = p.session_id_prefix;
     HttpClientOptions client = p.client;
     client.min_connections = min_connections[t];
     engine->workers_.push_back(
@@ -292,6 +305,7 @@ EngineSnapshot Engine::Snapshot() {
   EngineSnapshot merged;
   merged.run_start_ns = run_start_ns_;
   merged.stages.resize(static_cast<size_t>(std::max(1, plan_.stage_count)));
+  merged.turns.resize(static_cast<size_t>(std::max(0, plan_.turn_count)));
   merged.finished = true;
   for (auto& worker : workers_) {
     RecorderSnapshot recorder;
@@ -300,6 +314,9 @@ EngineSnapshot Engine::Snapshot() {
     worker->Snapshot(recorder, counters, client);
     for (size_t s = 0; s < recorder.stages.size() && s < merged.stages.size(); ++s) {
       BENCH_CHECK_OK(merged.stages[s].Merge(recorder.stages[s]));
+    }
+    for (size_t t = 0; t < recorder.turns.size() && t < merged.turns.size(); ++t) {
+      BENCH_CHECK_OK(merged.turns[t].Merge(recorder.turns[t]));
     }
     if (merged.series.size() < recorder.series.size()) {
       const size_t old_size = merged.series.size();

@@ -58,6 +58,13 @@ struct EnginePlan {
   size_t max_pending_records = 0;
   bool record_chunk_gaps = false;  // metrics.rawTokenTimes: records list every chunk gap
   int stage_count = 1;
+  // Conversations (prompts.conversation; a closed loop): per-turn shards, the last holding every
+  // later turn (0 = not a conversation run), the think time before each later turn, and the
+  // header that carries each conversation's id (session_id_prefix + its index; "" = none).
+  int turn_count = 0;
+  int64_t think_ns = 0;
+  std::string session_header;
+  std::string session_id_prefix;
   SloLimits slo;
   int threads = 1;
   // Time 0 of the schedule is this long after Start(), so every thread is ready for it.
@@ -68,6 +75,7 @@ struct EnginePlan {
 struct EngineSnapshot {
   std::vector<StatsShard> stages;     // In-window requests, per stage.
   std::vector<IntervalPoint> series;  // Whole run.
+  std::vector<StatsShard> turns;      // Conversations: in-window requests per turn.
   uint64_t started = 0;
   uint32_t in_flight = 0;
   uint32_t client_queue = 0;

@@ -37,7 +37,8 @@ constexpr char kUsage[] =
 // /v1/truncated: chunks without [DONE]. /v1/unavailable: 503. /v1/weird: status 999 (not HTTP).
 // /v1/slow: 2 s before anything. /v1/bigjson: a 6.4 KB non-streaming completion.
 // /v1/record: one chunk + [DONE], no usage; nginx keeps every request body as a file in
-// `bodies_dir` (client_body_in_file_only).
+// `bodies_dir` (client_body_in_file_only). /v1/session: the same, the chunk's content being
+// "sid " and the request's x-session-id header.
 std::string Locations(const std::string& bodies_dir) {
   std::string fast =
       absl::StrCat("      echo_duplicate 5 '", kChunk, "\\n\\n';\n      echo '", kUsage,
@@ -74,7 +75,21 @@ std::string Locations(const std::string& bodies_dir) {
       "    location /v1/record {\n      client_body_in_file_only on;\n",
       "      client_body_temp_path ", bodies_dir, ";\n",
       "      default_type text/event-stream;\n      echo_read_request_body;\n", "      echo '",
-      kChunk, "';\n      echo '';\n      echo 'data: [DONE]';\n      echo '';\n    }\n");
+      kChunk, "';\n      echo '';\n      echo 'data: [DONE]';\n      echo '';\n    }\n",
+      "    location /v1/session {\n      client_body_in_file_only on;\n",
+      "      client_body_temp_path ", bodies_dir, ";\n",
+      "      default_type text/event-stream;\n      echo_read_request_body;\n",
+      R"(      echo 'data: {"choices":[{"index":0,"delta":{"content":"sid $http_x_session_id"}}]}';)",
+      "\n      echo '';\n      echo 'data: [DONE]';\n      echo '';\n    }\n");
+}
+
+// How often `needle` occurs in `text`.
+size_t Occurrences(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
 }
 
 // Every file in `dir` (nginx's kept request bodies).
@@ -478,6 +493,80 @@ TEST_F(EngineTest, ClosedLoopKeepsUsersBusy) {
   EXPECT_GE(window.succeeded, 30u);
   EXPECT_LE(window.succeeded, 60u);
   for (const IntervalPoint& point : snapshot.series) EXPECT_LE(point.in_flight, 4u);
+}
+
+TEST_F(EngineTest, ConversationsSendTheirHistoryTurnByTurn) {
+  for (const std::string& file : ListDir(*bodies_dir_)) std::remove(file.c_str());
+  EnginePlan plan = Plan("/v1/session", nginx_->ports().h2c, HttpProtocol::kH2c);
+  plan.closed_loop = true;
+  plan.concurrency = 3;
+  plan.duration_ns = 600'000'000;
+  plan.prompts.conversation = true;
+  plan.prompts.turns = {3, 0, 3, 3};
+  plan.turn_count = 3;
+  plan.think_ns = 20'000'000;
+  plan.session_header = "x-session-id";
+  plan.session_id_prefix = "run-";
+  const EngineSnapshot snapshot = Run(plan);
+  ASSERT_EQ(snapshot.turns.size(), 3u);
+
+  // Turn k's body holds k user messages and the k - 1 replies before it, each reply being what
+  // the server sent back for this conversation ("sid" and the session header's value).
+  std::map<std::string, std::vector<std::string>> by_session;  // session id -> bodies
+  std::vector<uint64_t> per_turn(3, 0);
+  for (const std::string& body : ReadBodies(*bodies_dir_)) {
+    const size_t users = Occurrences(body, R"("role":"user")");
+    const size_t replies = Occurrences(body, R"("role":"assistant")");
+    ASSERT_GE(users, 1u);
+    ASSERT_LE(users, 3u);
+    EXPECT_EQ(replies, users - 1) << body;
+    ++per_turn[users - 1];
+    const size_t sid = body.find("sid run-");
+    if (users == 1) {
+      EXPECT_EQ(sid, std::string::npos);
+      continue;
+    }
+    ASSERT_NE(sid, std::string::npos) << body;
+    const std::string session = body.substr(sid, body.find('"', sid) - sid);
+    EXPECT_EQ(Occurrences(body, session + "\""), replies) << "every reply of one conversation";
+    by_session[session].push_back(body);
+  }
+  EXPECT_GE(per_turn[0], 6u) << "3 users, about 5 conversations each in 0.6 s";
+  EXPECT_GT(per_turn[2], 0u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(snapshot.turns[k].requests_sent, per_turn[k]) << "turn " << k + 1;
+    EXPECT_EQ(snapshot.turns[k].succeeded, per_turn[k]);
+  }
+  // The third turn's messages start with the second turn's (the history grows, never changes).
+  size_t checked = 0;
+  for (const auto& [session, bodies] : by_session) {
+    const std::string* second = nullptr;
+    const std::string* third = nullptr;
+    for (const std::string& body : bodies) {
+      (Occurrences(body, R"("role":"user")") == 2 ? second : third) = &body;
+    }
+    if (second == nullptr || third == nullptr) continue;
+    const std::string history = second->substr(0, second->find("]"));
+    EXPECT_EQ(third->substr(0, history.size()), history);
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
+}
+
+TEST_F(EngineTest, AFailedTurnEndsItsConversation) {
+  EnginePlan plan = Plan("/v1/unavailable", nginx_->ports().http1, HttpProtocol::kHttp1);
+  plan.closed_loop = true;
+  plan.concurrency = 2;
+  plan.duration_ns = 300'000'000;
+  plan.prompts.conversation = true;
+  plan.prompts.turns = {3, 0, 3, 3};
+  plan.turn_count = 3;
+  const EngineSnapshot snapshot = Run(plan);
+  ASSERT_EQ(snapshot.turns.size(), 3u);
+  EXPECT_GT(snapshot.turns[0].failed, 0u);
+  EXPECT_EQ(snapshot.turns[0].failed, snapshot.turns[0].requests_sent);
+  EXPECT_EQ(snapshot.turns[1].requests_sent, 0u) << "no reply to build a second turn on";
+  EXPECT_EQ(snapshot.turns[2].requests_sent, 0u);
 }
 
 TEST_F(EngineTest, StopSendingEndsEarlyAndCountsOpenRequestsAsIncomplete) {

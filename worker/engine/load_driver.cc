@@ -47,6 +47,21 @@ Outcome OutcomeOf(TransportOutcome transport) {
 
 }  // namespace
 
+// A conversation in progress: which one, its turn, and the history its next turn sends.
+struct LoadDriver::Conversation {
+  uint64_t index = 0;  // Its prompt index (PromptSource::TurnCount/GetTurn).
+  int64_t turn = 0;    // The turn in flight, or the next one while thinking.
+  int64_t turns = 0;
+  int64_t due_ns = 0;  // While thinking: when the next turn is meant to be sent.
+  // The messages so far as JSON objects joined by commas (no brackets), their words (the
+  // generator's estimate of the prompt), and the user message of the turn in flight.
+  std::string history;
+  int64_t history_words = 0;
+  std::string user_message;
+  int64_t user_words = 0;
+  std::string session_id;
+};
+
 // One request's life: observes the HTTP exchange, parses the stream, times the output chunks.
 // Pooled by the driver and reused; `generation` tells a stale deadline from a live one.
 class LoadDriver::Request final : public ResponseObserver {
@@ -87,7 +102,13 @@ class LoadDriver::Request final : public ResponseObserver {
     input_tokens_ = 0;
     cached_tokens_ = -1;
     cancel_as_incomplete_ = false;
+    reply_.clear();
+    payload_.content_sink = queued.conversation != nullptr ? &reply_ : nullptr;
   }
+
+  Conversation* conversation() const { return queued_.conversation; }
+  // The reply's text (conversations only), for the history.
+  const std::string& reply() const { return reply_; }
 
   uint64_t generation() const { return generation_; }
   // Intrusive list of open requests, owned by the driver.
@@ -159,6 +180,12 @@ class LoadDriver::Request final : public ResponseObserver {
           too_large_reason_ = "more output chunks than target.maxResponseTokens";
         }
       }
+      if (reply_.size() > plan.max_response_bytes) {
+        too_large_ = true;
+        too_large_reason_ =
+            "the reply, kept as the conversation's history, is larger than "
+            "target.maxResponseBytes";
+      }
       if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
       if (payload_.error.has_value() && !error_event_) {
         error_event_ = true;
@@ -184,6 +211,9 @@ class LoadDriver::Request final : public ResponseObserver {
     result.connect_wait_ns = connect_wait_ns_;
     result.end_ns = end_ns;
     result.stage = queued_.stage;
+    if (queued_.conversation != nullptr) {
+      result.turn = static_cast<int32_t>(queued_.conversation->turn);
+    }
     result.in_window = in_window_;
     result.http_status = http_status_;
     result.h2_error_code = end.h2_error_code;
@@ -352,6 +382,7 @@ class LoadDriver::Request final : public ResponseObserver {
   int64_t input_tokens_ = 0;
   int64_t cached_tokens_ = -1;
   bool cancel_as_incomplete_ = false;
+  std::string reply_;  // Conversations: the reply's text so far.
 };
 
 LoadDriver::LoadDriver(EventLoop& loop, HttpClient& client, const PromptSource& prompts,
@@ -374,6 +405,7 @@ LoadDriver::LoadDriver(EventLoop& loop, HttpClient& client, const PromptSource& 
         return values;
       }()),
       schedule_timer_(loop, [this] { OnScheduleTimer(); }),
+      think_timer_(loop, [this] { OnThinkTimer(); }),
       timeout_sweeper_(loop, [this] { SweepTimeouts(); }),
       drain_timer_(loop, [this] {
         // The drain is over: whatever is still queued or open is incomplete.
@@ -479,8 +511,7 @@ void LoadDriver::OnScheduleTimer() {
     if (!users_started_) {
       users_started_ = true;
       for (uint32_t user = 0; user < plan_.concurrency && sending_; ++user) {
-        Admit(run_start_ns_ + plan_.not_before_ns,
-              closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
+        AdmitNextUser(run_start_ns_ + plan_.not_before_ns);
       }
       if (!sending_) return;
     }
@@ -518,23 +549,91 @@ void LoadDriver::OnScheduleTimer() {
   FinishSendingIfDone();
 }
 
-void LoadDriver::Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage) {
+void LoadDriver::AdmitNextUser(int64_t intended_ns) {
+  const uint64_t index = closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset;
+  if (!plan_.conversations) {
+    Admit(intended_ns, index, 0);
+    return;
+  }
+  Conversation* conversation = nullptr;
+  if (!free_conversations_.empty()) {
+    conversation = free_conversations_.back();
+    free_conversations_.pop_back();
+  } else {
+    conversation_pool_.push_back(std::make_unique<Conversation>());
+    conversation = conversation_pool_.back().get();
+  }
+  conversation->index = index;
+  conversation->turn = 0;
+  conversation->turns = prompts_.TurnCount(index);
+  conversation->history.clear();
+  conversation->history_words = 0;
+  if (!plan_.session_header.empty()) {
+    conversation->session_id = absl::StrCat(plan_.session_id_prefix, index);
+  }
+  Admit(intended_ns, index, 0, conversation);
+}
+
+bool LoadDriver::ContinueConversation(Conversation* conversation, const RequestResult& result,
+                                      std::string_view reply, int64_t now) {
+  const bool next = result.outcome == Outcome::kSuccess &&
+                    conversation->turn + 1 < conversation->turns && sending_;
+  if (!next) {
+    free_conversations_.push_back(conversation);
+    return false;
+  }
+  // The turn and the server's reply join the history the next turn sends.
+  std::string& history = conversation->history;
+  if (!history.empty()) history.push_back(',');
+  history.append(conversation->user_message);
+  history.append(R"(,{"role":"assistant","content":)");
+  AppendJsonString(reply, history);
+  history.push_back('}');
+  conversation->history_words += conversation->user_words + CountWords(reply);
+  ++conversation->turn;
+  conversation->due_ns = now + plan_.think_ns;
+  // One think time for all: the queue stays in due order. A zero think time still waits for
+  // the next loop turn, so a chain of turns never recurses.
+  thinking_.push_back(conversation);
+  if (thinking_.size() == 1) think_timer_.ArmAt(conversation->due_ns);
+  return true;
+}
+
+void LoadDriver::OnThinkTimer() {
+  const int64_t now = MonotonicNowNs();
+  while (!thinking_.empty() && thinking_.front()->due_ns <= now) {
+    Conversation* conversation = thinking_.front();
+    thinking_.pop_front();
+    if (!sending_) {
+      free_conversations_.push_back(conversation);
+      continue;
+    }
+    Admit(conversation->due_ns, conversation->index, 0, conversation);
+  }
+  // An Admit above may have ended sending (the window, the request limit) and finished.
+  if (!thinking_.empty() && sending_ && !finished_) think_timer_.ArmAt(thinking_.front()->due_ns);
+}
+
+void LoadDriver::Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage,
+                       Conversation* conversation) {
   // A closed-loop user whose slot frees after the window has closed stops: its request would
   // load the target without being counted (the window timer may not have fired yet).
   if (plan_.closed_loop && intended_ns - run_start_ns_ >= EndNs()) {
+    if (conversation != nullptr) free_conversations_.push_back(conversation);
     sending_ = false;
     FinishSendingIfDone();
     return;
   }
   if (InWindow(intended_ns)) {
     if (AtRequestLimit()) {
+      if (conversation != nullptr) free_conversations_.push_back(conversation);
       sending_ = false;
       FinishSendingIfDone();
       return;
     }
     ++window_started_;
   }
-  const Queued queued{intended_ns, prompt_index, stage};
+  const Queued queued{intended_ns, prompt_index, stage, conversation};
   if (!plan_.closed_loop && plan_.concurrency > 0 && in_flight_ >= plan_.concurrency) {
     client_queue_.push_back(queued);
     recorder_.UpdateGauges(MonotonicNowNs(), in_flight_,
@@ -569,8 +668,33 @@ void LoadDriver::Launch(const Queued& queued) {
     pool_.push_back(std::make_unique<Request>(this));
     request = pool_.back().get();
   }
-  const Prompt prompt = prompts_.Get(queued.prompt_index);
-  request->Reset(queued, InWindow(queued.intended_ns), prompt.input_tokens);
+  Conversation* conversation = queued.conversation;
+  Prompt prompt = conversation != nullptr
+                      ? prompts_.GetTurn(conversation->index, conversation->turn)
+                      : prompts_.Get(queued.prompt_index);
+  int64_t input_estimate = prompt.input_tokens;
+  std::optional<RequestHead> head_with_session;
+  if (conversation != nullptr) {
+    // The history, then this turn's user message.
+    conversation->user_message.assign(R"({"role":"user","content":)");
+    AppendJsonString(prompt.text, conversation->user_message);
+    conversation->user_message.push_back('}');
+    conversation->user_words = prompt.input_tokens;
+    input_estimate += conversation->history_words;
+    prompt.messages_json.clear();
+    prompt.messages_json.reserve(conversation->history.size() + conversation->user_message.size() +
+                                 3);
+    prompt.messages_json.push_back('[');
+    prompt.messages_json.append(conversation->history);
+    if (!conversation->history.empty()) prompt.messages_json.push_back(',');
+    prompt.messages_json.append(conversation->user_message);
+    prompt.messages_json.push_back(']');
+    if (!plan_.session_header.empty()) {
+      head_with_session = head_;
+      head_with_session->headers.emplace_back(plan_.session_header, conversation->session_id);
+    }
+  }
+  request->Reset(queued, InWindow(queued.intended_ns), input_estimate);
   std::string body;
   builder_.BuildBody(prompt, body);
   ++started_;
@@ -580,7 +704,9 @@ void LoadDriver::Launch(const Queued& queued) {
   request->deadline_ns = now + plan_.timeout_ns;
   Link(request);
   recorder_.UpdateGauges(now, in_flight_, static_cast<uint32_t>(client_queue_.size()));
-  const HttpClient::RequestId id = client_.Send(head_, std::move(body), request);
+  const HttpClient::RequestId id =
+      client_.Send(head_with_session.has_value() ? *std::move(head_with_session) : head_,
+                   std::move(body), request);
   // The request may already have ended inside Send (no connection possible) and its object
   // been reused: only a live request of this generation takes the id.
   if (request->active() && request->generation() == generation) request->set_id(id);
@@ -590,11 +716,16 @@ void LoadDriver::OnRequestDone(Request* request, const RequestResult& result) {
   --in_flight_;
   recorder_.Record(result);
   Unlink(request);
+  const int64_t now = MonotonicNowNs();
+  Conversation* conversation = request->conversation();
+  // Closed loop: the user's slot frees unless its conversation goes on. The reply joins the
+  // history before the request object can be reused.
+  const bool user_free =
+      conversation == nullptr || !ContinueConversation(conversation, result, request->reply(), now);
   free_requests_.push_back(request);
 
-  const int64_t now = MonotonicNowNs();
   if (plan_.closed_loop) {
-    if (sending_) Admit(now, closed_loop_count_++ * plan_.prompt_stride + plan_.prompt_offset, 0);
+    if (sending_ && user_free) AdmitNextUser(now);
   } else if (!client_queue_.empty() && (sending_ || draining_)) {
     const Queued queued = client_queue_.front();
     client_queue_.pop_front();
@@ -660,6 +791,7 @@ void LoadDriver::MaybeFinish() {
   if (!client_queue_.empty()) return;
   finished_ = true;
   schedule_timer_.Disarm();
+  think_timer_.Disarm();
   timeout_sweeper_.Stop();
   drain_timer_.Stop();
   if (on_finished_) on_finished_();

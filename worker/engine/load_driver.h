@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -53,6 +55,16 @@ struct DriverPlan {
   // of more bytes (both are held whole to be decoded), or more output chunks (0 = no limit).
   size_t max_response_bytes = size_t{16} << 20;
   int64_t max_response_tokens = 0;
+  // Conversations (closed loop only): each user holds one conversation (PromptSource::TurnCount
+  // and GetTurn, indexed like closed-loop prompts). A turn is sent think_ns after the previous
+  // reply, with the history - every earlier user turn and the server's reply to it - as its
+  // messages; a failed turn ends its conversation (there is no reply to build on) and the user
+  // starts the next one. With session_header, every turn carries session_id_prefix + the
+  // conversation's index in that header.
+  bool conversations = false;
+  int64_t think_ns = 0;
+  std::string session_header;
+  std::string session_id_prefix;
 };
 
 struct DriverCounters {
@@ -86,16 +98,27 @@ class LoadDriver {
 
  private:
   class Request;
+  struct Conversation;
   struct Queued {
     int64_t intended_ns;
     uint64_t prompt_index;
     int32_t stage;
+    Conversation* conversation = nullptr;  // the turn's conversation, if any
   };
 
   void OnScheduleTimer();
   // Moves next_arrival_ to the next arrival of this or a later phase; false when all are done.
   absl::Status AdvanceArrival();
-  void Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage);
+  void Admit(int64_t intended_ns, uint64_t prompt_index, int32_t stage,
+             Conversation* conversation = nullptr);
+  // Closed loop: the user whose slot frees at `intended_ns` sends its next request (a new
+  // conversation's first turn with conversations).
+  void AdmitNextUser(int64_t intended_ns);
+  // A conversation's turn ended with `result` and `reply`: queues the next turn for the end of
+  // the think time (true), or ends the conversation (false).
+  bool ContinueConversation(Conversation* conversation, const RequestResult& result,
+                            std::string_view reply, int64_t now);
+  void OnThinkTimer();
   void Launch(const Queued& queued);
   void OnRequestDone(Request* request, const RequestResult& result);
   void SweepTimeouts();
@@ -126,6 +149,12 @@ class LoadDriver {
   std::unique_ptr<ArrivalSchedule> schedule_;
   std::optional<Arrival> next_arrival_;
   PreciseTimer schedule_timer_;
+  // Conversations between turns, in due order (one think time for all): the timer wakes for the
+  // head.
+  std::deque<Conversation*> thinking_;
+  PreciseTimer think_timer_;
+  std::vector<std::unique_ptr<Conversation>> conversation_pool_;
+  std::vector<Conversation*> free_conversations_;
   Timer timeout_sweeper_;
   Timer drain_timer_;
   std::deque<Queued> client_queue_;

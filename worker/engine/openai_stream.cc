@@ -176,6 +176,7 @@ absl::Status ReadDelta(dom::element value, OpenAiPayload& out) {
     if (key == "content") {
       BENCH_RETURN_IF_ERROR(ReadString(field.value, "choices[].delta.content", text));
       out.output_bytes += text.size();
+      if (out.content_sink != nullptr) out.content_sink->append(text);
     } else if (key == "reasoning_content" || key == "reasoning") {
       BENCH_RETURN_IF_ERROR(ReadString(field.value, "choices[].delta.reasoning", text));
       out.reasoning_bytes += text.size();
@@ -225,6 +226,7 @@ absl::Status ReadChoices(dom::element value, OpenAiPayload& out) {
       } else if (key == "text") {
         BENCH_RETURN_IF_ERROR(ReadString(field.value, "choices[].text", text));
         out.output_bytes += text.size();
+        if (out.content_sink != nullptr) out.content_sink->append(text);
       } else if (key == "finish_reason") {
         BENCH_RETURN_IF_ERROR(ReadString(field.value, "choices[].finish_reason", text));
         if (out.finish_reason.empty()) out.finish_reason.assign(text.data(), text.size());

@@ -50,6 +50,9 @@ struct OpenAiPayload {
   std::string finish_reason;         // The first non-null finish_reason; empty when none.
   std::optional<OpenAiUsage> usage;  // Present when the payload had a non-null `usage`.
   std::optional<OpenAiError> error;
+  // When set, the unescaped content (chat) or text (completions) of every choice is appended
+  // here: a conversation keeps the reply as history. Clear() leaves the pointer.
+  std::string* content_sink = nullptr;
 
   void Clear();
   bool operator==(const OpenAiPayload&) const = default;

@@ -23,6 +23,13 @@ struct PromptSource::DatasetEntry {
   std::string messages_json;
   int64_t input_tokens = 0;
   int64_t max_tokens = 0;  // 0: sample from output_length.
+  // A conversation's turns after the first (ShareGPT with spec.conversation).
+  struct Turn {
+    std::string text;
+    int64_t input_tokens = 0;
+    int64_t max_tokens = 0;  // 0: sample from output_length.
+  };
+  std::vector<Turn> later_turns;
 };
 
 namespace {
@@ -42,6 +49,7 @@ enum Stream : uint64_t {
   kPrefixWordsStream = 4,
   kGroupTagStream = 5,
   kShuffleStream = 6,
+  kTurnsStream = 7,
 };
 
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
@@ -121,10 +129,17 @@ absl::Status CheckDistribution(const LengthDistribution& distribution, const cha
 
 // ---- synthetic words ----------------------------------------------------------------------
 
-// Appends `count` random vocabulary words, each preceded by a space unless `text` is empty.
-void AppendRandomWords(uint64_t key, int64_t count, std::string& text) {
-  const std::vector<std::string_view>& vocabulary = SyntheticVocabulary();
+// Appends `count` random words of `vocabulary`, each preceded by a space unless `text` is empty.
+void AppendRandomWords(const std::vector<std::string_view>& vocabulary, uint64_t key, int64_t count,
+                       std::string& text) {
   Rng rng(key);
+  if (vocabulary.size() != 256) {  // A tokenizer's single-token words (see Create).
+    for (int64_t i = 0; i < count; ++i) {
+      if (!text.empty()) text.push_back(' ');
+      text.append(vocabulary[rng.Below(vocabulary.size())]);
+    }
+    return;
+  }
   uint64_t bits = 0;
   int bytes_left = 0;
   for (int64_t i = 0; i < count; ++i) {
@@ -439,7 +454,7 @@ bool IsAnswerRole(std::string_view from) {
 // One ShareGPT entry: appends to `entries` unless it has no usable human turn (or no answer
 // when one is required).
 absl::Status ParseShareGptEntry(dom::parser& parser, std::string_view text, bool need_answer,
-                                std::vector<PromptSource::DatasetEntry>& entries) {
+                                bool all_turns, std::vector<PromptSource::DatasetEntry>& entries) {
   dom::element root;
   if (auto error = parser.parse(text.data(), text.size()).get(root); error != simdjson::SUCCESS) {
     return absl::InvalidArgumentError(
@@ -457,10 +472,8 @@ absl::Status ParseShareGptEntry(dom::parser& parser, std::string_view text, bool
   if (conversations_value.get_array().get(conversations) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("\"conversations\" must be an array");
   }
-  std::string_view prompt;
-  bool have_prompt = false;
-  bool have_answer = false;
-  int64_t answer_words = 0;
+  // (human text, answer words or -1 while unanswered) per turn kept.
+  std::vector<std::pair<std::string_view, int64_t>> turns;
   size_t turn_index = 0;
   for (dom::element turn : conversations) {
     dom::object turn_object;
@@ -482,33 +495,42 @@ absl::Status ParseShareGptEntry(dom::parser& parser, std::string_view text, bool
           absl::StrCat("\"conversations\"[", turn_index, "].value must be a string"));
     }
     ++turn_index;
-    if (!have_prompt) {
-      if (IsHumanRole(from) && !IsBlank(value)) {
-        prompt = value;
-        have_prompt = true;
-      }
-    } else if (IsAnswerRole(from)) {
-      answer_words = CountWords(value);
-      have_answer = true;
-      break;
+    const bool waiting_for_answer = !turns.empty() && turns.back().second < 0;
+    if (waiting_for_answer && IsAnswerRole(from)) {
+      turns.back().second = CountWords(value);
+      if (!all_turns) break;
+    } else if (!waiting_for_answer && IsHumanRole(from) && !IsBlank(value)) {
+      turns.emplace_back(value, -1);
     }
   }
-  if (!have_prompt || (need_answer && !have_answer)) return absl::OkStatus();
+  // Without an answer a turn has no recorded length; the conversation ends before it.
+  if (need_answer && !turns.empty() && turns.back().second < 0) turns.pop_back();
+  if (turns.empty()) return absl::OkStatus();
+  const auto max_tokens = [need_answer](int64_t answer_words) -> int64_t {
+    return need_answer ? std::max<int64_t>(1, answer_words) : 0;
+  };
   PromptSource::DatasetEntry& entry = entries.emplace_back();
-  entry.text.assign(prompt);
-  entry.input_tokens = CountWords(prompt);
-  if (need_answer) entry.max_tokens = std::max<int64_t>(1, answer_words);
+  entry.text.assign(turns[0].first);
+  entry.input_tokens = CountWords(turns[0].first);
+  entry.max_tokens = max_tokens(turns[0].second);
+  for (size_t i = 1; i < turns.size() && all_turns; ++i) {
+    PromptSource::DatasetEntry::Turn& turn = entry.later_turns.emplace_back();
+    turn.text.assign(turns[i].first);
+    turn.input_tokens = CountWords(turns[i].first);
+    turn.max_tokens = max_tokens(turns[i].second);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<PromptSource::DatasetEntry>> LoadShareGpt(const std::string& path,
                                                                      bool need_answer,
+                                                                     bool all_turns,
                                                                      uint64_t seed) {
   std::vector<PromptSource::DatasetEntry> entries;
   dom::parser parser;
   int64_t entry_index = 0;
   JsonArraySplitter splitter([&](std::string_view element) -> absl::Status {
-    absl::Status status = ParseShareGptEntry(parser, element, need_answer, entries);
+    absl::Status status = ParseShareGptEntry(parser, element, need_answer, all_turns, entries);
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": entry ", entry_index, ": ", status.message()));
@@ -551,12 +573,46 @@ absl::Status CheckNoFixedLengths(const PromptSpec& spec) {
 
 // ---- PromptSource -------------------------------------------------------------------------
 
-PromptSource::PromptSource(const PromptSpec& spec) : spec_(spec) {}
+PromptSource::PromptSource(const PromptSpec& spec)
+    : spec_(spec), vocabulary_(SyntheticVocabulary().begin(), SyntheticVocabulary().end()) {}
+
+absl::Status PromptSource::UseTokenizer() {
+  const Tokenizer& tokenizer = *spec_.tokenizer;
+  // Synthetic text is made of words that are one token each at the start of a text and after a
+  // space: a text of n such words separated by single spaces is n tokens, because byte-level
+  // pre-tokenizers and SentencePiece never merge across the space before a word.
+  std::vector<std::string_view> single;
+  for (std::string_view word : SyntheticVocabulary()) {
+    if (tokenizer.Count(word) == 1 && tokenizer.Count(absl::StrCat("a ", Absl(word))) == 2 &&
+        tokenizer.Count(absl::StrCat(Absl(word), " ", Absl(word))) == 2) {
+      single.push_back(word);
+    }
+  }
+  if (single.size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prompts.tokenizer: only ", single.size(),
+                     " of the 256 synthetic words are one token each in ", tokenizer.Describe(),
+                     "; prompts of exact token lengths need at least 16"));
+  }
+  vocabulary_ = std::move(single);
+  // Checked, not assumed: a long sample must count exactly its words.
+  std::string sample;
+  AppendRandomWords(vocabulary_, StreamKey(spec_.seed, 0, kWordsStream), 512, sample);
+  const int64_t counted = tokenizer.Count(sample);
+  if (counted != 512) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prompts.tokenizer: 512 one-token words gave ", counted, " tokens in ",
+        tokenizer.Describe(), "; its pre-tokenizer joins words, so exact lengths cannot be built"));
+  }
+  spec_.tokenizer.reset();  // Not needed past here: the vocabulary is all it gave.
+  return absl::OkStatus();
+}
 
 PromptSource::~PromptSource() = default;
 
 absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptSpec& spec) {
   std::unique_ptr<PromptSource> source(new PromptSource(spec));
+  if (spec.tokenizer != nullptr) BENCH_RETURN_IF_ERROR(source->UseTokenizer());
   double mean_input = 0;  // words, for the prefix length
   switch (spec.source) {
     case PromptSpec::Source::kSynthetic: {
@@ -585,9 +641,22 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
     }
     case PromptSpec::Source::kShareGpt: {
       BENCH_RETURN_IF_ERROR(CheckNoFixedLengths(spec));
-      BENCH_ASSIGN_OR_RETURN(
-          source->entries_, LoadShareGpt(spec.dataset_path, spec.dataset_output_length, spec.seed));
+      BENCH_ASSIGN_OR_RETURN(source->entries_,
+                             LoadShareGpt(spec.dataset_path, spec.dataset_output_length,
+                                          spec.conversation, spec.seed));
       break;
+    }
+  }
+  if (spec.conversation) {
+    if (spec.source == PromptSpec::Source::kFile || !spec.fixed_lengths.empty()) {
+      return absl::InvalidArgumentError(
+          "conversations come from synthetic text or a ShareGPT dataset, not a JSONL file or a "
+          "trace");
+    }
+    if (spec.source == PromptSpec::Source::kSynthetic) {
+      BENCH_RETURN_IF_ERROR(CheckDistribution(spec.turns, "prompts.conversation.turns"));
+    } else if (spec.turns.max < 1) {
+      return absl::InvalidArgumentError("prompts.conversation.turns.max must be >= 1");
     }
   }
   if (!source->entries_.empty()) {
@@ -607,15 +676,19 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
   }
   if (spec.prefix_ratio > 0) {
     source->prefix_words_ = std::llround(spec.prefix_ratio * std::max(0.0, mean_input));
-    for (uint64_t rest = (spec.prefix_groups - 1) >> 8; rest > 0; rest >>= 8) {
+    const uint64_t base = source->vocabulary_.size();
+    for (uint64_t rest = (spec.prefix_groups - 1) / base; rest > 0; rest /= base) {
       ++source->tag_words_;
     }
   }
   // output_length matters only for prompts whose length the dataset does not give.
   const bool samples_output =
       (spec.source == PromptSpec::Source::kSynthetic && spec.fixed_lengths.empty()) ||
-      std::any_of(source->entries_.begin(), source->entries_.end(),
-                  [](const DatasetEntry& entry) { return entry.max_tokens == 0; });
+      std::any_of(source->entries_.begin(), source->entries_.end(), [](const DatasetEntry& entry) {
+        return entry.max_tokens == 0 ||
+               std::any_of(entry.later_turns.begin(), entry.later_turns.end(),
+                           [](const DatasetEntry::Turn& turn) { return turn.max_tokens == 0; });
+      });
   if (samples_output) {
     BENCH_RETURN_IF_ERROR(CheckDistribution(spec.output_length, "prompts.outputLength"));
   }
@@ -625,17 +698,18 @@ absl::StatusOr<std::unique_ptr<PromptSource>> PromptSource::Create(const PromptS
 size_t PromptSource::dataset_size() const { return entries_.size(); }
 
 void PromptSource::AppendPrefix(uint32_t group, std::string& text) const {
-  const std::vector<std::string_view>& vocabulary = SyntheticVocabulary();
   const int64_t tags = std::min<int64_t>(tag_words_, prefix_words_);
+  const uint64_t base = vocabulary_.size();
   uint64_t digits = group;
   for (int64_t i = 0; i < tags; ++i) {
     // A seeded shift per digit position keeps the map group -> words one-to-one.
     const uint64_t shift = StreamKey(spec_.seed, static_cast<uint64_t>(i), kGroupTagStream);
     if (!text.empty()) text.push_back(' ');
-    text.append(vocabulary[(digits + shift) & 0xff]);
-    digits >>= 8;
+    text.append(vocabulary_[(digits + shift % base) % base]);
+    digits /= base;
   }
-  AppendRandomWords(StreamKey(spec_.seed, group, kPrefixWordsStream), prefix_words_ - tags, text);
+  AppendRandomWords(vocabulary_, StreamKey(spec_.seed, group, kPrefixWordsStream),
+                    prefix_words_ - tags, text);
 }
 
 Prompt PromptSource::Get(uint64_t index) const {
@@ -692,7 +766,47 @@ Prompt PromptSource::Get(uint64_t index) const {
     own_words = words - prefix_words_;
     AppendPrefix(prompt.prefix_group, prompt.text);
   }
-  AppendRandomWords(StreamKey(spec_.seed, index, kWordsStream), own_words, prompt.text);
+  AppendRandomWords(vocabulary_, StreamKey(spec_.seed, index, kWordsStream), own_words,
+                    prompt.text);
+  prompt.input_tokens = words;
+  return prompt;
+}
+
+int64_t PromptSource::TurnCount(uint64_t index) const {
+  if (!spec_.conversation) return 1;
+  if (!entries_.empty()) {
+    const DatasetEntry& entry = entries_[index % entries_.size()];
+    return std::min<int64_t>(1 + static_cast<int64_t>(entry.later_turns.size()), spec_.turns.max);
+  }
+  return SampleLength(spec_.turns, StreamKey(spec_.seed, index, kTurnsStream));
+}
+
+Prompt PromptSource::GetTurn(uint64_t index, int64_t turn) const {
+  if (turn <= 0) return Get(index);
+  // A later turn's own random streams: the conversation's key mixed with the turn number.
+  const uint64_t turn_index =
+      StreamKey(spec_.seed, index, kTurnsStream) ^ (static_cast<uint64_t>(turn) * kGolden);
+  Prompt prompt;
+  if (!entries_.empty()) {
+    const DatasetEntry& entry = entries_[index % entries_.size()];
+    const size_t later = static_cast<size_t>(turn - 1);
+    if (later >= entry.later_turns.size()) return prompt;  // Past the record: the caller's bug.
+    const DatasetEntry::Turn& recorded = entry.later_turns[later];
+    prompt.text = recorded.text;
+    prompt.input_tokens = recorded.input_tokens;
+    prompt.max_tokens = recorded.max_tokens > 0
+                            ? recorded.max_tokens
+                            : SampleLength(spec_.output_length,
+                                           StreamKey(spec_.seed, turn_index, kOutputLengthStream));
+    return prompt;
+  }
+  const int64_t words =
+      SampleLength(spec_.input_length, StreamKey(spec_.seed, turn_index, kInputLengthStream));
+  prompt.max_tokens =
+      SampleLength(spec_.output_length, StreamKey(spec_.seed, turn_index, kOutputLengthStream));
+  prompt.text.reserve(static_cast<size_t>(words) * 8);
+  AppendRandomWords(vocabulary_, StreamKey(spec_.seed, turn_index, kWordsStream), words,
+                    prompt.text);
   prompt.input_tokens = words;
   return prompt;
 }

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "worker/engine/tokenizer.h"
 
 namespace bench::engine {
 
@@ -41,6 +42,13 @@ struct PromptSpec {
   // Trace replay (synthetic only): prompt i has exactly fixed_lengths[i % size] - input words
   // and max_tokens - instead of lengths sampled from input_length and output_length.
   std::vector<PromptLengths> fixed_lengths;
+  // Multi-turn conversations (synthetic, or kShareGpt's records turn by turn): see GetTurn.
+  bool conversation = false;
+  LengthDistribution turns{1, 0, 1, 1};  // Turns of a synthetic conversation; max caps datasets'.
+  // The model's tokenizer (prompts.tokenizer): synthetic text is then made of words that are
+  // one token each in it, so input lengths are exact token counts. Null: the 256 words of
+  // SyntheticVocabulary(), one token each in Llama 3 and cl100k_base.
+  std::shared_ptr<const Tokenizer> tokenizer;
 };
 
 struct Prompt {
@@ -61,9 +69,10 @@ struct Prompt {
 // - Synthetic: input_tokens ~ input_length, text is that many words from SyntheticVocabulary()
 //   separated by single spaces. With prefix_ratio r > 0 the first round(r * input_length.mean)
 //   words are group (index % prefix_groups)'s prefix: its first words are the group number in
-//   base 256 (each digit a vocabulary word shifted by a seeded offset), so groups < 256 differ
-//   in the first word; the rest of the prefix is seeded by (seed, group). The prompt is then at
-//   least prefix + 1 words long, which may exceed input_length.max.
+//   base 256 (base n with a tokenizer's n one-token words; each digit a vocabulary word shifted
+//   by a seeded offset), so groups < 256 differ in the first word; the rest of the prefix is seeded
+//   by (seed, group). The prompt is then at least prefix + 1 words long, which may exceed
+//   input_length.max.
 // - Synthetic with fixed_lengths (trace replay): as above, but prompt i has
 //   fixed_lengths[i % size].input_tokens words and that record's output_tokens as max_tokens;
 //   the prefix is round(r * mean of the fixed input lengths) words.
@@ -77,7 +86,10 @@ struct Prompt {
 //   (from "gpt", "chatgpt", "bing", "bard" or "assistant") and entries without an answer are
 //   skipped too. The file is read as a stream, element by element (no DOM of the whole file),
 //   and the kept entries are shuffled once by a Fisher-Yates permutation seeded by `seed` (as
-//   vLLM shuffles ShareGPT), so prompt i is shuffled[i % entries].
+//   vLLM shuffles ShareGPT), so prompt i is shuffled[i % entries]. For conversations every
+//   human turn with a non-blank value counts (each followed by its answer when one is needed;
+//   a human turn that follows another before its answer is skipped, and the record ends at a
+//   last human turn without an answer).
 // input_tokens of dataset prompts is the text's whitespace-separated word count. max_tokens not
 // given by the dataset is sampled from output_length per index. With prefix_ratio r > 0 a
 // dataset prompt i starts with group (i % prefix_groups)'s prefix of round(r * mean dataset
@@ -96,6 +108,14 @@ class PromptSource {
   // Deterministic in (spec, index) only.
   Prompt Get(uint64_t index) const;
 
+  // Conversations (spec.conversation). Conversation `index` has TurnCount(index) >= 1 turns;
+  // GetTurn gives the user's message of turn `turn` (0-based): turn 0 is Get(index), later turns
+  // are the dataset record's later human turns (each with its answer's length as max_tokens) or
+  // synthetic text of input_length words, without the shared prefix. Deterministic in (spec,
+  // index, turn) only.
+  int64_t TurnCount(uint64_t index) const;
+  Prompt GetTurn(uint64_t index, int64_t turn) const;
+
   // Entries in the dataset; 0 for synthetic.
   size_t dataset_size() const;
 
@@ -106,9 +126,12 @@ class PromptSource {
 
  private:
   explicit PromptSource(const PromptSpec& spec);
+  // Narrows vocabulary_ to the tokenizer's one-token words and checks that words add up.
+  absl::Status UseTokenizer();
   void AppendPrefix(uint32_t group, std::string& text) const;
 
   PromptSpec spec_;
+  std::vector<std::string_view> vocabulary_;  // Synthetic words; prefix tags count in its base.
   int64_t prefix_words_ = 0;
   int tag_words_ = 1;  // Base-256 digits of the group number at the start of a prefix.
   std::vector<DatasetEntry> entries_;

@@ -656,5 +656,89 @@ TEST(DatasetPromptsTest, ShareGptPromptsTakeAPrefixToo) {
   EXPECT_EQ(first.substr(0, first.find('\n')), second.substr(0, second.find('\n')));
 }
 
+// ---- conversations -------------------------------------------------------------------------
+
+TEST(ConversationPromptsTest, SyntheticTurnsAreDeterministicAndFollowTheirDistributions) {
+  PromptSpec spec = SyntheticSpec(7);
+  spec.conversation = true;
+  spec.turns = {3, 1.5, 1, 6};
+  spec.prefix_ratio = 0.2;
+  std::unique_ptr<PromptSource> a = MustCreate(spec);
+  std::unique_ptr<PromptSource> b = MustCreate(spec);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::map<int64_t, int> counts;
+  for (uint64_t index = 0; index < 400; ++index) {
+    const int64_t turns = a->TurnCount(index);
+    ASSERT_GE(turns, 1);
+    ASSERT_LE(turns, 6);
+    ASSERT_EQ(b->TurnCount(index), turns);
+    ++counts[turns];
+    EXPECT_EQ(a->GetTurn(index, 0).text, a->Get(index).text) << "turn 0 is the plain prompt";
+    std::set<std::string> texts;
+    for (int64_t turn = 0; turn < turns; ++turn) {
+      const Prompt prompt = a->GetTurn(index, turn);
+      EXPECT_EQ(prompt.text, b->GetTurn(index, turn).text);
+      EXPECT_EQ(prompt.input_tokens, CountWords(prompt.text));
+      EXPECT_GE(prompt.max_tokens, 1);
+      texts.insert(prompt.text);
+    }
+    EXPECT_EQ(texts.size(), static_cast<size_t>(turns)) << "every turn says something new";
+  }
+  EXPECT_GE(counts.size(), 4u) << "turn counts vary with stddev 1.5";
+  // Only the first turn carries the shared prefix.
+  const std::string prefix = a->Get(0).text.substr(0, a->Get(0).text.find(' '));
+  EXPECT_EQ(a->Get(1).text.substr(0, prefix.size()), prefix);
+  EXPECT_NE(a->GetTurn(1, 1).text, a->GetTurn(2, 1).text);
+}
+
+TEST(ConversationPromptsTest, ShareGptRecordsRunTurnByTurnUpToTheCap) {
+  const std::string path = WriteTempFile("chats.json", R"([
+    {"conversations": [{"from": "human", "value": "a1"}, {"from": "gpt", "value": "x y"},
+                       {"from": "human", "value": "a2 b"}, {"from": "gpt", "value": "x y z"},
+                       {"from": "human", "value": "a3"}, {"from": "gpt", "value": "w"}]},
+    {"conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "b1"},
+                       {"from": "human", "value": "ignored: no answer between"},
+                       {"from": "gpt", "value": "one two three four"},
+                       {"from": "human", "value": "b2 unanswered"}]},
+    {"conversations": [{"from": "gpt", "value": "no human turn"}]}
+  ])");
+  PromptSpec spec = ShareGptSpec(path, 3, true);
+  spec.conversation = true;
+  spec.turns = {1, 0, 1, 2};  // max 2 caps the first record's three turns
+  std::unique_ptr<PromptSource> source = MustCreate(spec);
+  ASSERT_NE(source, nullptr);
+  ASSERT_EQ(source->dataset_size(), 2u);
+  using Turns = std::vector<std::pair<std::string, int64_t>>;
+  std::map<std::string, Turns> by_first;
+  for (uint64_t index = 0; index < 2; ++index) {
+    Turns turns;
+    for (int64_t turn = 0; turn < source->TurnCount(index); ++turn) {
+      const Prompt prompt = source->GetTurn(index, turn);
+      turns.emplace_back(prompt.text, prompt.max_tokens);
+    }
+    by_first[turns.front().first] = turns;
+  }
+  EXPECT_EQ(by_first["a1"], (Turns{{"a1", 2}, {"a2 b", 3}}));
+  EXPECT_EQ(by_first["b1"], (Turns{{"b1", 4}})) << "the unanswered turn is dropped";
+
+  // Without conversations the same file gives first turns only.
+  spec.conversation = false;
+  std::unique_ptr<PromptSource> single = MustCreate(spec);
+  ASSERT_NE(single, nullptr);
+  EXPECT_EQ(single->TurnCount(0), 1);
+}
+
+TEST(ConversationPromptsTest, RefusesJsonlFilesAndBadTurnCounts) {
+  PromptSpec spec = SyntheticSpec(1);
+  spec.conversation = true;
+  spec.turns = {3, 0, 4, 2};  // max below min
+  EXPECT_FALSE(PromptSource::Create(spec).ok());
+  spec.turns = {3, 0, 1, 6};
+  spec.source = PromptSpec::Source::kFile;
+  spec.dataset_path = WriteTempFile("one.jsonl", "{\"prompt\": \"a\"}\n");
+  EXPECT_THAT(PromptSource::Create(spec).status().message(), HasSubstr("not a JSONL file"));
+}
+
 }  // namespace
 }  // namespace bench::engine

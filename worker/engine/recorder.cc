@@ -53,11 +53,13 @@ void ChunkGaps::RecordInto(Histogram& histogram) const {
   }
 }
 
-Recorder::Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo)
+Recorder::Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo,
+                   int turn_count)
     : run_start_ns_(run_start_ns),
       interval_ns_(interval_ns),
       slo_(slo),
-      stages_(std::max(1, stage_count)) {
+      stages_(std::max(1, stage_count)),
+      turns_(static_cast<size_t>(std::max(0, turn_count))) {
   BENCH_CHECK_GT(interval_ns_, 0);
 }
 
@@ -172,9 +174,14 @@ void Recorder::Record(const RequestResult& r) {
     ++point.failed;
   }
   if (!r.in_window) return;
+  RecordInWindow(
+      r, stages_[std::clamp<int32_t>(r.stage, 0, static_cast<int32_t>(stages_.size()) - 1)]);
+  if (r.turn >= 0 && !turns_.empty()) {
+    RecordInWindow(r, turns_[std::min<size_t>(static_cast<size_t>(r.turn), turns_.size() - 1)]);
+  }
+}
 
-  StatsShard& shard =
-      stages_[std::clamp<int32_t>(r.stage, 0, static_cast<int32_t>(stages_.size()) - 1)];
+void Recorder::RecordInWindow(const RequestResult& r, StatsShard& shard) const {
   ++shard.requests_sent;
   if (r.sent_ns != 0) {
     shard.histogram(LatencyMetric::kScheduleLag)
@@ -220,6 +227,6 @@ void Recorder::Record(const RequestResult& r) {
   if (r.gaps != nullptr) r.gaps->RecordInto(shard.histogram(LatencyMetric::kItl));
 }
 
-RecorderSnapshot Recorder::Snapshot() const { return RecorderSnapshot{stages_, series_}; }
+RecorderSnapshot Recorder::Snapshot() const { return RecorderSnapshot{stages_, series_, turns_}; }
 
 }  // namespace bench::engine

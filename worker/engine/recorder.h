@@ -80,6 +80,7 @@ struct RequestResult {
   int http_status = 0;
   uint32_t h2_error_code = 0;
   int32_t stage = 0;
+  int32_t turn = -1;       // a conversation's turn (0-based); -1 outside conversations
   bool in_window = false;  // intended inside [warmup, warmup + duration)
 };
 
@@ -93,11 +94,16 @@ inline int64_t ScheduleLagNs(int64_t intended_ns, int64_t sent_ns, int64_t conne
 struct RecorderSnapshot {
   std::vector<StatsShard> stages;     // in-window requests, one shard per stage
   std::vector<IntervalPoint> series;  // whole run, one point per interval
+  // Conversations: in-window requests per turn; the last shard also holds every later turn.
+  std::vector<StatsShard> turns;
 };
 
 class Recorder {
  public:
-  Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo);
+  // `turn_count` > 0: requests of conversations are also recorded per turn, turns past the
+  // last into the last shard.
+  Recorder(int64_t run_start_ns, int64_t interval_ns, int stage_count, SloLimits slo,
+           int turn_count = 0);
 
   // Series bookkeeping as events happen.
   // `schedule_lag_ns` as ScheduleLagNs() gives it.
@@ -123,11 +129,13 @@ class Recorder {
  private:
   IntervalPoint& PointAt(int64_t time_ns);
   void KeepRecord(const RequestResult& result);
+  void RecordInWindow(const RequestResult& result, StatsShard& shard) const;
 
   int64_t run_start_ns_;
   int64_t interval_ns_;
   SloLimits slo_;
   std::vector<StatsShard> stages_;
+  std::vector<StatsShard> turns_;
   std::vector<IntervalPoint> series_;
   uint32_t last_in_flight_ = 0;
   uint32_t last_client_queue_ = 0;

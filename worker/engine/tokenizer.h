@@ -1,0 +1,37 @@
+// Exact token counts for a model's own tokenizer (prompts.tokenizer): Hugging Face
+// `tokenizer.json` files of byte-level BPE models (Llama 3, Qwen2, GPT-2 style, Mistral's newer
+// ones). SentencePiece models (Llama 2, Mistral 7B v0.1) are refused: Debian's libsentencepiece
+// cannot share a process with libprotobuf. Counts leave out special tokens a template or
+// post-processor adds (no BOS): they are the tokens of the text itself.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace bench::engine {
+
+// Immutable once loaded; Encode and Count may run on any thread.
+class Tokenizer {
+ public:
+  // Reads a tokenizer.json. InvalidArgument names the file and what it does not support (a
+  // SentencePiece .model, a tokenizer.json whose model is not byte-level BPE); NotFound for a
+  // missing file.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& path);
+
+  virtual ~Tokenizer() = default;
+
+  // Token ids of `text`; each invalid UTF-8 byte counts as U+FFFD would.
+  virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
+  virtual int64_t Count(std::string_view text) const {
+    return static_cast<int64_t>(Encode(text).size());
+  }
+  // What was loaded, e.g. "byte-level BPE (tokenizer.json), 128,256 tokens".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace bench::engine
