@@ -35,6 +35,8 @@ dev_packages=(
   procps
   # a worker with a skewed wall clock in integration.cluster_clock_skew
   faketime
+  # spm_encode, SentencePiece's own encoder: the reference for integration.tokenizer
+  sentencepiece
   # the Prometheus server (2.42) that scrapes bench-controller's /metrics in integration.prometheus
   prometheus
   # the chart tests: rendered manifests are parsed and checked with PyYAML

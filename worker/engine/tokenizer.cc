@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -225,7 +228,7 @@ class ByteLevelBpe final : public Tokenizer {
     return absl::InvalidArgumentError(absl::StrCat(
         Absl(what),
         "; only byte-level BPE tokenizer.json files are read (Llama 3, Qwen, GPT-2 style): "
-        "SentencePiece-style models (Llama 2, Mistral 7B v0.1) are not read yet"));
+        "for a SentencePiece-style model (Llama 2, Mistral 7B v0.1) give its tokenizer.model"));
   }
 
   static std::string_view StringAt(dom::element object, std::string_view key) {
@@ -519,17 +522,371 @@ class ByteLevelBpe final : public Tokenizer {
   bool nfc_ = false;
 };
 
+// ---- SentencePiece BPE (.model) ------------------------------------------------------------
+
+// The protobuf wire format, read by hand for the few fields of sentencepiece_model.proto used
+// here: linking Debian's libsentencepiece would bring a second copy of protobuf's parser.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view data) : data_(data) {}
+
+  // The next field; false at the end or on malformed input (then ok() is false).
+  bool Next(uint32_t& field, uint32_t& wire_type) {
+    if (at_ >= data_.size()) return false;
+    uint64_t key = 0;
+    if (!Varint(key)) return Fail();
+    field = static_cast<uint32_t>(key >> 3);
+    wire_type = static_cast<uint32_t>(key & 7);
+    return true;
+  }
+  bool Varint(uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (at_ >= data_.size()) return Fail();
+      const auto byte = static_cast<unsigned char>(data_[at_++]);
+      value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if (byte < 0x80) return true;
+    }
+    return Fail();
+  }
+  bool Bytes(std::string_view& value) {
+    uint64_t length = 0;
+    if (!Varint(length) || length > data_.size() - at_) return Fail();
+    value = data_.substr(at_, length);
+    at_ += length;
+    return true;
+  }
+  bool Fixed32(uint32_t& value) {
+    if (data_.size() - at_ < 4) return Fail();
+    std::memcpy(&value, data_.data() + at_, 4);
+    at_ += 4;
+    return true;
+  }
+  bool Skip(uint32_t wire_type) {
+    uint64_t ignored = 0;
+    std::string_view bytes;
+    uint32_t fixed = 0;
+    switch (wire_type) {
+      case 0:
+        return Varint(ignored);
+      case 1:
+        if (data_.size() - at_ < 8) return Fail();
+        at_ += 8;
+        return true;
+      case 2:
+        return Bytes(bytes);
+      case 5:
+        return Fixed32(fixed);
+      default:
+        return Fail();
+    }
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool Fail() {
+    ok_ = false;
+    at_ = data_.size();
+    return false;
+  }
+  std::string_view data_;
+  size_t at_ = 0;
+  bool ok_ = true;
+};
+
+// SentencePiece's BPE models (Llama 2, Mistral 7B v0.1): the text's spaces become U+2581 (with
+// one more in front, add_dummy_prefix), then adjacent symbols merge, highest-scoring resulting
+// piece first (the leftmost among equals), and a symbol that is no piece falls back to its
+// UTF-8 bytes (<0xXX> pieces) or the unknown piece.
+class SentencePieceBpe final : public Tokenizer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat(path, ": cannot read (", std::strerror(errno), ")"));
+    }
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    std::unique_ptr<SentencePieceBpe> tokenizer(new SentencePieceBpe());
+    const absl::Status status = tokenizer->Read(bytes.str());
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
+    }
+    return std::unique_ptr<Tokenizer>(std::move(tokenizer));
+  }
+
+  std::vector<int32_t> Encode(std::string_view text) const override {
+    std::vector<int32_t> ids;
+    if (!IsValidUtf8(text)) {
+      EncodeValid(ValidUtf8(text), ids);
+    } else {
+      EncodeValid(text, ids);
+    }
+    return ids;
+  }
+
+  std::string Describe() const override {
+    return absl::StrCat("SentencePiece BPE model, ", WithThousands(piece_count_), " pieces",
+                        byte_fallback_ ? ", byte fallback" : "");
+  }
+
+ private:
+  // sentencepiece_model.proto: ModelProto.SentencePiece.Type.
+  enum PieceType {
+    kNormal = 1,
+    kUnknown = 2,
+    kControl = 3,
+    kUserDefined = 4,
+    kUnused = 5,
+    kByte = 6
+  };
+  static constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581
+
+  SentencePieceBpe() = default;
+
+  absl::Status Malformed() const {
+    return absl::InvalidArgumentError("not a SentencePiece model (the protobuf does not parse)");
+  }
+
+  absl::Status Read(std::string_view data) {
+    WireReader model(data);
+    uint32_t field = 0;
+    uint32_t wire = 0;
+    int64_t model_type = 1;  // UNIGRAM unless the trainer spec says otherwise
+    bool saw_pieces = false;
+    while (model.Next(field, wire)) {
+      std::string_view message;
+      if (wire == 2 && (field == 1 || field == 2 || field == 3)) {
+        if (!model.Bytes(message)) break;
+      } else {
+        model.Skip(wire);
+        continue;
+      }
+      WireReader inner(message);
+      uint32_t f = 0;
+      uint32_t w = 0;
+      uint64_t value = 0;
+      std::string_view text;
+      if (field == 1) {  // SentencePiece {piece = 1, score = 2, type = 3}
+        saw_pieces = true;
+        std::string_view piece;
+        float score = 0;
+        int type = kNormal;
+        while (inner.Next(f, w)) {
+          if (f == 1 && w == 2) {
+            inner.Bytes(piece);
+          } else if (f == 2 && w == 5) {
+            uint32_t bits = 0;
+            inner.Fixed32(bits);
+            std::memcpy(&score, &bits, 4);
+          } else if (f == 3 && w == 0) {
+            inner.Varint(value);
+            type = static_cast<int>(value);
+          } else {
+            inner.Skip(w);
+          }
+        }
+        if (!inner.ok()) return Malformed();
+        const auto id = static_cast<int32_t>(piece_count_++);
+        if (type == kNormal || type == kUserDefined || type == kUnused) {
+          pieces_.emplace(std::string(piece), Piece{id, score, type == kUnused});
+          if (type == kUserDefined) user_defined_.emplace_back(piece);
+        } else if (type == kUnknown) {
+          unknown_id_ = id;
+        } else if (type == kByte && piece.size() == 6 && absl::StartsWith(Absl(piece), "<0x")) {
+          const int byte = std::stoi(std::string(piece.substr(3, 2)), nullptr, 16);
+          byte_ids_[static_cast<size_t>(byte & 0xFF)] = id;
+        }
+      } else if (field == 2) {  // TrainerSpec {model_type = 3, byte_fallback = 35, ...}
+        while (inner.Next(f, w)) {
+          if (w == 0 && (f == 3 || f == 35 || f == 24)) {
+            inner.Varint(value);
+            if (f == 3) model_type = static_cast<int64_t>(value);
+            if (f == 35) byte_fallback_ = value != 0;
+            if (f == 24) whitespace_as_suffix_ = value != 0;
+          } else {
+            inner.Skip(w);
+          }
+        }
+      } else {  // NormalizerSpec {name = 1, precompiled_charsmap = 2, add_dummy_prefix = 3, ...}
+        while (inner.Next(f, w)) {
+          if (f == 1 && w == 2) {
+            inner.Bytes(text);
+            normalizer_ = std::string(text);
+          } else if (f == 2 && w == 2) {
+            inner.Bytes(text);
+            has_charsmap_ = !text.empty();
+          } else if (w == 0 && (f == 3 || f == 4 || f == 5)) {
+            inner.Varint(value);
+            if (f == 3) add_dummy_prefix_ = value != 0;
+            if (f == 4) remove_extra_whitespaces_ = value != 0;
+            if (f == 5) escape_whitespaces_ = value != 0;
+          } else {
+            inner.Skip(w);
+          }
+        }
+      }
+      if (!inner.ok()) return Malformed();
+    }
+    if (!model.ok() || !saw_pieces) return Malformed();
+    if (model_type != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a SentencePiece ", model_type == 1 ? "unigram" : "non-BPE",
+          " model; only SentencePiece BPE models (Llama 2, Mistral 7B v0.1) are read"));
+    }
+    if (has_charsmap_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the model normalizes text with \"", normalizer_,
+          "\" (a precompiled character map), which is not read; only \"identity\" is"));
+    }
+    if (whitespace_as_suffix_) {
+      return absl::InvalidArgumentError("treat_whitespace_as_suffix models are not read");
+    }
+    if (byte_fallback_) {
+      for (const int32_t id : byte_ids_) {
+        if (id < 0)
+          return absl::InvalidArgumentError("byte_fallback without all 256 <0xXX> pieces");
+      }
+    }
+    std::sort(user_defined_.begin(), user_defined_.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    return absl::OkStatus();
+  }
+
+  // SentencePiece's normalizer with the identity map: extra spaces removed when asked, each
+  // space escaped as U+2581, one in front (add_dummy_prefix).
+  std::string Normalize(std::string_view text) const {
+    if (remove_extra_whitespaces_) {
+      while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+      while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    }
+    std::string out;
+    if (text.empty()) return out;
+    out.reserve(text.size() + 16);
+    const std::string_view space = escape_whitespaces_ ? kSpace : std::string_view(" ");
+    if (add_dummy_prefix_) out.append(space);
+    bool previous_space = false;
+    for (const char c : text) {
+      if (c == ' ') {
+        if (!(remove_extra_whitespaces_ && previous_space)) out.append(space);
+        previous_space = true;
+      } else {
+        out.push_back(c);
+        previous_space = false;
+      }
+    }
+    return out;
+  }
+
+  void EncodeValid(std::string_view raw, std::vector<int32_t>& ids) const {
+    const std::string text = Normalize(raw);
+    // Symbols: user-defined pieces whole, else one character each; a doubly linked list.
+    struct Symbol {
+      size_t begin;
+      size_t length;
+      int prev;
+      int next;
+      bool fixed;  // a user-defined piece: never merged
+    };
+    std::vector<Symbol> symbols;
+    for (size_t i = 0; i < text.size();) {
+      size_t length = 0;
+      bool fixed = false;
+      for (const std::string& piece : user_defined_) {
+        if (text.compare(i, piece.size(), piece) == 0) {
+          length = piece.size();
+          fixed = true;
+          break;
+        }
+      }
+      if (length == 0) length = std::max<size_t>(1, Utf8SequenceLength(text, i));
+      const int index = static_cast<int>(symbols.size());
+      symbols.push_back(Symbol{i, length, index - 1, index + 1, fixed});
+      i += length;
+    }
+    if (symbols.empty()) return;
+    symbols.back().next = -1;
+
+    // Candidate merges, best first: higher score, then the leftmost.
+    struct Candidate {
+      float score;
+      int left;
+      int right;
+      size_t length;  // of the merged piece, to tell a stale candidate from a live one
+    };
+    const auto worse = [](const Candidate& a, const Candidate& b) {
+      return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    std::vector<Candidate> agenda;
+    const auto consider = [&](int left, int right) {
+      if (left < 0 || right < 0 || symbols[left].fixed || symbols[right].fixed) return;
+      const std::string_view merged(text.data() + symbols[left].begin,
+                                    symbols[left].length + symbols[right].length);
+      const auto it = pieces_.find(Absl(merged));
+      if (it == pieces_.end() || it->second.unused) return;
+      agenda.push_back(Candidate{it->second.score, left, right, merged.size()});
+      std::push_heap(agenda.begin(), agenda.end(), worse);
+    };
+    for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+      consider(static_cast<int>(i), static_cast<int>(i + 1));
+    }
+    while (!agenda.empty()) {
+      std::pop_heap(agenda.begin(), agenda.end(), worse);
+      const Candidate top = agenda.back();
+      agenda.pop_back();
+      Symbol& left = symbols[top.left];
+      Symbol& right = symbols[top.right];
+      if (left.length == 0 || right.length == 0 || left.next != top.right ||
+          left.length + right.length != top.length) {
+        continue;  // One side has merged since.
+      }
+      left.length += right.length;
+      right.length = 0;
+      left.next = right.next;
+      if (right.next >= 0) symbols[right.next].prev = top.left;
+      consider(left.prev, top.left);
+      consider(top.left, left.next);
+    }
+    for (int i = 0; i >= 0; i = symbols[i].next) {
+      const std::string_view piece(text.data() + symbols[i].begin, symbols[i].length);
+      const auto it = pieces_.find(Absl(piece));
+      if (it != pieces_.end() && !it->second.unused) {
+        ids.push_back(it->second.id);
+      } else if (byte_fallback_) {
+        for (const char c : piece) ids.push_back(byte_ids_[static_cast<unsigned char>(c)]);
+      } else {
+        ids.push_back(unknown_id_);
+      }
+    }
+  }
+
+  struct Piece {
+    int32_t id;
+    float score;
+    bool unused;
+  };
+  absl::flat_hash_map<std::string, Piece> pieces_;  // normal, user-defined and unused pieces
+  std::vector<std::string> user_defined_;           // longest first
+  std::array<int32_t, 256> byte_ids_ = [] {
+    std::array<int32_t, 256> ids;
+    ids.fill(-1);
+    return ids;
+  }();
+  int64_t piece_count_ = 0;
+  int32_t unknown_id_ = 0;
+  bool byte_fallback_ = false;
+  bool whitespace_as_suffix_ = false;
+  std::string normalizer_;
+  bool has_charsmap_ = false;
+  bool add_dummy_prefix_ = true;
+  bool remove_extra_whitespaces_ = true;
+  bool escape_whitespaces_ = true;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& path) {
-  if (absl::EndsWith(path, ".model")) {
-    // Debian's libsentencepiece carries its own copy of protobuf's parsing code, which crashes
-    // a process that also loads libprotobuf (every bench binary does, for gRPC).
-    return absl::InvalidArgumentError(
-        absl::StrCat(path,
-                     ": SentencePiece models are not read yet; give the model's tokenizer.json "
-                     "(byte-level BPE)"));
-  }
+  if (absl::EndsWith(path, ".model")) return SentencePieceBpe::Load(path);
   return ByteLevelBpe::Load(path);
 }
 

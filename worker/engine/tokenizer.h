@@ -1,8 +1,7 @@
 // Exact token counts for a model's own tokenizer (prompts.tokenizer): Hugging Face
 // `tokenizer.json` files of byte-level BPE models (Llama 3, Qwen2, GPT-2 style, Mistral's newer
-// ones). SentencePiece models (Llama 2, Mistral 7B v0.1) are refused: Debian's libsentencepiece
-// cannot share a process with libprotobuf. Counts leave out special tokens a template or
-// post-processor adds (no BOS): they are the tokens of the text itself.
+// ones) and SentencePiece BPE `.model` files (Llama 2, Mistral 7B v0.1). Counts leave out special
+// tokens a template or post-processor adds (no BOS): they are the tokens of the text itself.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +17,10 @@ namespace bench::engine {
 // Immutable once loaded; Encode and Count may run on any thread.
 class Tokenizer {
  public:
-  // Reads a tokenizer.json. InvalidArgument names the file and what it does not support (a
-  // SentencePiece .model, a tokenizer.json whose model is not byte-level BPE); NotFound for a
-  // missing file.
+  // A path ending in .model is read as a SentencePiece model, anything else as tokenizer.json.
+  // InvalidArgument names the file and what it does not support (a SentencePiece unigram model
+  // or one with a precompiled normalization map, a tokenizer.json that is not byte-level BPE);
+  // NotFound for a missing file.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> Load(const std::string& path);
 
   virtual ~Tokenizer() = default;

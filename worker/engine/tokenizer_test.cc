@@ -84,8 +84,7 @@ TEST(TokenizerTest, RefusesWhatItCannotReadNamingTheFile) {
   const std::string fallback = WriteTempFile(
       "fallback.json",
       R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {}, "merges": []}})");
-  EXPECT_THAT(Tokenizer::Load(fallback).status().message(),
-              HasSubstr("SentencePiece-style models (Llama 2, Mistral 7B v0.1) are not read yet"));
+  EXPECT_THAT(Tokenizer::Load(fallback).status().message(), HasSubstr("give its tokenizer.model"));
 
   const std::string no_bytes =
       WriteTempFile("nobytes.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
@@ -96,7 +95,25 @@ TEST(TokenizerTest, RefusesWhatItCannotReadNamingTheFile) {
   const std::string garbage = WriteTempFile("garbage.model", "not a protobuf");
   auto model = Tokenizer::Load(garbage);
   EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(model.status().message(), HasSubstr("SentencePiece models are not read yet"));
+  EXPECT_THAT(model.status().message(), HasSubstr("not a SentencePiece model"));
+}
+
+TEST(TokenizerTest, RefusesSentencePieceModelsItDoesNotRead) {
+  // ModelProto {pieces {piece: "a"}, trainer_spec {model_type: ...}, normalizer_spec {...}}.
+  const std::string piece("\x0a\x03\x0a\x01" "a", 5);
+  const std::string unigram =
+      WriteTempFile("unigram.model", piece + std::string("\x12\x02\x18\x01", 4));
+  EXPECT_THAT(Tokenizer::Load(unigram).status().message(),
+              HasSubstr("a SentencePiece unigram model; only SentencePiece BPE models"));
+  const std::string nfkc = WriteTempFile(
+      "nfkc.model", piece + std::string("\x12\x02\x18\x02" "\x1a\x04\x12\x02xx", 10));
+  EXPECT_THAT(Tokenizer::Load(nfkc).status().message(), HasSubstr("precompiled character map"));
+  const std::string bpe = WriteTempFile("bpe.model", piece + std::string("\x12\x02\x18\x02", 4));
+  auto tokenizer = Tokenizer::Load(bpe);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  // "a a": U+2581 and "a" are separate symbols with no merge; U+2581 is no piece: unknown (0).
+  EXPECT_THAT((*tokenizer)->Encode("a a"), ElementsAre(0, 0, 0, 0));
+  EXPECT_THAT((*tokenizer)->Describe(), HasSubstr("SentencePiece BPE model, 1 pieces"));
 }
 
 }  // namespace
