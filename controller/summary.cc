@@ -462,8 +462,11 @@ void AddWarnings(const RunResult& result, const StatsShard& merged, RunSummary* 
     warnings.push_back(
         {"usage-missing",
          absl::StrCat(FormatCount(merged.usage_missing), " of ", FormatCount(merged.succeeded),
-                      " successful requests reported no usage: their output token counts are "
-                      "chunk counts (ask the server for stream_options.include_usage)")});
+                      " successful requests reported no usage: their output token counts are ",
+                      summary->output_tokens_counted
+                          ? "prompts.tokenizer's counts of the reply text"
+                          : "chunk counts (ask the server for stream_options.include_usage, or "
+                            "give prompts.tokenizer to count the reply text)")});
   }
   std::vector<std::string> clamped;
   for (const MetricSummary& metric : summary->overall.latency) {
@@ -777,6 +780,7 @@ RunSummary Summarize(const BenchmarkConfig& config, const RunResult& result) {
                                                       static_cast<int64_t>(result.turns.size());
 
   summary.slo = JudgeSlos(config, merged, summary.overall.requests);
+  summary.output_tokens_counted = !config.prompts.tokenizer.empty();
   AddWarnings(result, merged, &summary);
   if (!merge_error.empty()) {
     summary.warnings.push_back(

@@ -178,6 +178,8 @@ struct RunSummary {
   // later turn when turns_capped. Empty otherwise.
   std::vector<BlockSummary> turns;
   bool turns_capped = false;
+  // prompts.tokenizer was given: successes without usage had their reply text counted by it.
+  bool output_tokens_counted = false;
 
   std::vector<SloVerdict> slo;  // empty when the config sets no SLO; the whole window
   // The first stage (1-based) whose own figures broke an SLO, 0 when none did: the capacity

@@ -176,6 +176,7 @@ absl::StatusOr<engine::EnginePlan> BuildPlan(const BenchmarkConfig& config, cons
   }
   p.prompts = ToEngine(config.prompts, config.benchmark.seed);
   BENCH_ASSIGN_OR_RETURN(p.prompts.tokenizer, LoadTokenizer(config.prompts));
+  p.output_tokenizer = p.prompts.tokenizer;
   p.prompts.fixed_lengths.reserve(share.fixed_lengths.size());
   for (const FixedLength& length : share.fixed_lengths) {
     p.prompts.fixed_lengths.push_back({length.input, length.output});

