@@ -3,10 +3,10 @@
 
 namespace bench {
 
-// For long-lived daemons (bench-worker, `bench-controller serve`). glibc's malloc returns freed
-// heap to the kernel whenever the free top exceeds a threshold it keeps adjusting, so a process
-// at a steady rate sees its RSS swing by megabytes as bursts come and go (5-7% in a soak) with
-// no growth behind it. Fixed thresholds keep freed memory for reuse: RSS then tracks the
+// For long-lived processes (bench-worker, `bench-controller serve` and `run`). glibc's malloc
+// returns freed heap to the kernel whenever the free top exceeds a threshold it keeps adjusting, so
+// a process at a steady rate sees its RSS swing by megabytes as bursts come and go (5-7% in a soak)
+// with no growth behind it. Fixed thresholds keep freed memory for reuse: RSS then tracks the
 // high-water mark, and a real leak still shows as a climb. Call once, before threads start.
 void KeepFreedMemoryForReuse();
 
