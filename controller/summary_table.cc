@@ -4,6 +4,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -142,17 +144,20 @@ std::string StagePercentile(const BlockSummary& block, LatencyMetric metric, dou
   return "-";
 }
 
+// The two percentiles the stage and turn tables show: p50 and p99 when configured, else the
+// first and last configured (`configured` is not empty).
+std::pair<double, double> TablePercentiles(const std::vector<double>& configured) {
+  const auto has = [&](double p) {
+    return std::find(configured.begin(), configured.end(), p) != configured.end();
+  };
+  if (has(50) && has(99)) return {50, 99};
+  return {configured.front(), configured.back()};
+}
+
 void AppendStageTable(const RunSummary& summary, std::string* out) {
-  // The stage table shows p50 and p99 when configured, else the first and last percentile.
   const std::vector<double>& configured = summary.percentiles;
-  double low = 50;
-  double high = 99;
-  if (std::find(configured.begin(), configured.end(), low) == configured.end() ||
-      std::find(configured.begin(), configured.end(), high) == configured.end()) {
-    if (configured.empty()) return;
-    low = configured.front();
-    high = configured.back();
-  }
+  if (configured.empty()) return;
+  const auto [low, high] = TablePercentiles(configured);
   const std::string low_label = PercentileLabel(low);
   const std::string high_label = PercentileLabel(high);
   // goodput: requests/s that met every latency SLO ("-" without latency SLOs); slo: the stage's
@@ -189,14 +194,8 @@ void AppendStageTable(const RunSummary& summary, std::string* out) {
 // how much of it the server had cached.
 void AppendTurnTable(const RunSummary& summary, std::string* out) {
   const std::vector<double>& configured = summary.percentiles;
-  double low = 50;
-  double high = 99;
-  if (std::find(configured.begin(), configured.end(), low) == configured.end() ||
-      std::find(configured.begin(), configured.end(), high) == configured.end()) {
-    if (configured.empty()) return;
-    low = configured.front();
-    high = configured.back();
-  }
+  if (configured.empty()) return;
+  const auto [low, high] = TablePercentiles(configured);
   const std::string low_label = PercentileLabel(low);
   const std::string high_label = PercentileLabel(high);
   absl::StrAppend(out, "\n",

@@ -206,16 +206,6 @@ class ByteLevelBpe final : public Tokenizer {
     return std::unique_ptr<Tokenizer>(std::move(tokenizer));
   }
 
-  std::vector<int32_t> Encode(std::string_view text) const override {
-    std::vector<int32_t> ids;
-    if (!IsValidUtf8(text)) {
-      EncodeValid(ValidUtf8(text), ids);
-    } else {
-      EncodeValid(text, ids);
-    }
-    return ids;
-  }
-
   std::string Describe() const override {
     return absl::StrCat("byte-level BPE (tokenizer.json), ", WithThousands(vocab_.size()),
                         " tokens, ", WithThousands(merges_.size()), " merges", nfc_ ? ", NFC" : "");
@@ -409,7 +399,7 @@ class ByteLevelBpe final : public Tokenizer {
 
   // Added tokens are matched in the raw text first (as Hugging Face does, special or not);
   // the text between them is normalized, split and merged.
-  void EncodeValid(std::string_view text, std::vector<int32_t>& ids) const {
+  void EncodeValid(std::string_view text, std::vector<int32_t>& ids) const override {
     size_t start = 0;
     for (size_t i = 0; i < text.size() && !added_.empty(); ++i) {
       if (!added_first_bytes_[static_cast<unsigned char>(text[i])]) continue;
@@ -615,16 +605,6 @@ class SentencePieceBpe final : public Tokenizer {
     return std::unique_ptr<Tokenizer>(std::move(tokenizer));
   }
 
-  std::vector<int32_t> Encode(std::string_view text) const override {
-    std::vector<int32_t> ids;
-    if (!IsValidUtf8(text)) {
-      EncodeValid(ValidUtf8(text), ids);
-    } else {
-      EncodeValid(text, ids);
-    }
-    return ids;
-  }
-
   std::string Describe() const override {
     return absl::StrCat("SentencePiece BPE model, ", WithThousands(piece_count_), " pieces",
                         byte_fallback_ ? ", byte fallback" : "");
@@ -778,7 +758,7 @@ class SentencePieceBpe final : public Tokenizer {
     return out;
   }
 
-  void EncodeValid(std::string_view raw, std::vector<int32_t>& ids) const {
+  void EncodeValid(std::string_view raw, std::vector<int32_t>& ids) const override {
     const std::string text = Normalize(raw);
     // Symbols: user-defined pieces whole, else one character each; a doubly linked list.
     struct Symbol {
@@ -884,6 +864,16 @@ class SentencePieceBpe final : public Tokenizer {
 };
 
 }  // namespace
+
+std::vector<int32_t> Tokenizer::Encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  if (IsValidUtf8(text)) {
+    EncodeValid(text, ids);
+  } else {
+    EncodeValid(ValidUtf8(text), ids);
+  }
+  return ids;
+}
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& path) {
   if (absl::EndsWith(path, ".model")) return SentencePieceBpe::Load(path);

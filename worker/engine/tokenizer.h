@@ -26,12 +26,14 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
 
   // Token ids of `text`; each invalid UTF-8 byte counts as U+FFFD would.
-  virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
-  virtual int64_t Count(std::string_view text) const {
-    return static_cast<int64_t>(Encode(text).size());
-  }
+  std::vector<int32_t> Encode(std::string_view text) const;
+  int64_t Count(std::string_view text) const { return static_cast<int64_t>(Encode(text).size()); }
   // What was loaded, e.g. "byte-level BPE (tokenizer.json), 128,256 tokens".
   virtual std::string Describe() const = 0;
+
+ protected:
+  // Appends the ids of `text`, which is valid UTF-8.
+  virtual void EncodeValid(std::string_view text, std::vector<int32_t>& ids) const = 0;
 };
 
 }  // namespace bench::engine
