@@ -109,7 +109,7 @@ class LoadDriver::Request final : public ResponseObserver {
   }
 
   Conversation* conversation() const { return queued_.conversation; }
-  // The reply's text (conversations only), for the history.
+  // The reply's text, kept for a conversation's history or the output tokenizer.
   const std::string& reply() const { return reply_; }
 
   uint64_t generation() const { return generation_; }
@@ -388,7 +388,7 @@ class LoadDriver::Request final : public ResponseObserver {
   int64_t input_tokens_ = 0;
   int64_t cached_tokens_ = -1;
   bool cancel_as_incomplete_ = false;
-  std::string reply_;  // Conversations: the reply's text so far.
+  std::string reply_;  // The reply's text so far, when payload_.content_sink points here.
 };
 
 LoadDriver::LoadDriver(EventLoop& loop, HttpClient& client, const PromptSource& prompts,
