@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -27,6 +29,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "common/check.h"
+#include "common/config_schema.h"
 #include "common/duration.h"
 
 namespace bench {
@@ -648,25 +652,21 @@ std::string JoinViews(const std::vector<std::string_view>& items, std::string_vi
   return out;
 }
 
-// Keys of each top-level section, to point a key written in the wrong section to its home.
+// Keys of each top-level section, to point a key written in the wrong section to its home. The
+// shareGPT shorthand's keys in load are left out: their home is prompts.
 const std::vector<std::pair<std::string_view, std::vector<std::string_view>>>& SectionKeys() {
-  static const auto* const kKeys =
-      new std::vector<std::pair<std::string_view, std::vector<std::string_view>>>{
-          {"benchmark", {"name", "duration", "warmup", "seed", "maxRequests"}},
-          {"target",
-           {"endpoint", "model", "protocol", "headers", "timeout", "tls", "extraBody",
-            "maxStreamsPerConnection", "connections", "maxResponseBytes", "maxResponseTokens"}},
-          {"load",
-           {"type", "rate", "concurrency", "burstiness", "ramp", "burst", "stages", "trace",
-            "arrival", "sweep", "capacity"}},
-          {"prompts",
-           {"type", "inputLength", "outputLength", "dataset", "prefixRatio", "prefixGroups",
-            "conversation", "tokenizer"}},
-          {"metrics", {"collect", "percentiles", "interval", "raw", "rawTokenTimes", "prometheus"}},
-          {"slo", {"ttft", "itl", "tpot", "ntpot", "e2e_latency", "errorRate", "abortOnFail"}},
-          {"cluster", {"workers", "onWorkerLoss"}},
-          {"output", {"dir", "formats"}},
-      };
+  static const auto* const kKeys = [] {
+    auto* keys = new std::vector<std::pair<std::string_view, std::vector<std::string_view>>>;
+    for (std::string_view section : ConfigFieldKeys("")) {
+      std::vector<std::string_view> section_keys;
+      for (std::string_view key : ConfigFieldKeys(section)) {
+        const ConfigField* field = FindConfigField(std::string(section) + "." + std::string(key));
+        if (field->load_types != "shareGPT") section_keys.push_back(key);
+      }
+      keys->push_back({section, std::move(section_keys)});
+    }
+    return keys;
+  }();
   return *kKeys;
 }
 
@@ -681,6 +681,12 @@ std::string JoinPath(std::string_view parent, std::string_view key) {
 // keys (with a did-you-mean hint) and repeated keys. `node` may be null (section absent).
 class Section {
  public:
+  // The map at `path`, its keys and example from the config table; `example` overrides the
+  // table's (a list's items).
+  Section(Diagnostics& diags, const YamlNode* node, std::string path, std::string_view example = "")
+      : Section(diags, node, path, ConfigFieldKeys(path),
+                !example.empty() ? example : TableExample(path)) {}
+
   Section(Diagnostics& diags, const YamlNode* node, std::string path,
           std::vector<std::string_view> keys, std::string_view example = "")
       : diags_(diags), path_(std::move(path)), keys_(std::move(keys)) {
@@ -753,6 +759,11 @@ class Section {
     values_.push_back({key, &entry.value});
   }
 
+  static std::string_view TableExample(std::string_view path) {
+    const ConfigField* field = FindConfigField(path);
+    return field != nullptr ? std::string_view(field->example) : std::string_view();
+  }
+
   std::string UnknownKeyMessage(const std::string& key) const {
     const std::string path = Path(key);
     std::string message = "unknown key " + path;
@@ -786,29 +797,7 @@ class Section {
 
 // ---- typed values ------------------------------------------------------------------------
 
-// Bounds for a number, with the wording of their messages.
-struct Bounds {
-  std::optional<double> min;
-  bool min_exclusive = false;
-  std::optional<double> max;
-  bool max_exclusive = false;
-  std::string_view hint;  // Appended in parentheses, e.g. "0 = no limit".
-  bool range = false;     // Word a violation as "must be between min and max".
-
-  static Bounds Positive() { return {0.0, true, std::nullopt, false, {}, false}; }
-  static Bounds NonNegative() { return {0.0, false, std::nullopt, false, {}, false}; }
-  static Bounds AtLeast(double min) { return {min, false, std::nullopt, false, {}, false}; }
-  static Bounds Between(double min, double max) { return {min, false, max, false, {}, true}; }
-  static Bounds OpenInterval(double min, double max) { return {min, true, max, true, {}, true}; }
-  Bounds& AtMost(double limit) {
-    max = limit;
-    return *this;
-  }
-  Bounds& Hint(std::string_view text) {
-    hint = text;
-    return *this;
-  }
-};
+using Bounds = FieldBounds;
 
 // Why `value` breaks `bounds` ("must be > 0"), or empty.
 std::string BoundsProblem(double value, const Bounds& bounds) {
@@ -1029,6 +1018,48 @@ class Reader {
       return nullptr;
     }
     return &node.items;
+  }
+
+  // A plain field of the table, stored through `slot` (whose type the row's type fixes).
+  bool Field(const YamlNode& node, const std::string& path, const ConfigField& field,
+             FieldSlot slot) {
+    switch (field.type) {
+      case FieldType::kString:
+        return String(node, path, std::get<std::string*>(slot));
+      case FieldType::kNumber:
+        return Number(node, path, field.bounds, std::get<double*>(slot));
+      case FieldType::kInteger:
+        return Int(node, path, field.bounds, std::get<int64_t*>(slot));
+      case FieldType::kBool:
+        return Bool(node, path, std::get<bool*>(slot));
+      case FieldType::kDuration:
+        return Duration(node, path, field.positive_duration, std::get<absl::Duration*>(slot));
+      case FieldType::kByteSize:
+        return ByteSize(node, path, field.bounds, std::get<int64_t*>(slot));
+      default:
+        break;
+    }
+    BENCH_CHECK(false) << "config table: " << field.path << " has a slot but no plain type";
+    return false;
+  }
+
+  // `key` of `section` from the table's enum names; returns the index (the C++ enum's value).
+  bool TableEnum(const Section& section, std::string_view key, size_t* index) {
+    const YamlNode* node = section.Get(key);
+    const ConfigField* field = FindConfigField(section.Path(key));
+    return node != nullptr && Enum(*node, section.Path(key), field->values, index);
+  }
+
+  // "is required" with the table's hint, or its example.
+  void RequiredField(const Section& section, std::string_view key, std::string_view context) {
+    const ConfigField* field = FindConfigField(section.Path(key));
+    std::string why(context);
+    if (!why.empty()) why += " ";
+    why += "(" +
+           (!field->required_hint.empty() ? std::string(field->required_hint)
+                                          : "e.g. " + std::string(key) + ": " + field->example) +
+           ")";
+    Required(section, key, why);
   }
 
   void Required(const Section& section, std::string_view key, std::string_view why) {
@@ -1330,10 +1361,6 @@ bool IsTokenChar(char c) {
 bool IsIdentifierStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
 bool IsIdentifierChar(char c) { return absl::ascii_isalnum(c) || c == '_'; }
 
-std::vector<std::string_view> Views(const std::vector<std::string>& names) {
-  return std::vector<std::string_view>(names.begin(), names.end());
-}
-
 // What the shorthand `load.type: shareGPT` carries over to prompts.
 struct PromptsShorthand {
   bool active = false;
@@ -1373,10 +1400,45 @@ class ConfigBuilder {
   }
 
  private:
+  // The table's part of reading a map: each plain field present is checked against its row and
+  // stored through its slot (or `slot_of(key)`, for a list's items), and a missing required key
+  // is reported. With `load_type`, the keys that type does not read are left to its rules.
+  // Returns false when a field failed.
+  bool ReadFields(const Section& s, std::string_view load_type = {},
+                  const std::function<FieldSlot(std::string_view key)>& slot_of = nullptr) {
+    const ConfigField* section = FindConfigField(s.path());
+    if (!s.present() && (section == nullptr || !section->required)) return false;
+    bool ok = true;
+    for (std::string_view key : ConfigFieldKeys(s.path())) {
+      const ConfigField& field = *FindConfigField(s.Path(key));
+      if (!load_type.empty() && !LoadTypeReads(field, load_type)) continue;
+      const YamlNode* node = s.Get(key);
+      if (node == nullptr) {
+        if (field.required) {
+          read_.RequiredField(s, key, "");
+          ok = false;
+        }
+        continue;
+      }
+      FieldSlot slot = slot_of ? slot_of(key) : FieldSlot();
+      if (std::holds_alternative<std::monostate>(slot) && field.slot) slot = field.slot(config_);
+      if (!std::holds_alternative<std::monostate>(slot)) {
+        ok &= read_.Field(*node, s.Path(key), field, slot);
+      }
+    }
+    return ok;
+  }
+
+  // The table's default of `path`, noted as applied.
+  void Default(const std::string& path) {
+    diags_.Default(path, FindConfigField(path)->default_text);
+  }
+
   // ---- benchmark ----
   void ReadBenchmark(const YamlNode* node) {
-    Section s(diags_, node, "benchmark", SectionKeys()[0].second, "{name: my-test, duration: 60}");
+    Section s(diags_, node, "benchmark");
     BenchmarkSection& b = config_.benchmark;
+    ReadFields(s);
     if (const YamlNode* v = s.Get("name")) {
       std::string name;
       if (read_.String(*v, s.Path("name"), &name)) {
@@ -1389,19 +1451,10 @@ class ConfigBuilder {
           b.name = name;
         }
       }
-    } else {
-      read_.Required(s, "name", "([A-Za-z0-9._-]+; it names the results directory)");
     }
-    if (const YamlNode* v = s.Get("duration")) {
-      duration_explicit_ = true;
-      read_.Duration(*v, s.Path("duration"), true, &b.duration);
-      duration_node_ = v;
-    }
-    if (const YamlNode* v = s.Get("warmup")) {
-      read_.Duration(*v, s.Path("warmup"), false, &b.warmup);
-    } else {
-      diags_.Default("benchmark.warmup", "0s");
-    }
+    duration_node_ = s.Get("duration");
+    duration_explicit_ = duration_node_ != nullptr;
+    if (s.Get("warmup") == nullptr) diags_.Default("benchmark.warmup", "0s");
     if (const YamlNode* v = s.Get("seed")) {
       if (v->kind == YamlNode::Kind::kScalar && absl::EqualsIgnoreCase(v->text, "random")) {
         // A seed of this run's own, so that a repeated run does not send the same prompts
@@ -1416,17 +1469,13 @@ class ConfigBuilder {
     } else {
       diags_.Default("benchmark.seed", "1");
     }
-    if (const YamlNode* v = s.Get("maxRequests")) {
-      read_.Int(*v, s.Path("maxRequests"), Bounds::NonNegative().Hint("0 = no limit"),
-                &b.max_requests);
-    }
   }
 
   // ---- target ----
   void ReadTarget(const YamlNode* node, bool key_present) {
-    Section s(diags_, node, "target", SectionKeys()[1].second,
-              "{endpoint: http://host:8000/v1/chat/completions, model: my-model}");
+    Section s(diags_, node, "target");
     TargetConfig& t = config_.target;
+    ReadFields(s);
     if (!key_present) {
       diags_.Note(
           "no target in the config: run needs --endpoint URL and --model NAME (or --set "
@@ -1451,13 +1500,12 @@ class ConfigBuilder {
          (endpoint_node->kind == YamlNode::Kind::kScalar && endpoint_node->text.empty()))) {
       diags_.Note("target.endpoint not set: run needs --endpoint URL");
     }
-    if (const YamlNode* v = s.Get("model")) read_.String(*v, s.Path("model"), &t.model);
     if (key_present && t.model.empty()) {
       diags_.Note("target.model not set: run needs --model NAME");
     }
     if (const YamlNode* v = s.Get("protocol")) {
       size_t index = 0;
-      if (read_.Enum(*v, s.Path("protocol"), {"auto", "http1", "h2c", "h2"}, &index)) {
+      if (read_.TableEnum(s, "protocol", &index)) {
         t.protocol = static_cast<Protocol>(index);
         if (endpoint_url_.has_value()) {
           if (t.protocol == Protocol::kH2 && !endpoint_url_->tls) {
@@ -1475,42 +1523,12 @@ class ConfigBuilder {
       diags_.Default("target.protocol", "auto");
     }
     if (const YamlNode* v = s.Get("headers")) ReadHeaders(*v);
-    if (const YamlNode* v = s.Get("timeout")) {
-      read_.Duration(*v, s.Path("timeout"), true, &t.timeout);
-    } else if (key_present) {
-      diags_.Default("target.timeout", FormatCompactDuration(t.timeout));
-    }
-    if (const YamlNode* v = s.Get("tls")) {
-      Section tls(diags_, v, "target.tls", {"insecureSkipVerify", "caFile"},
-                  "{insecureSkipVerify: false, caFile: /etc/ssl/ca.pem}");
-      if (const YamlNode* f = tls.Get("insecureSkipVerify")) {
-        read_.Bool(*f, tls.Path("insecureSkipVerify"), &t.tls.insecure_skip_verify);
-      }
-      if (const YamlNode* f = tls.Get("caFile")) {
-        read_.String(*f, tls.Path("caFile"), &t.tls.ca_file);
+    if (key_present) {
+      for (std::string_view key : {"timeout", "maxStreamsPerConnection"}) {
+        if (s.Get(key) == nullptr) Default(s.Path(key));
       }
     }
-    if (const YamlNode* v = s.Get("maxStreamsPerConnection")) {
-      read_.Int(*v, s.Path("maxStreamsPerConnection"),
-                Bounds::AtLeast(1).AtMost(1'000'000).Hint("HTTP/2 streams per connection"),
-                &t.max_streams_per_connection);
-    } else if (key_present) {
-      diags_.Default("target.maxStreamsPerConnection",
-                     std::to_string(t.max_streams_per_connection));
-    }
-    if (const YamlNode* v = s.Get("connections")) {
-      read_.Int(*v, s.Path("connections"),
-                Bounds::NonNegative().AtMost(100'000).Hint("0 = as many as the load needs"),
-                &t.connections);
-    }
-    if (const YamlNode* v = s.Get("maxResponseBytes")) {
-      read_.ByteSize(*v, s.Path("maxResponseBytes"),
-                     Bounds::Between(1024, 1073741824).Hint("1KiB to 1GiB"), &t.max_response_bytes);
-    }
-    if (const YamlNode* v = s.Get("maxResponseTokens")) {
-      read_.Int(*v, s.Path("maxResponseTokens"),
-                Bounds::NonNegative().AtMost(1e12).Hint("0 = no limit"), &t.max_response_tokens);
-    }
+    if (const YamlNode* v = s.Get("tls")) ReadFields(Section(diags_, v, "target.tls"));
     if (const YamlNode* v = s.Get("extraBody")) {
       if (v->kind != YamlNode::Kind::kMap) {
         diags_.Error(v->origin,
@@ -1583,11 +1601,7 @@ class ConfigBuilder {
   // ---- load ----
   PromptsShorthand ReadLoad(const YamlNode* node) {
     PromptsShorthand shorthand;
-    std::vector<std::string_view> keys = SectionKeys()[2].second;
-    for (std::string_view extra : {"dataset", "prefixRatio", "prefixGroups"}) {
-      keys.push_back(extra);
-    }
-    Section s(diags_, node, "load", keys, "{type: constant, rate: 10}");
+    Section s(diags_, node, "load");
     LoadConfig& load = config_.load;
     if (!s.present()) {
       if (node == nullptr) {
@@ -1600,10 +1614,7 @@ class ConfigBuilder {
       }
       return shorthand;
     }
-    // The load shapes in LoadType order, then the series.
-    static const std::vector<std::string_view> kTypes = {
-        "constant",    "poisson", "gamma", "ramp",  "burst",
-        "concurrency", "stages",  "trace", "sweep", "capacity"};
+    // The table lists the load shapes in LoadType order, then the series, then shareGPT.
     constexpr size_t kFirstSeries = 8;
     const YamlNode* type_node = s.Get("type");
     bool type_known = false;
@@ -1627,10 +1638,8 @@ class ConfigBuilder {
                          ? std::string("open loop at load.rate (load.type constant)")
                          : std::string("a closed loop (load.type concurrency)")));
       } else {
-        std::vector<std::string_view> names = kTypes;
-        names.push_back("shareGPT");
         size_t index = 0;
-        if (read_.Enum(*type_node, s.Path("type"), names, &index)) {
+        if (read_.TableEnum(s, "type", &index)) {
           if (index >= kFirstSeries) {
             load.series.kind = index == kFirstSeries ? SeriesKind::kSweep : SeriesKind::kCapacity;
             series_origin_ = type_node->origin;
@@ -1673,9 +1682,9 @@ class ConfigBuilder {
     const bool series = load.series.kind != SeriesKind::kNone;
     if (series) {
       load.type = LoadType::kPoisson;
-      if (const YamlNode* v = s.Get("arrival")) {
+      if (s.Get("arrival") != nullptr) {
         size_t index = 0;
-        if (read_.Enum(*v, s.Path("arrival"), {"constant", "poisson"}, &index)) {
+        if (read_.TableEnum(s, "arrival", &index)) {
           load.type = index == 0 ? LoadType::kConstant : LoadType::kPoisson;
         }
       } else {
@@ -1684,147 +1693,70 @@ class ConfigBuilder {
     }
     const LoadType type = load.type;
     const std::string type_name(LoadTypeName(load));
-    const auto unused = [&](std::string_view key, std::string_view use) {
-      if (s.Get(key) != nullptr) {
-        read_.Unused(
-            s, key,
-            "is not used by load.type " + type_name + "; remove it" +
-                (use.empty() ? std::string() : " (or use load.type " + std::string(use) + ")"));
+    // The table says which types read which keys: the keys read are checked and stored, those
+    // required and absent reported, those present and not read refused.
+    ReadFields(s, type_name);
+    for (std::string_view key : ConfigFieldKeys("load")) {
+      const ConfigField& field = *FindConfigField(s.Path(key));
+      if (field.load_types.empty() || field.load_types == "shareGPT") continue;
+      if (LoadTypeReads(field, type_name)) {
+        if (field.required_by_load_types && s.Get(key) == nullptr) {
+          read_.RequiredField(s, key, "for load.type " + type_name);
+        }
+      } else if (s.Get(key) != nullptr) {
+        read_.Unused(s, key,
+                     "is not used by load.type " + type_name + "; remove it (or use load.type " +
+                         LoadTypesText(field) + ")");
       }
-    };
+    }
 
-    // rate: open-loop types with a single rate.
-    const bool rate_type = !series && (type == LoadType::kConstant || type == LoadType::kPoisson ||
-                                       type == LoadType::kGamma);
-    if (rate_type) {
-      if (const YamlNode* v = s.Get("rate")) {
-        read_.Number(*v, s.Path("rate"), Bounds::Positive().AtMost(1e7), &load.rate);
+    if (s.Get("concurrency") == nullptr) {
+      if (type == LoadType::kConcurrency) {
+        load.concurrency = kDefaultClosedLoopConcurrency;
+        diags_.Default("load.concurrency", std::to_string(kDefaultClosedLoopConcurrency) +
+                                               " (requests kept in flight)");
       } else {
-        read_.Required(s, "rate", "for load.type " + type_name + " (requests per second)");
+        diags_.Default("load.concurrency", "none (no cap on requests in flight)");
       }
-    } else {
-      unused("rate", "constant, poisson or gamma");
     }
-
-    if (const YamlNode* v = s.Get("concurrency")) {
-      read_.Int(*v, s.Path("concurrency"), Bounds::AtLeast(1).AtMost(1000000), &load.concurrency);
-    } else if (type == LoadType::kConcurrency) {
-      load.concurrency = kDefaultClosedLoopConcurrency;
-      diags_.Default("load.concurrency",
-                     std::to_string(kDefaultClosedLoopConcurrency) + " (requests kept in flight)");
-    } else {
-      diags_.Default("load.concurrency", "none (no cap on requests in flight)");
+    if (type == LoadType::kGamma && s.Get("burstiness") == nullptr) {
+      diags_.Default("load.burstiness", "1 (the same as poisson)");
     }
-
-    if (type == LoadType::kGamma) {
-      if (const YamlNode* v = s.Get("burstiness")) {
-        read_.Number(*v, s.Path("burstiness"),
-                     Bounds::Positive().AtMost(1000).Hint("gamma shape k; 1 = Poisson"),
-                     &load.burstiness);
-      } else {
-        diags_.Default("load.burstiness", "1 (the same as poisson)");
-      }
-    } else {
-      unused("burstiness", "gamma");
-    }
-
     if (type == LoadType::kRamp) {
       if (const YamlNode* v = s.Get("ramp")) {
-        Section ramp(diags_, v, "load.ramp", {"from", "to"}, "{from: 1, to: 100}");
-        bool ok = ramp.present();
-        for (auto [key, out] :
-             {std::pair{"from", &load.ramp.from}, std::pair{"to", &load.ramp.to}}) {
-          if (const YamlNode* f = ramp.Get(key)) {
-            ok &= read_.Number(*f, ramp.Path(key), Bounds::NonNegative().AtMost(1e7), out);
-          } else if (ramp.present()) {
-            read_.Required(ramp, key, "(requests per second)");
-            ok = false;
-          }
-        }
-        if (ok && load.ramp.from == 0 && load.ramp.to == 0) {
+        Section ramp(diags_, v, "load.ramp");
+        if (ReadFields(ramp) && load.ramp.from == 0 && load.ramp.to == 0) {
           diags_.Error(v->origin, "load.ramp must have from or to > 0 (requests per second)");
         }
-      } else {
-        read_.Required(s, "ramp", "for load.type ramp (e.g. ramp: {from: 1, to: 100})");
       }
-    } else {
-      unused("ramp", "ramp");
     }
-
     if (type == LoadType::kBurst) {
-      if (const YamlNode* v = s.Get("burst")) {
-        Section burst(diags_, v, "load.burst", {"size", "every"}, "{size: 50, every: 10}");
-        if (const YamlNode* f = burst.Get("size")) {
-          read_.Int(*f, burst.Path("size"), Bounds::AtLeast(1).AtMost(1e9), &load.burst.size);
-        } else if (burst.present()) {
-          read_.Required(burst, "size", "(requests per burst)");
-        }
-        if (const YamlNode* f = burst.Get("every")) {
-          read_.Duration(*f, burst.Path("every"), true, &load.burst.every);
-        } else if (burst.present()) {
-          read_.Required(burst, "every", "(time between bursts, e.g. 10s)");
-        }
-      } else {
-        read_.Required(s, "burst", "for load.type burst (e.g. burst: {size: 50, every: 10})");
-      }
-    } else {
-      unused("burst", "burst");
+      if (const YamlNode* v = s.Get("burst")) ReadFields(Section(diags_, v, "load.burst"));
     }
-
     if (type == LoadType::kStages) {
-      if (const YamlNode* v = s.Get("stages")) {
-        ReadStages(*v);
-      } else {
-        read_.Required(s, "stages",
-                       "for load.type stages (e.g. stages: [{rate: 10, duration: 60}])");
-      }
-    } else {
-      unused("stages", "stages");
+      if (const YamlNode* v = s.Get("stages")) ReadStages(*v);
     }
-
     if (type == LoadType::kTrace) {
       if (const YamlNode* v = s.Get("trace")) {
         if (read_.String(*v, s.Path("trace"), &load.trace) && load.trace.empty()) {
           diags_.Error(v->origin, "load.trace must name a JSONL trace file, got \"\"");
         }
-      } else {
-        read_.Required(s, "trace", "for load.type trace (a JSONL file of timestamped requests)");
       }
-    } else {
-      unused("trace", "trace");
     }
-
-    if (!series) unused("arrival", "sweep or capacity");
-    if (load.series.kind == SeriesKind::kSweep) {
-      ReadSweep(s.Get("sweep"));
-    } else {
-      unused("sweep", "sweep");
-    }
-    if (load.series.kind == SeriesKind::kCapacity) {
-      ReadCapacity(s.Get("capacity"));
-    } else {
-      unused("capacity", "capacity");
-    }
+    if (load.series.kind == SeriesKind::kSweep) ReadSweep(s.Get("sweep"));
+    if (load.series.kind == SeriesKind::kCapacity) ReadCapacity(s.Get("capacity"));
     return shorthand;
   }
 
   void ReadSweep(const YamlNode* node) {
     SweepConfig& sweep = config_.load.series.sweep;
     if (config_.load.concurrency > 0) sweep.throughput_concurrency = config_.load.concurrency;
-    Section s(diags_, node, "load.sweep", {"points", "throughputConcurrency"},
-              "{points: 10, throughputConcurrency: 256}");
-    if (const YamlNode* v = s.Get("points")) {
-      read_.Int(*v, s.Path("points"),
-                Bounds::AtLeast(3).AtMost(100).Hint(
-                    "runs in all: synchronous, throughput and the rates between"),
-                &sweep.points);
-    } else {
+    Section s(diags_, node, "load.sweep");
+    ReadFields(s);
+    if (s.Get("points") == nullptr) {
       diags_.Default("load.sweep.points", "10 (synchronous, throughput and 8 rates between)");
     }
-    if (const YamlNode* v = s.Get("throughputConcurrency")) {
-      read_.Int(*v, s.Path("throughputConcurrency"), Bounds::AtLeast(1).AtMost(1000000),
-                &sweep.throughput_concurrency);
-    } else if (config_.load.concurrency == 0) {
+    if (s.Get("throughputConcurrency") == nullptr && config_.load.concurrency == 0) {
       diags_.Default("load.sweep.throughputConcurrency",
                      "256 (requests in flight during the throughput run)");
     }
@@ -1832,39 +1764,26 @@ class ConfigBuilder {
 
   void ReadCapacity(const YamlNode* node) {
     CapacityConfig& capacity = config_.load.series.capacity;
-    Section s(diags_, node, "load.capacity",
-              {"start", "max", "resolution", "minRequests", "maxProbes"},
-              "{start: 1, max: 500, resolution: 5%}");
-    if (const YamlNode* v = s.Get("start")) {
-      read_.Number(*v, s.Path("start"), Bounds::Positive().AtMost(1e7), &capacity.start);
-    } else {
+    Section s(diags_, node, "load.capacity");
+    ReadFields(s);
+    if (s.Get("start") == nullptr) {
       diags_.Default("load.capacity.start", "1 (requests/s of the first probe)");
     }
-    if (const YamlNode* v = s.Get("max")) {
-      if (read_.Number(*v, s.Path("max"), Bounds::NonNegative().AtMost(1e7).Hint("0 = no bound"),
-                       &capacity.max) &&
-          capacity.max > 0 && capacity.max < capacity.start) {
-        diags_.Error(v->origin, "load.capacity.max (" + FormatNumber(capacity.max) +
-                                    ") is below load.capacity.start (" +
-                                    FormatNumber(capacity.start) + ")");
-      }
+    if (const YamlNode* v = s.Get("max");
+        v != nullptr && capacity.max > 0 && capacity.max < capacity.start) {
+      diags_.Error(v->origin, "load.capacity.max (" + FormatNumber(capacity.max) +
+                                  ") is below load.capacity.start (" +
+                                  FormatNumber(capacity.start) + ")");
     }
     if (const YamlNode* v = s.Get("resolution")) {
       ReadResolution(*v, s.Path("resolution"), &capacity);
     } else {
       diags_.Default("load.capacity.resolution", "5% (of the highest passing rate)");
     }
-    if (const YamlNode* v = s.Get("minRequests")) {
-      read_.Int(*v, s.Path("minRequests"), Bounds::AtLeast(1).AtMost(10'000'000),
-                &capacity.min_requests);
-    } else {
+    if (s.Get("minRequests") == nullptr) {
       diags_.Default("load.capacity.minRequests", "200 (per probe window)");
     }
-    if (const YamlNode* v = s.Get("maxProbes")) {
-      read_.Int(*v, s.Path("maxProbes"), Bounds::AtLeast(2).AtMost(100), &capacity.max_probes);
-    } else {
-      diags_.Default("load.capacity.maxProbes", "20");
-    }
+    if (s.Get("maxProbes") == nullptr) diags_.Default("load.capacity.maxProbes", "20");
   }
 
   // "5%" is relative to the passing rate; a plain number is requests/s.
@@ -1883,9 +1802,7 @@ class ConfigBuilder {
       capacity->relative_resolution = true;
       return;
     }
-    if (read_.Number(node, path,
-                     Bounds::Positive().AtMost(1e7).Hint("requests/s, or a percentage like 5%"),
-                     &value)) {
+    if (read_.Number(node, path, FindConfigField(path)->bounds, &value)) {
       capacity->resolution = value;
       capacity->relative_resolution = false;
     }
@@ -1903,7 +1820,7 @@ class ConfigBuilder {
     bool ok = true;
     for (size_t i = 0; i < items->size(); ++i) {
       const std::string path = "load.stages[" + std::to_string(i) + "]";
-      Section stage(diags_, &(*items)[i], path, {"rate", "duration"}, "{rate: 10, duration: 60}");
+      Section stage(diags_, &(*items)[i], path, "{rate: 10, duration: 60}");
       StageConfig out;
       if (!stage.present()) {
         ok = false;
@@ -1912,18 +1829,10 @@ class ConfigBuilder {
         }
         continue;
       }
-      if (const YamlNode* f = stage.Get("rate")) {
-        ok &= read_.Number(*f, stage.Path("rate"), Bounds::Positive().AtMost(1e7), &out.rate);
-      } else {
-        read_.Required(stage, "rate", "(requests per second)");
-        ok = false;
-      }
-      if (const YamlNode* f = stage.Get("duration")) {
-        ok &= read_.Duration(*f, stage.Path("duration"), true, &out.duration);
-      } else {
-        read_.Required(stage, "duration", "(e.g. 60 or \"1m\")");
-        ok = false;
-      }
+      ok &= ReadFields(stage, {}, [&out](std::string_view key) -> FieldSlot {
+        if (key == "rate") return &out.rate;
+        return &out.duration;
+      });
       total += out.duration;
       config_.load.stages.push_back(out);
     }
@@ -1937,26 +1846,22 @@ class ConfigBuilder {
 
   // ---- prompts ----
   void ReadPrompts(const YamlNode* node, const PromptsShorthand& shorthand) {
-    Section s(diags_, node, "prompts", SectionKeys()[3].second, "{type: synthetic}");
+    Section s(diags_, node, "prompts");
     PromptsConfig& p = config_.prompts;
     if (shorthand.active) {
       p.type = PromptsType::kShareGpt;
       if (const YamlNode* v = s.Get("type")) {
         size_t index = 0;
-        if (read_.Enum(*v, s.Path("type"), {"synthetic", "file", "shareGPT", "conversation"},
-                       &index) &&
+        if (read_.TableEnum(s, "type", &index) &&
             index != static_cast<size_t>(PromptsType::kShareGpt)) {
           diags_.Error(v->origin, "prompts.type is " + Got(*v) +
                                       " but load.type: shareGPT means prompts.type shareGPT; "
                                       "remove one of them");
         }
       }
-    } else if (const YamlNode* v = s.Get("type")) {
+    } else if (s.Get("type") != nullptr) {
       size_t index = 0;
-      if (read_.Enum(*v, s.Path("type"), {"synthetic", "file", "shareGPT", "conversation"},
-                     &index)) {
-        p.type = static_cast<PromptsType>(index);
-      }
+      if (read_.TableEnum(s, "type", &index)) p.type = static_cast<PromptsType>(index);
     } else {
       diags_.Default("prompts.type", "synthetic");
     }
@@ -1972,8 +1877,8 @@ class ConfigBuilder {
     const YamlNode* prefix_ratio = pick("prefixRatio", shorthand.prefix_ratio);
     const YamlNode* prefix_groups = pick("prefixGroups", shorthand.prefix_groups);
 
-    ReadLength(s, "inputLength", &p.input_length);
-    ReadLength(s, "outputLength", &p.output_length);
+    ReadLength(s, "inputLength", p.input_length);
+    ReadLength(s, "outputLength", p.output_length);
 
     const std::string dataset_path =
         dataset != nullptr && dataset == shorthand.dataset ? "load.dataset" : "prompts.dataset";
@@ -2000,19 +1905,18 @@ class ConfigBuilder {
               (p.type == PromptsType::kFile ? " (a JSONL file of {\"prompt\"} or {\"messages\"})"
                                             : " (the ShareGPT JSON file)"));
     }
+    // The shorthand's keys are read with prompts' rows and named where they were written.
     if (prefix_ratio != nullptr) {
-      read_.Number(
+      read_.Field(
           *prefix_ratio,
           prefix_ratio == shorthand.prefix_ratio ? "load.prefixRatio" : "prompts.prefixRatio",
-          Bounds::Between(0, 1).Hint("the share of each prompt that is a shared prefix"),
-          &p.prefix_ratio);
+          *FindConfigField("prompts.prefixRatio"), &p.prefix_ratio);
     }
     if (prefix_groups != nullptr) {
-      read_.Int(
+      read_.Field(
           *prefix_groups,
           prefix_groups == shorthand.prefix_groups ? "load.prefixGroups" : "prompts.prefixGroups",
-          Bounds::AtLeast(1).AtMost(1000000).Hint("how many distinct shared prefixes"),
-          &p.prefix_groups);
+          *FindConfigField("prompts.prefixGroups"), &p.prefix_groups);
     }
     if (const YamlNode* v = s.Get("tokenizer")) {
       if (read_.String(*v, s.Path("tokenizer"), &p.tokenizer) && p.tokenizer.empty()) {
@@ -2035,8 +1939,7 @@ class ConfigBuilder {
   }
 
   void ReadConversation(const YamlNode& node) {
-    Section s(diags_, &node, "prompts.conversation", {"turns", "thinkTime", "sessionHeader"},
-              "{turns: {mean: 4, max: 8}, thinkTime: 2s, sessionHeader: x-session-id}");
+    Section s(diags_, &node, "prompts.conversation");
     if (!s.present()) return;
     ConversationConfig& c = config_.prompts.conversation;
     if (s.Get("turns") != nullptr) {
@@ -2044,14 +1947,11 @@ class ConfigBuilder {
       const YamlNode* turns = s.Get("turns");
       if (turns->kind == YamlNode::Kind::kScalar) {
         int64_t count = 0;
-        if (read_.Int(
-                *turns, s.Path("turns"),
-                Bounds::AtLeast(1).AtMost(kMaxConversationTurns).Hint("turns per conversation"),
-                &count)) {
+        if (read_.Int(*turns, s.Path("turns"), FindConfigField(s.Path("turns"))->bounds, &count)) {
           c.turns = LengthDistribution{static_cast<double>(count), 0, count, count};
         }
       } else {
-        ReadLength(s, "turns", &c.turns);
+        ReadLength(s, "turns", c.turns);
         if (c.turns.max > kMaxConversationTurns) {
           diags_.Error(turns->origin, "prompts.conversation.turns.max must be <= " +
                                           std::to_string(kMaxConversationTurns) + ", got " +
@@ -2059,9 +1959,7 @@ class ConfigBuilder {
         }
       }
     }
-    if (const YamlNode* v = s.Get("thinkTime")) {
-      read_.Duration(*v, s.Path("thinkTime"), false, &c.think_time);
-    }
+    ReadFields(s);  // thinkTime
     if (const YamlNode* v = s.Get("sessionHeader")) {
       if (read_.String(*v, s.Path("sessionHeader"), &c.session_header)) {
         const std::string lower = Lower(c.session_header);
@@ -2087,56 +1985,40 @@ class ConfigBuilder {
     }
   }
 
-  void ReadLength(const Section& prompts, std::string_view key, LengthDistribution* out) {
+  // A length distribution; its fields are stored through the table's slots into `out`.
+  void ReadLength(const Section& prompts, std::string_view key, const LengthDistribution& out) {
     const YamlNode* node = prompts.Get(key);
     const std::string path = prompts.Path(key);
     if (node == nullptr) {
-      diags_.Default(path, "mean " + FormatNumber(out->mean) + ", stddev " +
-                               FormatNumber(out->stddev) + ", min " + std::to_string(out->min) +
-                               ", max " + std::to_string(out->max));
+      diags_.Default(path, "mean " + FormatNumber(out.mean) + ", stddev " +
+                               FormatNumber(out.stddev) + ", min " + std::to_string(out.min) +
+                               ", max " + std::to_string(out.max));
       return;
     }
-    Section s(diags_, node, path, {"mean", "stddev", "min", "max"},
-              "{mean: 500, stddev: 100, min: 1, max: 8192}");
-    if (!s.present()) return;
-    bool ok = true;
-    constexpr double kMaxTokens = 10000000;
-    if (const YamlNode* v = s.Get("mean")) {
-      ok &= read_.Number(*v, s.Path("mean"), Bounds::Positive().AtMost(kMaxTokens), &out->mean);
-    }
-    if (const YamlNode* v = s.Get("stddev")) {
-      ok &= read_.Number(*v, s.Path("stddev"), Bounds::NonNegative().AtMost(kMaxTokens),
-                         &out->stddev);
-    }
-    if (const YamlNode* v = s.Get("min")) {
-      ok &= read_.Int(*v, s.Path("min"), Bounds::AtLeast(1).AtMost(kMaxTokens), &out->min);
-    }
-    if (const YamlNode* v = s.Get("max")) {
-      ok &= read_.Int(*v, s.Path("max"), Bounds::AtLeast(1).AtMost(kMaxTokens), &out->max);
-    }
-    if (!ok) return;
-    if (out->min > out->max) {
-      diags_.Error(s.origin(), path + ".min (" + std::to_string(out->min) + ") must be <= " + path +
-                                   ".max (" + std::to_string(out->max) + ")");
-    } else if (out->mean < static_cast<double>(out->min) ||
-               out->mean > static_cast<double>(out->max)) {
+    Section s(diags_, node, path);
+    if (!ReadFields(s)) return;
+    if (out.min > out.max) {
+      diags_.Error(s.origin(), path + ".min (" + std::to_string(out.min) + ") must be <= " + path +
+                                   ".max (" + std::to_string(out.max) + ")");
+    } else if (out.mean < static_cast<double>(out.min) || out.mean > static_cast<double>(out.max)) {
       diags_.Error(s.origin(),
-                   path + ".mean (" + FormatNumber(out->mean) + ") must be between min (" +
-                       std::to_string(out->min) + ") and max (" + std::to_string(out->max) + "); " +
-                       (out->mean > static_cast<double>(out->max) ? "raise " + path + ".max"
-                                                                  : "lower " + path + ".min"));
+                   path + ".mean (" + FormatNumber(out.mean) + ") must be between min (" +
+                       std::to_string(out.min) + ") and max (" + std::to_string(out.max) + "); " +
+                       (out.mean > static_cast<double>(out.max) ? "raise " + path + ".max"
+                                                                : "lower " + path + ".min"));
     }
   }
 
   // ---- metrics ----
   void ReadMetrics(const YamlNode* node) {
-    Section s(diags_, node, "metrics", SectionKeys()[4].second, "{collect: [ttft, itl]}");
+    Section s(diags_, node, "metrics");
     MetricsConfig& m = config_.metrics;
+    ReadFields(s);
     if (const YamlNode* v = s.Get("collect")) {
       if (const std::vector<YamlNode>* items =
               read_.List(*v, "metrics.collect", "[ttft, itl, throughput]")) {
         std::vector<std::string> collect;
-        const std::vector<std::string_view> known = Views(KnownMetricNames());
+        const std::vector<std::string_view>& known = FindConfigField("metrics.collect")->values;
         for (size_t i = 0; i < items->size(); ++i) {
           const YamlNode& item = (*items)[i];
           const std::string path = "metrics.collect[" + std::to_string(i) + "]";
@@ -2169,9 +2051,11 @@ class ConfigBuilder {
         std::vector<double> percentiles;
         for (size_t i = 0; i < items->size(); ++i) {
           const std::string path = "metrics.percentiles[" + std::to_string(i) + "]";
-          const Bounds open = Bounds::OpenInterval(0, 100);
           double value = 0;
-          if (!read_.Number((*items)[i], path, open, &value)) continue;
+          if (!read_.Number((*items)[i], path, FindConfigField("metrics.percentiles")->bounds,
+                            &value)) {
+            continue;
+          }
           if (std::find(percentiles.begin(), percentiles.end(), value) != percentiles.end()) {
             diags_.Error((*items)[i].origin,
                          path + ": " + FormatNumber(value) + " is listed twice");
@@ -2187,12 +2071,7 @@ class ConfigBuilder {
     } else {
       diags_.Default("metrics.percentiles", "[50, 90, 95, 99, 99.9]");
     }
-    if (const YamlNode* v = s.Get("interval")) {
-      read_.Duration(*v, s.Path("interval"), true, &m.interval);
-    } else {
-      diags_.Default("metrics.interval", FormatCompactDuration(m.interval));
-    }
-    if (const YamlNode* v = s.Get("raw")) read_.Bool(*v, s.Path("raw"), &m.raw);
+    if (s.Get("interval") == nullptr) Default("metrics.interval");
     if (const YamlNode* v = s.Get("rawTokenTimes")) {
       if (read_.Bool(*v, s.Path("rawTokenTimes"), &m.raw_token_times) && m.raw_token_times &&
           !m.raw) {
@@ -2205,9 +2084,9 @@ class ConfigBuilder {
   }
 
   void ReadPrometheus(const YamlNode& node) {
-    Section s(diags_, &node, "metrics.prometheus", {"endpoint", "step", "queries"},
-              "{endpoint: http://prometheus:9090}");
+    Section s(diags_, &node, "metrics.prometheus");
     PrometheusConfig& p = config_.metrics.prometheus;
+    ReadFields(s);
     if (const YamlNode* v = s.Get("endpoint")) {
       if (read_.String(*v, s.Path("endpoint"), &p.endpoint) && !p.endpoint.empty()) {
         const std::string lower = Lower(p.endpoint);
@@ -2230,7 +2109,6 @@ class ConfigBuilder {
         }
       }
     }
-    if (const YamlNode* v = s.Get("step")) read_.Duration(*v, s.Path("step"), true, &p.step);
     if (const YamlNode* v = s.Get("queries")) {
       const std::vector<YamlNode>* items =
           read_.List(*v, "metrics.prometheus.queries",
@@ -2238,13 +2116,14 @@ class ConfigBuilder {
       if (items == nullptr) return;
       for (size_t i = 0; i < items->size(); ++i) {
         const std::string path = "metrics.prometheus.queries[" + std::to_string(i) + "]";
-        Section q(diags_, &(*items)[i], path, {"name", "query"},
+        Section q(diags_, &(*items)[i], path,
                   "{name: gpu_utilization, query: \"DCGM_FI_DEV_GPU_UTIL\"}");
         if (!q.present()) continue;
         PrometheusQuery query;
-        bool ok = true;
+        bool ok = ReadFields(q, {}, [&query](std::string_view key) -> FieldSlot {
+          return key == "name" ? &query.name : &query.query;
+        });
         if (const YamlNode* f = q.Get("name")) {
-          ok &= read_.String(*f, q.Path("name"), &query.name);
           if (ok && (query.name.empty() || !IsIdentifierStart(query.name.front()) ||
                      !AllOf(query.name, IsIdentifierChar))) {
             diags_.Error(f->origin,
@@ -2257,17 +2136,9 @@ class ConfigBuilder {
               ok = false;
             }
           }
-        } else {
-          read_.Required(q, "name", "(a label for the series, e.g. gpu_utilization)");
-          ok = false;
         }
-        if (const YamlNode* f = q.Get("query")) {
-          if (read_.String(*f, q.Path("query"), &query.query) && query.query.empty()) {
-            diags_.Error(f->origin, q.Path("query") + " must not be empty");
-            ok = false;
-          }
-        } else {
-          read_.Required(q, "query", "(PromQL)");
+        if (const YamlNode* f = q.Get("query"); f != nullptr && ok && query.query.empty()) {
+          diags_.Error(f->origin, q.Path("query") + " must not be empty");
           ok = false;
         }
         if (ok) p.queries.push_back(std::move(query));
@@ -2282,7 +2153,7 @@ class ConfigBuilder {
 
   // ---- slo ----
   void ReadSlo(const YamlNode* node) {
-    Section s(diags_, node, "slo", SectionKeys()[5].second, "{ttft: {p99: 500ms}}");
+    Section s(diags_, node, "slo");
     SloConfig& slo = config_.slo;
     for (const std::string& metric : SloMetricNames()) {
       const YamlNode* v = s.Get(metric);
@@ -2332,15 +2203,10 @@ class ConfigBuilder {
       }
     }
     if (const YamlNode* v = s.Get("errorRate")) {
-      Section rate(diags_, v, "slo.errorRate", {"max"}, "{max: 0.01}");
-      if (const YamlNode* f = rate.Get("max")) {
-        double value = 0;
-        if (read_.Number(*f, rate.Path("max"), Bounds::Between(0, 1).Hint("a fraction: 0.01 = 1%"),
-                         &value)) {
-          slo.max_error_rate = value;
-        }
-      } else if (rate.present()) {
-        read_.Required(rate, "max", "(a fraction, e.g. 0.01 for 1%)");
+      Section rate(diags_, v, "slo.errorRate");
+      double value = 0;
+      if (ReadFields(rate, {}, [&value](std::string_view) -> FieldSlot { return &value; })) {
+        slo.max_error_rate = value;
       }
     }
     bool any_limit = s.Get("errorRate") != nullptr;
@@ -2368,22 +2234,15 @@ class ConfigBuilder {
 
   // ---- cluster, output ----
   void ReadCluster(const YamlNode* node) {
-    Section s(diags_, node, "cluster", SectionKeys()[6].second, "{workers: 2}");
-    ClusterConfig& c = config_.cluster;
-    if (const YamlNode* v = s.Get("workers")) {
-      read_.Int(*v, s.Path("workers"),
-                Bounds::NonNegative().AtMost(100000).Hint("0 = all connected"), &c.workers);
-    }
-    if (const YamlNode* v = s.Get("onWorkerLoss")) {
-      size_t index = 0;
-      if (read_.Enum(*v, s.Path("onWorkerLoss"), {"rebalance", "fail"}, &index)) {
-        c.on_worker_loss = static_cast<WorkerLossPolicy>(index);
-      }
+    Section s(diags_, node, "cluster");
+    ReadFields(s);
+    if (size_t index = 0; read_.TableEnum(s, "onWorkerLoss", &index)) {
+      config_.cluster.on_worker_loss = static_cast<WorkerLossPolicy>(index);
     }
   }
 
   void ReadOutput(const YamlNode* node) {
-    Section s(diags_, node, "output", SectionKeys()[7].second, "{dir: results}");
+    Section s(diags_, node, "output");
     OutputConfig& o = config_.output;
     if (const YamlNode* v = s.Get("dir")) {
       if (read_.String(*v, s.Path("dir"), &o.dir) && o.dir.empty()) {
@@ -2393,8 +2252,7 @@ class ConfigBuilder {
     } else {
       diags_.Default("output.dir", o.dir);
     }
-    static const std::vector<std::string_view> kFormats = {"json", "html", "png", "pdf",
-                                                           "llmd", "csv",  "md"};
+    const std::vector<std::string_view>& known_formats = FindConfigField("output.formats")->values;
     if (const YamlNode* v = s.Get("formats")) {
       if (const std::vector<YamlNode>* items =
               read_.List(*v, "output.formats", "[json, html, png]")) {
@@ -2404,18 +2262,18 @@ class ConfigBuilder {
           const std::string path = "output.formats[" + std::to_string(i) + "]";
           std::string name;
           if (!read_.String(item, path, &name)) continue;
-          const auto it = std::find_if(kFormats.begin(), kFormats.end(), [&](std::string_view f) {
-            return absl::EqualsIgnoreCase(Absl(f), name);
-          });
-          if (it == kFormats.end()) {
+          const auto it = std::find_if(
+              known_formats.begin(), known_formats.end(),
+              [&](std::string_view f) { return absl::EqualsIgnoreCase(Absl(f), name); });
+          if (it == known_formats.end()) {
             std::string message = path + ": unknown format " + QuoteForMessage(name);
-            if (std::optional<std::string> near = Suggest(name, kFormats)) {
+            if (std::optional<std::string> near = Suggest(name, known_formats)) {
               message += " (did you mean " + *near + "?)";
             }
-            diags_.Error(item.origin, message + "; known: " + JoinViews(kFormats, ", "));
+            diags_.Error(item.origin, message + "; known: " + JoinViews(known_formats, ", "));
             continue;
           }
-          const auto format = static_cast<OutputFormat>(it - kFormats.begin());
+          const auto format = static_cast<OutputFormat>(it - known_formats.begin());
           if (std::find(formats.begin(), formats.end(), format) != formats.end()) {
             diags_.Error(item.origin, path + ": " + std::string(*it) + " is listed twice");
             continue;

@@ -39,6 +39,10 @@ int RunReportCommand(const std::vector<std::string>& args);
 // regression beyond the bound.
 int RunCompareCommand(const std::vector<std::string>& args);
 
+// `schema [--format json|markdown] [--output F]`: the config's JSON Schema or docs/config.md,
+// generated from the config table (controller/config_reference.cc).
+int RunSchemaCommand(const std::vector<std::string>& args);
+
 // `status RUN`, `list`, `cancel RUN`, `fetch RUN` against a daemon.
 int RunClientCommand(const std::string& command, const std::vector<std::string>& args);
 

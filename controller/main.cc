@@ -27,6 +27,8 @@ constexpr char kUsage[] =
     "             inspect and control runs on a daemon\n"
     "  report --input DIR [--format html|pdf|md|csv|json] [--output F]\n"
     "             rebuild a results directory's report (also from partial results)\n"
+    "  schema [--format json|markdown] [--output F]\n"
+    "             the config's JSON Schema (for editors and validators) or its reference docs\n"
     "  --version  the tool's version and the commit it was built from\n"
     "  compare BASELINE CANDIDATE... [--fail-on-regression PCT] [--output F.html]\n"
     "             runs side by side; regressions judged from histograms, beyond noise\n"
@@ -56,6 +58,7 @@ int main(int argc, char** argv) {
   if (command == "run") return bench::controller::RunRunCommand(args);
   if (command == "compare") return bench::controller::RunCompareCommand(args);
   if (command == "report") return bench::controller::RunReportCommand(args);
+  if (command == "schema") return bench::controller::RunSchemaCommand(args);
   if (command == "serve") return bench::controller::RunServeCommand(args);
   if (command == "submit") return bench::controller::RunSubmitCommand(args);
   if (command == "status" || command == "list" || command == "cancel" || command == "fetch") {

@@ -1,10 +1,5 @@
 #include "controller/prometheus_collect.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -18,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "controller/http_get.h"
 #include "nlohmann/json.hpp"
 
 namespace bench::controller {
@@ -70,113 +66,26 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-// A chunked body (RFC 9112 section 7.1) made whole.
-absl::StatusOr<std::string> Dechunk(absl::string_view body) {
-  std::string out;
-  while (true) {
-    const size_t line_end = body.find("\r\n");
-    if (line_end == absl::string_view::npos) return absl::DataLossError("cut chunked body");
-    absl::string_view size_text = body.substr(0, line_end);
-    if (const size_t semi = size_text.find(';'); semi != absl::string_view::npos) {
-      size_text = size_text.substr(0, semi);
-    }
-    uint64_t size = 0;
-    if (!absl::SimpleHexAtoi(absl::StripAsciiWhitespace(size_text), &size)) {
-      return absl::DataLossError("bad chunk size");
-    }
-    body.remove_prefix(line_end + 2);
-    if (size == 0) return out;
-    if (body.size() < size + 2) return absl::DataLossError("cut chunk");
-    out.append(body.data(), size);
-    body.remove_prefix(size + 2);
-  }
-}
-
-// GET `path` with Connection: close; the body of a 200 answer.
+// GET `path` under the endpoint; the body of a 200 answer.
 absl::StatusOr<std::string> HttpGet(const Endpoint& endpoint, const std::string& path,
                                     absl::Duration timeout) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* addresses = nullptr;
-  if (const int rc = getaddrinfo(endpoint.host.c_str(), endpoint.port.c_str(), &hints, &addresses);
-      rc != 0) {
+  const bool ipv6 = endpoint.host.find(':') != std::string::npos;
+  HttpGetOptions options;
+  options.timeout = timeout;
+  absl::StatusOr<HttpAnswer> answer =
+      controller::HttpGet(absl::StrCat("http://", ipv6 ? "[" : "", endpoint.host, ipv6 ? "]" : "",
+                                       ":", endpoint.port, endpoint.prefix, path),
+                          options);
+  if (!answer.ok()) {
+    return absl::Status(answer.status().code(),
+                        absl::StrCat("Prometheus: ", answer.status().message()));
+  }
+  if (answer->status != 200) {
     return absl::UnavailableError(
-        absl::StrCat("cannot resolve ", endpoint.host, ": ", gai_strerror(rc)));
+        absl::StrCat("HTTP ", answer->status, ": ",
+                     answer->body.substr(0, std::min<size_t>(answer->body.size(), 300))));
   }
-  int fd = -1;
-  std::string connect_error = "no address";
-  const timeval limit = absl::ToTimeval(timeout);
-  for (addrinfo* a = addresses; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    // On Linux the send timeout also bounds connect().
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      connect_error = std::strerror(errno);
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(addresses);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to ", endpoint.host, ":", endpoint.port, ": ", connect_error));
-  }
-  const std::string request =
-      absl::StrCat("GET ", endpoint.prefix, path, " HTTP/1.1\r\nHost: ", endpoint.host,
-                   "\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
-  size_t sent = 0;
-  while (sent < request.size()) {
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return absl::UnavailableError("cannot send to Prometheus: " + why);
-    }
-    sent += static_cast<size_t>(n);
-  }
-  std::string response;
-  char buffer[16384];
-  constexpr size_t kMaxResponseBytes = 64 << 20;
-  while (true) {
-    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      return absl::DeadlineExceededError("reading from Prometheus: " + why);
-    }
-    if (n == 0) break;
-    response.append(buffer, static_cast<size_t>(n));
-    if (response.size() > kMaxResponseBytes) {
-      ::close(fd);
-      return absl::ResourceExhaustedError("Prometheus answer over 64 MiB");
-    }
-  }
-  ::close(fd);
-  const size_t head_end = response.find("\r\n\r\n");
-  if (head_end == std::string::npos || !absl::StartsWith(response, "HTTP/1.")) {
-    return absl::DataLossError("not an HTTP answer");
-  }
-  const std::string head = absl::AsciiStrToLower(response.substr(0, head_end));
-  std::string body = response.substr(head_end + 4);
-  int status = 0;
-  const size_t space = head.find(' ');
-  if (space == std::string::npos || !absl::SimpleAtoi(head.substr(space + 1, 3), &status)) {
-    return absl::DataLossError("no status code");
-  }
-  if (absl::StrContains(head, "transfer-encoding: chunked")) {
-    absl::StatusOr<std::string> whole = Dechunk(body);
-    if (!whole.ok()) return whole.status();
-    body = *std::move(whole);
-  }
-  if (status != 200) {
-    return absl::UnavailableError(
-        absl::StrCat("HTTP ", status, ": ", body.substr(0, std::min<size_t>(body.size(), 300))));
-  }
-  return body;
+  return std::move(answer->body);
 }
 
 // The `data` of a successful API answer.

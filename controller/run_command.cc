@@ -33,6 +33,7 @@
 #include "controller/local_workers.h"
 #include "controller/rpc_services.h"
 #include "controller/series.h"
+#include "controller/served_models.h"
 #include "grpcpp/grpcpp.h"
 
 namespace bench::controller {
@@ -40,9 +41,10 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: bench-controller run --config FILE [--set key.path=value ...] [options]\n"
-    "       bench-controller run --endpoint URL --model NAME --rate R|--concurrency C [options]\n"
+    "       bench-controller run --endpoint URL [--model NAME] --rate R|--concurrency C [options]\n"
     "\n"
-    "Runs a whole benchmark in this process and writes the results directory.\n"
+    "Runs a whole benchmark in this process and writes the results directory. Without a model\n"
+    "(--model or target.model), the one model the server's /v1/models lists is used.\n"
     "  --threads N           engine threads in all (default: one per core), shared by the\n"
     "                        in-process workers (cluster.workers, default 1)\n"
     "  --quiet               no progress display\n"
@@ -212,7 +214,23 @@ int RunRunCommand(const std::vector<std::string>& args) {
                  std::string(parsed.status().message()).c_str());
     return kExitUsage;
   }
-  const BenchmarkConfig& config = parsed->config;
+  BenchmarkConfig& config = parsed->config;
+  // Without a model, the one the server lists, as vLLM's and GuideLLM's clients take it.
+  if (config.target.model.empty() && !config.target.endpoint.empty()) {
+    absl::StatusOr<std::string> model = OnlyServedModel(config.target);
+    if (!model.ok()) {
+      std::fprintf(stderr,
+                   "bench-controller run: no --model given, and %s; nothing else was sent\n",
+                   std::string(model.status().message()).c_str());
+      return model.status().code() == absl::StatusCode::kFailedPrecondition ? kExitUsage
+                                                                            : kExitRunFailed;
+    }
+    config.target.model = *model;
+    const std::string note = absl::StrCat("target.model not set: ", *model, ", the one model ",
+                                          ModelsUrl(config.target.endpoint), " lists");
+    if (!options.quiet) std::fprintf(stderr, "%s\n", note.c_str());
+    parsed->notes.push_back(note);
+  }
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
     return UsageError(std::string(runnable.message()));
   }

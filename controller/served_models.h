@@ -1,0 +1,27 @@
+// `run` without --model: the model comes from the server's own list (GET .../v1/models, the
+// OpenAI API's model list, next to the endpoint's path), as vLLM's and GuideLLM's clients do.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+
+namespace bench::controller {
+
+// The models list's URL for an endpoint: http://h:8000/v1/chat/completions ->
+// http://h:8000/v1/models (the query string dropped).
+std::string ModelsUrl(std::string_view endpoint);
+
+// The ids the target's model list holds, asked with the target's headers (${env:NAME}
+// expanded) and TLS settings. Errors name the URL and what went wrong: the transport's reason,
+// or the HTTP status and the start of the server's error text (secrets masked).
+absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& target);
+
+// The one model the server lists. FailedPrecondition when it lists several (naming them) or
+// none; the errors of ListServedModels otherwise.
+absl::StatusOr<std::string> OnlyServedModel(const TargetConfig& target);
+
+}  // namespace bench::controller
