@@ -14,11 +14,11 @@ std::function<FieldSlot(BenchmarkConfig&)> Slot(Members... members) {
 
 using B = BenchmarkConfig;
 
-// The four keys of a length distribution under `path` (token counts, or turns).
+// The four keys of a length distribution under `path` (token counts, or turns), each at most
+// `limit`.
 void AddLengths(std::vector<ConfigField>& rows, const std::string& path, std::string_view unit,
-                const LengthDistribution& defaults,
+                double limit, const LengthDistribution& defaults,
                 std::function<LengthDistribution*(BenchmarkConfig&)> at) {
-  constexpr double kMaxTokens = 10000000;
   const auto format = [](double value) {
     std::string text = std::to_string(value);
     text.erase(text.find_last_not_of('0') + 1);
@@ -30,7 +30,7 @@ void AddLengths(std::vector<ConfigField>& rows, const std::string& path, std::st
                   .doc = "Mean " + std::string(unit) + ".",
                   .default_text = format(defaults.mean),
                   .example = format(defaults.mean),
-                  .bounds = FieldBounds::Positive().AtMost(kMaxTokens),
+                  .bounds = FieldBounds::Positive().AtMost(limit),
                   .slot = [at](B& c) -> FieldSlot { return &at(c)->mean; }});
   rows.push_back({.path = path + ".stddev",
                   .type = FieldType::kNumber,
@@ -38,25 +38,26 @@ void AddLengths(std::vector<ConfigField>& rows, const std::string& path, std::st
                          "the mean every time.",
                   .default_text = format(defaults.stddev),
                   .example = format(defaults.stddev),
-                  .bounds = FieldBounds::NonNegative().AtMost(kMaxTokens),
+                  .bounds = FieldBounds::NonNegative().AtMost(limit),
                   .slot = [at](B& c) -> FieldSlot { return &at(c)->stddev; }});
   rows.push_back({.path = path + ".min",
                   .type = FieldType::kInteger,
                   .doc = "Draws below it are raised to it.",
                   .default_text = std::to_string(defaults.min),
                   .example = std::to_string(defaults.min),
-                  .bounds = FieldBounds::AtLeast(1).AtMost(kMaxTokens),
+                  .bounds = FieldBounds::AtLeast(1).AtMost(limit),
                   .slot = [at](B& c) -> FieldSlot { return &at(c)->min; }});
   rows.push_back({.path = path + ".max",
                   .type = FieldType::kInteger,
                   .doc = "Draws above it are lowered to it.",
                   .default_text = std::to_string(defaults.max),
                   .example = std::to_string(defaults.max),
-                  .bounds = FieldBounds::AtLeast(1).AtMost(kMaxTokens),
+                  .bounds = FieldBounds::AtLeast(1).AtMost(limit),
                   .slot = [at](B& c) -> FieldSlot { return &at(c)->max; }});
 }
 
 std::vector<ConfigField> BuildRows() {
+  constexpr double kMaxTokens = 10000000;
   std::vector<ConfigField> rows;
   const BenchmarkConfig defaults;
 
@@ -115,8 +116,8 @@ std::vector<ConfigField> BuildRows() {
                   .example = "http://127.0.0.1:8000/v1/chat/completions"});
   rows.push_back({.path = "target.model",
                   .type = FieldType::kString,
-                  .doc = "The `model` field of each request. `run` takes it from --model when "
-                         "absent.",
+                  .doc = "The `model` field of each request. When neither it nor --model is "
+                         "given, `run` takes the one model the server's /v1/models lists.",
                   .example = "meta-llama/Llama-3.1-8B-Instruct",
                   .slot = Slot(&B::target, &TargetConfig::model)});
   rows.push_back({.path = "target.protocol",
@@ -213,15 +214,16 @@ std::vector<ConfigField> BuildRows() {
        .example = "poisson",
        .values = {"constant", "poisson", "gamma", "ramp", "burst", "concurrency", "stages", "trace",
                   "sweep", "capacity", "shareGPT"}});
-  rows.push_back({.path = "load.rate",
-                  .type = FieldType::kNumber,
-                  .doc = "Requests per second.",
-                  .example = "20",
-                  .bounds = FieldBounds::Positive().AtMost(1e7),
-                  .required_hint = "requests per second",
-                  .load_types = "constant poisson gamma",
-                  .required_by_load_types = true,
-                  .slot = Slot(&B::load, &LoadConfig::rate)});
+  rows.push_back(
+      {.path = "load.rate",
+       .type = FieldType::kNumber,
+       .doc = "Requests per second (with load.type shareGPT: an open loop at this rate).",
+       .example = "20",
+       .bounds = FieldBounds::Positive().AtMost(1e7),
+       .required_hint = "requests per second",
+       .load_types = "constant poisson gamma",
+       .required_by_load_types = true,
+       .slot = Slot(&B::load, &LoadConfig::rate)});
   rows.push_back({.path = "load.concurrency",
                   .type = FieldType::kInteger,
                   .doc = "Closed loop: the requests kept in flight (users). Open loop: a cap on "
@@ -402,6 +404,10 @@ std::vector<ConfigField> BuildRows() {
                     .example = std::string(key) == "dataset"       ? "ShareGPT_V3_unfiltered.json"
                                : std::string(key) == "prefixRatio" ? "0.5"
                                                                    : "4",
+                    .bounds = std::string(key) == "prefixRatio" ? FieldBounds::Between(0, 1)
+                              : std::string(key) == "prefixGroups"
+                                  ? FieldBounds::AtLeast(1).AtMost(1000000)
+                                  : FieldBounds::None(),
                     .load_types = "shareGPT"});
   }
 
@@ -424,14 +430,14 @@ std::vector<ConfigField> BuildRows() {
                   .type = FieldType::kSection,
                   .doc = "Prompt tokens of synthetic prompts.",
                   .example = "{mean: 500, stddev: 100, min: 1, max: 8192}"});
-  AddLengths(rows, "prompts.inputLength", "prompt tokens", defaults.prompts.input_length,
-             [](B& c) { return &c.prompts.input_length; });
+  AddLengths(rows, "prompts.inputLength", "prompt tokens", kMaxTokens,
+             defaults.prompts.input_length, [](B& c) { return &c.prompts.input_length; });
   rows.push_back({.path = "prompts.outputLength",
                   .type = FieldType::kSection,
                   .doc = "Output tokens asked for (max_tokens) when the prompts do not say.",
                   .example = "{mean: 200, stddev: 50, min: 1, max: 4096}"});
-  AddLengths(rows, "prompts.outputLength", "output tokens", defaults.prompts.output_length,
-             [](B& c) { return &c.prompts.output_length; });
+  AddLengths(rows, "prompts.outputLength", "output tokens", kMaxTokens,
+             defaults.prompts.output_length, [](B& c) { return &c.prompts.output_length; });
   rows.push_back({.path = "prompts.dataset",
                   .type = FieldType::kString,
                   .doc = "The file of prompts.type file or shareGPT; for conversation, an "
@@ -465,10 +471,10 @@ std::vector<ConfigField> BuildRows() {
        .doc = "Turns of a synthetic conversation: a fixed count, or a distribution. "
               "For a dataset's conversations only max applies (a cap).",
        .default_text = "{mean: 3, stddev: 0, min: 1, max: 10}",
-       .example = "4",
+       .example = "{mean: 4, max: 8}",
        .bounds =
            FieldBounds::AtLeast(1).AtMost(kMaxConversationTurns).Hint("turns per conversation")});
-  AddLengths(rows, "prompts.conversation.turns", "turns per conversation",
+  AddLengths(rows, "prompts.conversation.turns", "turns per conversation", kMaxConversationTurns,
              defaults.prompts.conversation.turns,
              [](B& c) { return &c.prompts.conversation.turns; });
   rows.push_back(
@@ -593,11 +599,13 @@ std::vector<ConfigField> BuildRows() {
   // ---- cluster, output ----
   rows.push_back({.path = "cluster",
                   .type = FieldType::kSection,
-                  .doc = "How a run uses the daemon's workers (`submit`).",
+                  .doc = "The workers a run is split over: in-process workers for `run`, the "
+                         "daemon's bench-worker processes for `submit`.",
                   .example = "{workers: 2}"});
   rows.push_back({.path = "cluster.workers",
                   .type = FieldType::kInteger,
-                  .doc = "Wait for at least this many workers before starting.",
+                  .doc = "`run`: how many in-process workers share the engine threads (0 = 1, at "
+                         "most 64). `submit`: the run waits for at least this many workers.",
                   .default_text = "0",
                   .example = "4",
                   .bounds = FieldBounds::NonNegative().AtMost(100000).Hint("0 = all connected"),

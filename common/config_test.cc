@@ -520,6 +520,13 @@ prompts:
   EXPECT_THAT(Errors("benchmark: {name: x}\nprompts: {tokenizer: \"\"}\n"),
               ElementsAre("cfg.yaml:2: prompts.tokenizer must name the model's tokenizer.json or "
                           "SentencePiece .model file, got \"\""));
+  EXPECT_THAT(Errors("benchmark: {name: x}\nload: {type: concurrency}\nprompts: {type: "
+                     "conversation, conversation: {turns: {mean: 4, max: 5000}}}\n"),
+              ElementsAre("cfg.yaml:3: prompts.conversation.turns.max must be <= 1000, got 5000"));
+  EXPECT_THAT(Errors("benchmark: {name: x}\nload: {type: concurrency}\nprompts: {type: "
+                     "conversation, conversation: {turns: [1, 2]}}\n"),
+              ElementsAre("cfg.yaml:3: prompts.conversation.turns must be a map (e.g. {mean: 4, "
+                          "max: 8}), got a list"));
   EXPECT_THAT(Errors("benchmark: {name: x}\nprompts: {conversation: {turns: 2}}\n"),
               ElementsAre("cfg.yaml:2: prompts.conversation is only read with prompts.type "
                           "conversation; remove it or set prompts.type: conversation"));
@@ -553,6 +560,17 @@ metrics:
                      "up}]}}\n"),
               ElementsAre("cfg.yaml:2: metrics.prometheus.queries need "
                           "metrics.prometheus.endpoint (e.g. http://prometheus:9090)"));
+  // Each field of a query reports its own problem.
+  EXPECT_THAT(Errors("benchmark: {name: x}\nmetrics: {prometheus: {endpoint: http://p:9090, "
+                     "queries: [{name: 1bad}, {name: ok, query: \"\"}]}}\n"),
+              ElementsAre("cfg.yaml:2: metrics.prometheus.queries[0].query is required (PromQL)",
+                          "cfg.yaml:2: metrics.prometheus.queries[0].name must match "
+                          "[A-Za-z_][A-Za-z0-9_]*, got \"1bad\"",
+                          "cfg.yaml:2: metrics.prometheus.queries[1].query must not be empty"));
+  EXPECT_THAT(Errors("benchmark: {name: x}\nmetrics: {prometheus: {endpoint: "
+                     "\"http://admin:pw@p:9090\"}}\n"),
+              ElementsAre("cfg.yaml:2: metrics.prometheus.endpoint must not hold credentials "
+                          "(user:password@), got <redacted>"));
   EXPECT_THAT(Errors("benchmark: {name: x}\nmetrics: {rawTokenTimes: true}\n"),
               ElementsAre("cfg.yaml:2: metrics.rawTokenTimes lists chunk times in requests.jsonl, "
                           "which needs metrics.raw: true"));

@@ -1501,7 +1501,9 @@ class ConfigBuilder {
       diags_.Note("target.endpoint not set: run needs --endpoint URL");
     }
     if (key_present && t.model.empty()) {
-      diags_.Note("target.model not set: run needs --model NAME");
+      diags_.Note(
+          "target.model not set: run takes the one model the server's /v1/models lists, or "
+          "--model NAME");
     }
     if (const YamlNode* v = s.Get("protocol")) {
       size_t index = 0;
@@ -1952,11 +1954,6 @@ class ConfigBuilder {
         }
       } else {
         ReadLength(s, "turns", c.turns);
-        if (c.turns.max > kMaxConversationTurns) {
-          diags_.Error(turns->origin, "prompts.conversation.turns.max must be <= " +
-                                          std::to_string(kMaxConversationTurns) + ", got " +
-                                          std::to_string(c.turns.max));
-        }
       }
     }
     ReadFields(s);  // thinkTime
@@ -2099,6 +2096,12 @@ class ConfigBuilder {
                        "https://, got " +
                            Got(*v));
           p.endpoint.clear();
+        } else if (host.substr(0, host.find('/')).find('@') != std::string_view::npos) {
+          diags_.Error(v->origin,
+                       "metrics.prometheus.endpoint must not hold credentials (user:password@), "
+                       "got " +
+                           std::string(kRedacted));
+          p.endpoint.clear();
         } else if (host.empty() || host.front() == '/' ||
                    p.endpoint.find_first_of(" \t\r\n") != std::string::npos) {
           diags_.Error(v->origin,
@@ -2120,26 +2123,30 @@ class ConfigBuilder {
                   "{name: gpu_utilization, query: \"DCGM_FI_DEV_GPU_UTIL\"}");
         if (!q.present()) continue;
         PrometheusQuery query;
-        bool ok = ReadFields(q, {}, [&query](std::string_view key) -> FieldSlot {
-          return key == "name" ? &query.name : &query.query;
-        });
+        bool ok = ReadFields(q);  // The required keys; name and query have rules of their own.
         if (const YamlNode* f = q.Get("name")) {
-          if (ok && (query.name.empty() || !IsIdentifierStart(query.name.front()) ||
-                     !AllOf(query.name, IsIdentifierChar))) {
+          bool name_ok = read_.String(*f, q.Path("name"), &query.name);
+          if (name_ok && (query.name.empty() || !IsIdentifierStart(query.name.front()) ||
+                          !AllOf(query.name, IsIdentifierChar))) {
             diags_.Error(f->origin,
                          q.Path("name") + " must match [A-Za-z_][A-Za-z0-9_]*, got " + Got(*f));
-            ok = false;
+            name_ok = false;
           }
           for (const PrometheusQuery& other : p.queries) {
-            if (ok && other.name == query.name) {
+            if (name_ok && other.name == query.name) {
               diags_.Error(f->origin, q.Path("name") + ": " + query.name + " is used twice");
-              ok = false;
+              name_ok = false;
             }
           }
+          ok &= name_ok;
         }
-        if (const YamlNode* f = q.Get("query"); f != nullptr && ok && query.query.empty()) {
-          diags_.Error(f->origin, q.Path("query") + " must not be empty");
-          ok = false;
+        if (const YamlNode* f = q.Get("query")) {
+          if (!read_.String(*f, q.Path("query"), &query.query)) {
+            ok = false;
+          } else if (query.query.empty()) {
+            diags_.Error(f->origin, q.Path("query") + " must not be empty");
+            ok = false;
+          }
         }
         if (ok) p.queries.push_back(std::move(query));
       }
@@ -2643,7 +2650,7 @@ std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config) {
     line(2, "endpoint: " + YamlQuote(t.endpoint));
   }
   if (t.model.empty()) {
-    line(2, "# model: not set (run needs --model NAME)");
+    line(2, "# model: not set (run takes the one /v1/models lists, or --model NAME)");
   } else {
     line(2, "model: " + YamlQuote(t.model));
   }

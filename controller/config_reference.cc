@@ -63,6 +63,19 @@ Json DurationSchema(bool positive) {
 
 Json MapSchema(const std::string& path);
 
+void AllowNull(Json& schema) {
+  if (schema.contains("enum")) schema["enum"].push_back(nullptr);
+  if (schema.contains("anyOf")) {
+    schema["anyOf"].push_back({{"type", "null"}});
+  } else if (schema.contains("type")) {
+    Json& type = schema["type"];
+    if (type.is_string())
+      type = Json::array({type, "null"});
+    else if (type.is_array())
+      type.push_back("null");
+  }
+}
+
 Json FieldSchema(const ConfigField& field) {
   Json schema;
   switch (field.type) {
@@ -70,7 +83,8 @@ Json FieldSchema(const ConfigField& field) {
       schema = MapSchema(field.path);
       break;
     case FieldType::kString:
-      schema = {{"type", "string"}};
+      // Any scalar is read as its text.
+      schema = {{"type", {"string", "number", "boolean"}}};
       if (field.path == "benchmark.name") schema["pattern"] = "^[A-Za-z0-9._-]+$";
       break;
     case FieldType::kNumber:
@@ -99,8 +113,9 @@ Json FieldSchema(const ConfigField& field) {
     case FieldType::kEnumList:
       schema = {{"type", "array"},
                 {"items", {{"type", "string"}, {"enum", field.values}}},
-                {"uniqueItems", true},
-                {"minItems", 1}};
+                {"uniqueItems", true}};
+      // The summary needs a metric; the results always have json.
+      if (field.path == "metrics.collect") schema["minItems"] = 1;
       break;
     case FieldType::kNumberList:
       schema = {{"type", "array"},
@@ -115,7 +130,7 @@ Json FieldSchema(const ConfigField& field) {
     case FieldType::kHeaderMap:
       schema = {{"type", "object"},
                 {"propertyNames", {{"pattern", kHeaderNamePattern}}},
-                {"additionalProperties", {{"type", {"string", "null"}}}}};
+                {"additionalProperties", {{"type", {"string", "number", "boolean", "null"}}}}};
       break;
     case FieldType::kJsonObject:
       schema = {{"type", "object"}};
@@ -134,6 +149,8 @@ Json FieldSchema(const ConfigField& field) {
       schema = {{"anyOf", Json::array({Bounded("integer", field.bounds), MapSchema(field.path)})}};
       break;
   }
+  // A key set to null takes its default (a required one has none).
+  if (!field.required) AllowNull(schema);
   Json described = {{"description", field.doc}};
   if (!field.default_text.empty()) described["x-default"] = field.default_text;
   described.update(schema);
@@ -287,8 +304,10 @@ key path.
 `bench-controller schema` prints the same table as a JSON Schema (draft-07) for editors and
 validators; for example, with the YAML language server put
 `# yaml-language-server: $schema=config.schema.json` at the top of a config. The schema checks
-keys, types, bounds and which keys each `load.type` needs; `validate` also checks the rules
-between keys and that the files named exist.
+keys, types, bounds and, when `load.type` is written, which keys that type needs and refuses.
+It takes the canonical forms only (enum names as spelled here, numbers unquoted), and
+`validate` remains the whole check: the rules between keys, an inferred load type, and the
+files named.
 )";
 
 void AppendSection(const ConfigField& section, std::string& out) {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -79,7 +80,7 @@ absl::StatusOr<std::string> Dechunk(absl::string_view body) {
     }
     body.remove_prefix(line_end + 2);
     if (size == 0) return out;
-    if (body.size() < size + 2) return absl::DataLossError("cut chunk");
+    if (size > body.size() || body.size() - size < 2) return absl::DataLossError("cut chunk");
     out.append(body.data(), size);
     body.remove_prefix(size + 2);
   }
@@ -93,6 +94,52 @@ std::string TlsError(std::string_view fallback) {
   ERR_error_string_n(code, text, sizeof(text));
   ERR_clear_error();
   return text;
+}
+
+// How an answer's end is known (RFC 9112 section 6.3): chunked framing wins over
+// Content-Length; without either, the end of the connection.
+struct Framing {
+  int status = 0;
+  bool chunked = false;
+  std::optional<size_t> content_length;
+  size_t body_start = 0;
+
+  bool Complete(const std::string& response) const {
+    if (chunked) {
+      return absl::EndsWith(response, "0\r\n\r\n") && Dechunk(response.substr(body_start)).ok();
+    }
+    return content_length.has_value() && response.size() - body_start >= *content_length;
+  }
+};
+
+absl::StatusOr<Framing> ParseHead(const std::string& head) {
+  if (!absl::StartsWith(head, "HTTP/1.")) return absl::DataLossError("not an HTTP answer");
+  Framing framing;
+  const size_t space = head.find(' ');
+  if (space == std::string::npos || !absl::SimpleAtoi(head.substr(space + 1, 3), &framing.status)) {
+    return absl::DataLossError("no status code");
+  }
+  size_t line_start = head.find("\r\n");
+  while (line_start != std::string::npos) {
+    line_start += 2;
+    const size_t line_end = head.find("\r\n", line_start);
+    const std::string line = head.substr(line_start, line_end - line_start);
+    line_start = line_end;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string name = absl::AsciiStrToLower(line.substr(0, colon));
+    const std::string value =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    if (name == "transfer-encoding") {
+      framing.chunked = absl::EndsWith(value, "chunked");
+    } else if (name == "content-length") {
+      size_t length = 0;
+      if (!absl::SimpleAtoi(value, &length)) return absl::DataLossError("bad Content-Length");
+      framing.content_length = length;
+    }
+  }
+  if (framing.chunked) framing.content_length.reset();
+  return framing;
 }
 
 class Connection {
@@ -140,6 +187,7 @@ class Connection {
     // Servers often close without close_notify after Connection: close; Content-Length and
     // the chunked framing still tell a cut answer.
     SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
     if (options.tls_verify) {
       SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
       const int loaded = options.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx_)
@@ -167,6 +215,7 @@ class Connection {
       }
     }
     SSL_set_fd(ssl_, fd_);
+    ERR_clear_error();
     if (SSL_connect(ssl_) != 1) {
       const long verify = SSL_get_verify_result(ssl_);
       if (verify != X509_V_OK) {
@@ -195,29 +244,25 @@ class Connection {
     return absl::OkStatus();
   }
 
-  // Reads to the end of the connection into `out`, at most `limit` bytes.
-  absl::Status ReadAll(size_t limit, std::string& out) {
+  // Appends what arrives next to `out`; false at the end of the connection.
+  absl::StatusOr<bool> ReadSome(std::string& out) {
     char buffer[16384];
     while (true) {
-      ssize_t n = 0;
       if (ssl_ != nullptr) {
-        n = SSL_read(ssl_, buffer, sizeof(buffer));
-        if (n <= 0) {
-          const int error = SSL_get_error(ssl_, static_cast<int>(n));
-          if (error == SSL_ERROR_ZERO_RETURN) return absl::OkStatus();
-          return absl::DeadlineExceededError(absl::StrCat("reading: ", TlsError("TLS error")));
+        const int n = SSL_read(ssl_, buffer, sizeof(buffer));
+        if (n > 0) {
+          out.append(buffer, static_cast<size_t>(n));
+          return true;
         }
-      } else {
-        n = ::recv(fd_, buffer, sizeof(buffer), 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0)
-          return absl::DeadlineExceededError(absl::StrCat("reading: ", std::strerror(errno)));
-        if (n == 0) return absl::OkStatus();
+        if (SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN) return false;
+        return absl::DeadlineExceededError(absl::StrCat("reading: ", TlsError("TLS error")));
       }
+      const ssize_t n = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0)
+        return absl::DeadlineExceededError(absl::StrCat("reading: ", std::strerror(errno)));
       out.append(buffer, static_cast<size_t>(n));
-      if (out.size() > limit) {
-        return absl::ResourceExhaustedError(absl::StrCat("answer over ", limit, " bytes"));
-      }
+      return n > 0;
     }
   }
 
@@ -243,41 +288,56 @@ absl::StatusOr<HttpAnswer> HttpGet(std::string_view url_text, const HttpGetOptio
   std::string request = absl::StrCat("GET ", url->target, " HTTP/1.1\r\nHost: ", ipv6 ? "[" : "",
                                      url->host, ipv6 ? "]" : "", ":", url->port,
                                      "\r\nAccept: application/json\r\nConnection: close\r\n");
+  for (const auto& [name, value] : options.headers) {
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header ", name, " has a line break or NUL byte in its value"));
+    }
+  }
   for (const auto& [name, value] : options.headers)
     absl::StrAppend(&request, name, ": ", value, "\r\n");
   request += "\r\n";
   if (absl::Status written = connection.Write(request); !written.ok()) return written;
+  // Read until the framing says the answer is whole (or the connection ends), within the
+  // timeout for the whole exchange: a server that trickles bytes cannot hold the caller.
+  const absl::Time deadline = absl::Now() + options.timeout;
   std::string response;
-  if (absl::Status read = connection.ReadAll(options.max_body_bytes + 65536, response);
-      !read.ok()) {
-    return read;
-  }
-  const size_t head_end = response.find("\r\n\r\n");
-  if (head_end == std::string::npos || !absl::StartsWith(response, "HTTP/1.")) {
-    return absl::DataLossError("not an HTTP answer");
-  }
-  const std::string head = absl::AsciiStrToLower(response.substr(0, head_end));
-  HttpAnswer answer;
-  const size_t space = head.find(' ');
-  if (space == std::string::npos || !absl::SimpleAtoi(head.substr(space + 1, 3), &answer.status)) {
-    return absl::DataLossError("no status code");
-  }
-  answer.body = response.substr(head_end + 4);
-  if (const size_t at = head.find("\r\ncontent-length:"); at != std::string::npos) {
-    size_t length = 0;
-    const size_t start = at + 17;
-    if (!absl::SimpleAtoi(
-            absl::StripAsciiWhitespace(head.substr(start, head.find('\r', start) - start)),
-            &length)) {
-      return absl::DataLossError("bad Content-Length");
+  std::optional<Framing> framing;
+  while (true) {
+    absl::StatusOr<bool> more = connection.ReadSome(response);
+    if (!more.ok()) return more.status();
+    if (!framing.has_value()) {
+      if (const size_t head_end = response.find("\r\n\r\n"); head_end != std::string::npos) {
+        absl::StatusOr<Framing> parsed = ParseHead(response.substr(0, head_end));
+        if (!parsed.ok()) return parsed.status();
+        framing = *parsed;
+        framing->body_start = head_end + 4;
+      }
     }
-    if (answer.body.size() < length) return absl::DataLossError("the answer was cut short");
-    answer.body.resize(length);
+    if (framing.has_value() && framing->Complete(response)) break;
+    if (!*more) break;
+    if (response.size() > options.max_body_bytes + 65536) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("answer over ", options.max_body_bytes, " bytes"));
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no whole answer within ", absl::FormatDuration(options.timeout)));
+    }
   }
-  if (absl::StrContains(head, "transfer-encoding: chunked")) {
+  if (!framing.has_value()) return absl::DataLossError("not an HTTP answer");
+  HttpAnswer answer;
+  answer.status = framing->status;
+  answer.body = response.substr(framing->body_start);
+  if (framing->chunked) {
     absl::StatusOr<std::string> whole = Dechunk(answer.body);
     if (!whole.ok()) return whole.status();
     answer.body = *std::move(whole);
+  } else if (framing->content_length.has_value()) {
+    if (answer.body.size() < *framing->content_length) {
+      return absl::DataLossError("the answer was cut short");
+    }
+    answer.body.resize(*framing->content_length);
   }
   return answer;
 }

@@ -1,4 +1,5 @@
 // bench-controller: the llm-d-bench CLI. Dispatches to one subcommand (controller/commands.h).
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -40,6 +41,9 @@ constexpr char kUsage[] =
 
 int main(int argc, char** argv) {
   using bench::controller::kExitUsage;
+  // A peer that closes while the controller writes (OpenSSL writes with write(2)) must be an
+  // EPIPE error, not the end of the process.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     std::fputs(kUsage, stderr);
     return kExitUsage;

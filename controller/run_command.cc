@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cmath>
@@ -35,6 +36,7 @@
 #include "controller/series.h"
 #include "controller/served_models.h"
 #include "grpcpp/grpcpp.h"
+#include "worker/engine/failure_text.h"
 
 namespace bench::controller {
 namespace {
@@ -215,8 +217,13 @@ int RunRunCommand(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   BenchmarkConfig& config = parsed->config;
-  // Without a model, the one the server lists, as vLLM's and GuideLLM's clients take it.
-  if (config.target.model.empty() && !config.target.endpoint.empty()) {
+  // Without a model, the one the server lists, as vLLM's and GuideLLM's clients take it; not
+  // with a header that holds a results config's placeholder (CheckRunnable refuses it).
+  const bool placeholder = std::any_of(
+      config.target.headers.begin(), config.target.headers.end(), [](const Header& header) {
+        return header.value.find(std::string(kRedacted)) != std::string::npos;
+      });
+  if (config.target.model.empty() && !config.target.endpoint.empty() && !placeholder) {
     absl::StatusOr<std::string> model = OnlyServedModel(config.target);
     if (!model.ok()) {
       std::fprintf(stderr,
@@ -228,7 +235,9 @@ int RunRunCommand(const std::vector<std::string>& args) {
     config.target.model = *model;
     const std::string note = absl::StrCat("target.model not set: ", *model, ", the one model ",
                                           ModelsUrl(config.target.endpoint), " lists");
-    if (!options.quiet) std::fprintf(stderr, "%s\n", note.c_str());
+    if (!options.quiet) {
+      std::fprintf(stderr, "%s\n", engine::PrintableExcerpt(note, 400).c_str());
+    }
     parsed->notes.push_back(note);
   }
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {

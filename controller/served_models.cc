@@ -41,7 +41,7 @@ absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& ta
       return absl::FailedPreconditionError(
           absl::StrCat("target.headers.", header.name, ": ", value.status().message()));
     }
-    if (IsSensitiveHeader(header.name)) secrets.push_back(*value);
+    secrets.push_back(*value);  // Any header's value, as the engine masks them.
     options.headers.emplace_back(header.name, *std::move(value));
   }
   absl::StatusOr<HttpAnswer> answer = HttpGet(url, options);
@@ -49,16 +49,18 @@ absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& ta
     return absl::Status(answer.status().code(),
                         absl::StrCat("GET ", url, ": ", answer.status().message()));
   }
+  // The server answered: what it said is for the user to act on (a key, a path, --model).
   if (answer->status != 200) {
-    std::string text = engine::PrintableExcerpt(answer->body, 300);
-    engine::MaskSecrets(text, secrets);
-    return absl::UnavailableError(
+    std::string body = answer->body;
+    engine::MaskSecrets(body, secrets);
+    const std::string text = engine::PrintableExcerpt(body, 300);
+    return absl::FailedPreconditionError(
         absl::StrCat("GET ", url, ": HTTP ", answer->status, text.empty() ? "" : ": ", text));
   }
   const nlohmann::json list = nlohmann::json::parse(answer->body, nullptr, false);
   if (list.is_discarded() || !list.is_object() || !list.contains("data") ||
       !list["data"].is_array()) {
-    return absl::DataLossError(
+    return absl::FailedPreconditionError(
         absl::StrCat("GET ", url, ": not an OpenAI model list ({\"data\": [{\"id\": ...}]})"));
   }
   std::vector<std::string> ids;
@@ -78,9 +80,11 @@ absl::StatusOr<std::string> OnlyServedModel(const TargetConfig& target) {
     return absl::FailedPreconditionError(
         absl::StrCat(ModelsUrl(target.endpoint), " lists no model; pass --model NAME"));
   }
+  std::vector<std::string> shown;
+  for (const std::string& id : *ids) shown.push_back(engine::PrintableExcerpt(id, 100));
   return absl::FailedPreconditionError(
       absl::StrCat(ModelsUrl(target.endpoint), " lists ", ids->size(), " models (",
-                   absl::StrJoin(*ids, ", "), "); pass --model NAME to pick one"));
+                   absl::StrJoin(shown, ", "), "); pass --model NAME to pick one"));
 }
 
 }  // namespace bench::controller

@@ -16,8 +16,9 @@ namespace bench::controller {
 std::string ModelsUrl(std::string_view endpoint);
 
 // The ids the target's model list holds, asked with the target's headers (${env:NAME}
-// expanded) and TLS settings. Errors name the URL and what went wrong: the transport's reason,
-// or the HTTP status and the start of the server's error text (secrets masked).
+// expanded) and TLS settings. Errors name the URL and what went wrong: FailedPrecondition when
+// the server answered (its HTTP status and the start of its error text, header values masked;
+// not a model list), the transport's error otherwise (unreachable, TLS, timeout).
 absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& target);
 
 // The one model the server lists. FailedPrecondition when it lists several (naming them) or

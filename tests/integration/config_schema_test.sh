@@ -42,6 +42,22 @@ ajv_check "$work/schema.json" valid "$work"/resolved/*.yaml >"$work/ajv-resolved
 }
 echo "${#examples[@]} examples and their ${#examples[@]} resolved configs: valid by Ajv and by validate"
 
+# Forms both take that are not the examples' own: nulls for defaults, a number where a string
+# goes, an empty format list.
+mkdir -p "$work/edge"
+printf 'benchmark: {name: 2024, warmup: ~}\nmetrics:\ntarget: {headers: {X-Tenant: 42}}\noutput: {formats: []}\n' \
+  >"$work/edge/nulls.yaml"
+printf 'benchmark: {name: t}\nload: {type: concurrency, concurrency: 4}\nprompts: {type: conversation, conversation: {turns: 3, thinkTime: 1s}}\n' \
+  >"$work/edge/turns.yaml"
+ajv_check "$work/schema.json" valid "$work"/edge/*.yaml >"$work/ajv-edge.log" || {
+  cat "$work/ajv-edge.log"
+  fail "a config validate takes is not valid by the JSON Schema"
+}
+for config in "$work"/edge/*.yaml; do
+  "$controller" validate --config "$config" >/dev/null 2>"$work/validate.log" ||
+    fail "validate refused $(basename "$config"): $(cat "$work/validate.log")"
+done
+
 # 3. Broken configs: refused by Ajv and by validate alike.
 base=$src/deploy/examples/poisson.yaml
 grep -q '^  rate: ' "$base" || fail "poisson.yaml has no '  rate:' line to break"
@@ -62,6 +78,7 @@ broken no-name 's/^  name: .*//'
 broken percentile-100 's|^metrics:|metrics:\n  percentiles: [50, 100]|'
 broken twice-listed-format '$ a output:\n  formats: [json, json]'
 broken small-response-cap 's|^target:|target:\n  maxResponseBytes: 512|'
+broken too-many-turns 's|^prompts:|prompts:\n  conversation: {turns: {mean: 4, max: 5000}}|'
 broken unknown-section 's|^benchmark:|benchmarks:\n  name: x\nbenchmark:|'
 grep -q '^metrics:' "$base" || fail "poisson.yaml lacks metrics:"
 ajv_check "$work/schema.json" invalid "$work"/broken/*.yaml | tee "$work/ajv-broken.log" ||

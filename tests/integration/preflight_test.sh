@@ -95,10 +95,10 @@ keyed=(--endpoint "http://127.0.0.1:$nginx_port/keyed/v1/chat/completions" --no-
 rc=0
 API_KEY=sk-wrong-key-0000000000 "$controller" run "${quick[@]}" "${keyed[@]}" \
   --set 'target.headers.Authorization=Bearer ${env:API_KEY}' >"$work/key.out" 2>"$work/key.err" || rc=$?
-[ "$rc" -eq 1 ] || fail "wrong key: exit $rc, want 1: $(cat "$work/key.err")"
+[ "$rc" -eq 2 ] || fail "wrong key: exit $rc, want 2: $(cat "$work/key.err")"
 grep -q "HTTP 401: .*Incorrect API key provided" "$work/key.err" || fail "wrong key: $(cat "$work/key.err")"
 grep -q "sk-wrong-key" "$work/key.err" && fail "wrong key: the key was printed: $(cat "$work/key.err")"
-echo "wrong key: exit 1: $(cat "$work/key.err")"
+echo "wrong key: exit 2: $(cat "$work/key.err")"
 rc=0
 API_KEY=sk-test-0123456789abcdef "$controller" run "${quick[@]}" "${keyed[@]}" --duration 1s \
   --set 'target.headers.Authorization=Bearer ${env:API_KEY}' >"$work/keyed.out" 2>"$work/keyed.err" || rc=$?
