@@ -1,5 +1,9 @@
 #include "common/allocator.h"
 
+// Any libc header defines __GLIBC__; without one first, the test below would compile the
+// settings out (as it once did, silently).
+#include <cstdlib>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -17,6 +21,20 @@ void KeepFreedMemoryForReuse() {
   // free memory, so the same working set costs more as work moves between threads.
   constexpr int kArenas = 2;
   mallopt(M_ARENA_MAX, kArenas);
+#endif
+}
+
+bool AllocatorSettingsApply() {
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void ReleaseFreedMemory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
 #endif
 }
 

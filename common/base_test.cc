@@ -1,10 +1,15 @@
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "common/allocator.h"
 #include "common/check.h"
 #include "common/clock.h"
 #include "common/file_chunks.h"
@@ -37,6 +42,37 @@ absl::StatusOr<int> AssignOrReturnUser(int value) {
   BENCH_ASSIGN_OR_RETURN(int doubled, Doubled(value));
   BENCH_ASSIGN_OR_RETURN(doubled, Doubled(doubled));  // assigns to an existing variable
   return doubled + 1;
+}
+
+// First in this file, so that no other test's threads have made arenas before the settings.
+// With them, threads allocating at once share at most two arenas (malloc_info lists one <heap>
+// per arena); without them glibc gives each thread its own (up to 8 per core).
+TEST(Allocator, SettingsLimitTheArenas) {
+  if (!AllocatorSettingsApply()) GTEST_SKIP() << "not glibc's own malloc";
+  KeepFreedMemoryForReuse();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([] {
+      std::vector<std::vector<char>> blocks;
+      for (int i = 0; i < 2000; ++i) blocks.emplace_back(static_cast<size_t>(64 + i % 4096), 'x');
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* out = open_memstream(&text, &size);
+  ASSERT_NE(out, nullptr);
+  ASSERT_EQ(malloc_info(0, out), 0);
+  std::fclose(out);
+  const std::string info(text, size);
+  std::free(text);
+  size_t heaps = 0;
+  for (size_t at = info.find("<heap nr="); at != std::string::npos;
+       at = info.find("<heap nr=", at + 1)) {
+    ++heaps;
+  }
+  EXPECT_GE(heaps, 1u) << info.substr(0, 400);
+  EXPECT_LE(heaps, 2u) << info.substr(0, 400);
 }
 
 TEST(StatusMacros, ReturnIfErrorStopsAtTheFirstError) {
