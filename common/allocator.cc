@@ -24,17 +24,21 @@ void KeepFreedMemoryForReuse() {
 #endif
 }
 
+// A sanitizer brings an allocator of its own (gcc's macros, clang's __has_feature).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BENCH_OWN_ALLOCATOR 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define BENCH_OWN_ALLOCATOR 1
+#endif
+#endif
+
 bool AllocatorSettingsApply() {
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if defined(__GLIBC__) && !defined(BENCH_OWN_ALLOCATOR)
   return true;
 #else
   return false;
-#endif
-}
-
-void ReleaseFreedMemory() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
 #endif
 }
 

@@ -13,13 +13,6 @@ void KeepFreedMemoryForReuse();
 // True when the settings above take effect here (glibc's malloc, no sanitizer's allocator).
 bool AllocatorSettingsApply();
 
-// Returns the free pages of every arena to the kernel (glibc's malloc_trim). For a process that
-// churns large blocks across threads (`run`: engine snapshots, shard encoding and merging in one
-// process), freed memory kept for reuse fragments over time and RSS creeps although the live heap
-// is flat; a periodic call brings RSS back to what is in use. Costs a walk of the heaps (about a
-// millisecond); call every few seconds at most.
-void ReleaseFreedMemory();
-
 }  // namespace bench
 
 #endif  // BENCH_COMMON_ALLOCATOR_H_

@@ -69,8 +69,6 @@ RunInfo FollowRun(Coordinator& coordinator, const std::string& run_id, bool quie
   const bool terminal = isatty(STDERR_FILENO) != 0;
   const absl::Duration progress_every = terminal ? absl::Seconds(1) : absl::Seconds(10);
   absl::Time next_progress = absl::Now() + progress_every;
-  constexpr absl::Duration kReleaseEvery = absl::Seconds(10);
-  absl::Time next_release = absl::Now() + kReleaseEvery;
   int handled_interrupts = 0;
   uint64_t seen = 0;
   RunInfo info;
@@ -92,10 +90,6 @@ RunInfo FollowRun(Coordinator& coordinator, const std::string& run_id, bool quie
                          : "stopping now");
       }
       handled_interrupts = interrupts_seen;
-    }
-    if (absl::Now() >= next_release) {
-      ReleaseFreedMemory();
-      next_release += kReleaseEvery;
     }
     if (!quiet && absl::Now() >= next_progress) {
       const std::string line = RenderProgressLine(info.progress, info.error, ProgressWidth());
