@@ -101,7 +101,8 @@ while kill -0 "$bench_pid" 2>/dev/null && [ "$elapsed" -lt $((seconds + 60)) ]; 
   echo "$line"
 done
 wait "$bench_pid" || fail "the benchmark failed: $(tail -20 "$work/bench.out")"
-summary=$(find "$work" -name summary.json | head -1)
+# Not the preflight's (a run of one request before the soak's own).
+summary=$(find "$work" -name summary.json -not -path '*-preflight-*' | head -1)
 [ -n "$summary" ] || fail "no summary.json"
 echo "requests: $(json "$summary" "d['requests']['succeeded']") succeeded," \
   "$(json "$summary" "d['requests']['failed']") failed; achieved" \
