@@ -24,6 +24,7 @@
 #include "common/allocator.h"
 #include "common/config.h"
 #include "common/config_yaml.h"
+#include "common/failure_text.h"
 #include "common/logging.h"
 #include "common/plan.h"
 #include "common/rpc_credentials.h"
@@ -36,7 +37,6 @@
 #include "controller/series.h"
 #include "controller/served_models.h"
 #include "grpcpp/grpcpp.h"
-#include "worker/engine/failure_text.h"
 
 namespace bench::controller {
 namespace {
@@ -236,7 +236,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
     const std::string note = absl::StrCat("target.model not set: ", *model, ", the one model ",
                                           ModelsUrl(config.target.endpoint), " lists");
     if (!options.quiet) {
-      std::fprintf(stderr, "%s\n", engine::PrintableExcerpt(note, 400).c_str());
+      std::fprintf(stderr, "%s\n", PrintableExcerpt(note, 400).c_str());
     }
     parsed->notes.push_back(note);
   }

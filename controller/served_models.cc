@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/failure_text.h"
 #include "controller/http_get.h"
 #include "nlohmann/json.hpp"
-#include "worker/engine/failure_text.h"
 
 namespace bench::controller {
 
@@ -52,8 +52,8 @@ absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& ta
   // The server answered: what it said is for the user to act on (a key, a path, --model).
   if (answer->status != 200) {
     std::string body = answer->body;
-    engine::MaskSecrets(body, secrets);
-    const std::string text = engine::PrintableExcerpt(body, 300);
+    MaskSecrets(body, secrets);
+    const std::string text = PrintableExcerpt(body, 300);
     return absl::FailedPreconditionError(
         absl::StrCat("GET ", url, ": HTTP ", answer->status, text.empty() ? "" : ": ", text));
   }
@@ -81,7 +81,7 @@ absl::StatusOr<std::string> OnlyServedModel(const TargetConfig& target) {
         absl::StrCat(ModelsUrl(target.endpoint), " lists no model; pass --model NAME"));
   }
   std::vector<std::string> shown;
-  for (const std::string& id : *ids) shown.push_back(engine::PrintableExcerpt(id, 100));
+  for (const std::string& id : *ids) shown.push_back(PrintableExcerpt(id, 100));
   return absl::FailedPreconditionError(
       absl::StrCat(ModelsUrl(target.endpoint), " lists ", ids->size(), " models (",
                    absl::StrJoin(shown, ", "), "); pass --model NAME to pick one"));

@@ -6,9 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/clock.h"
+#include "common/failure_text.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "worker/engine/failure_text.h"
 #include "worker/engine/sse_parser.h"
 
 namespace bench::engine {

@@ -1,11 +1,11 @@
-#include "worker/engine/failure_text.h"
+#include "common/failure_text.h"
 
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 
-namespace bench::engine {
+namespace bench {
 namespace {
 
 TEST(FailureTextTest, ExcerptIsOneLineOfPrintableAscii) {
@@ -41,4 +41,4 @@ TEST(FailureTextTest, SecretsAreMasked) {
 }
 
 }  // namespace
-}  // namespace bench::engine
+}  // namespace bench

@@ -1,10 +1,10 @@
-#include "worker/engine/failure_text.h"
+#include "common/failure_text.h"
 
 #include <algorithm>
 
-#include "worker/engine/http_text.h"
+#include "absl/strings/match.h"
 
-namespace bench::engine {
+namespace bench {
 namespace {
 
 constexpr std::string_view kRedacted = "<redacted>";
@@ -21,7 +21,9 @@ void MaskAfter(std::string& text, std::string_view marker, size_t min_token, boo
   while (from + marker.size() <= text.size()) {
     size_t at = std::string::npos;
     for (size_t i = from; i + marker.size() <= text.size(); ++i) {
-      if (EqualsIgnoreCase(std::string_view(text).substr(i, marker.size()), marker)) {
+      const std::string_view candidate = std::string_view(text).substr(i, marker.size());
+      if (absl::EqualsIgnoreCase(absl::string_view(candidate.data(), candidate.size()),
+                                 absl::string_view(marker.data(), marker.size()))) {
         at = i;
         break;
       }
@@ -85,4 +87,4 @@ void MaskSecrets(std::string& text, const std::vector<std::string>& secrets) {
   MaskAfter(text, "sk-", 8, /*keep_marker=*/false);
 }
 
-}  // namespace bench::engine
+}  // namespace bench

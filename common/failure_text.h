@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bench::engine {
+namespace bench {
 
 // `text` with control and non-ASCII bytes as spaces, runs of spaces as one, trimmed, and cut to
 // `max_bytes` (ending in "..." when cut).
@@ -19,4 +19,4 @@ std::string PrintableExcerpt(std::string_view text, size_t max_bytes);
 // more) at the very end, where a captured body was cut.
 void MaskSecrets(std::string& text, const std::vector<std::string>& secrets);
 
-}  // namespace bench::engine
+}  // namespace bench
