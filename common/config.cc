@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -302,6 +303,14 @@ absl::StatusOr<std::string> ExpandEnvReferences(
   }
   out.append(text.substr(pos));
   return out;
+}
+
+absl::StatusOr<std::string> ExpandEnvReferencesFromEnvironment(std::string_view text) {
+  return ExpandEnvReferences(text, [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
 }
 
 bool IsSensitiveHeader(std::string_view name) {

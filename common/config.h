@@ -356,6 +356,9 @@ absl::StatusOr<std::string> ExpandEnvReferences(
     std::string_view text,
     const std::function<std::optional<std::string>(std::string_view name)>& lookup);
 
+// ExpandEnvReferences with the process environment.
+absl::StatusOr<std::string> ExpandEnvReferencesFromEnvironment(std::string_view text);
+
 // ---- secrets (SPEC section 8) -------------------------------------------------------------
 
 // The text printed instead of a secret.

@@ -797,10 +797,8 @@ class Section {
 
 // ---- typed values ------------------------------------------------------------------------
 
-using Bounds = FieldBounds;
-
 // Why `value` breaks `bounds` ("must be > 0"), or empty.
-std::string BoundsProblem(double value, const Bounds& bounds) {
+std::string BoundsProblem(double value, const FieldBounds& bounds) {
   const bool low = bounds.min.has_value() &&
                    (bounds.min_exclusive ? !(value > *bounds.min) : !(value >= *bounds.min));
   const bool high = bounds.max.has_value() &&
@@ -827,7 +825,8 @@ class Reader {
 
   Diagnostics& diags() { return diags_; }
 
-  bool Number(const YamlNode& node, const std::string& path, const Bounds& bounds, double* out) {
+  bool Number(const YamlNode& node, const std::string& path, const FieldBounds& bounds,
+              double* out) {
     double value = 0;
     if (node.kind != YamlNode::Kind::kScalar || !ScalarToDouble(node.text, &value)) {
       diags_.Error(node.origin, path + " must be a number, got " + Got(node));
@@ -845,7 +844,7 @@ class Reader {
     return true;
   }
 
-  bool Int(const YamlNode& node, const std::string& path, const Bounds& bounds, int64_t* out) {
+  bool Int(const YamlNode& node, const std::string& path, const FieldBounds& bounds, int64_t* out) {
     double value = 0;
     if (node.kind != YamlNode::Kind::kScalar || !ScalarToDouble(node.text, &value) ||
         !std::isfinite(value)) {
@@ -954,7 +953,8 @@ class Reader {
 
   // A size in bytes: a whole number, or one with a unit B, KiB, MiB, GiB (powers of 1024) or KB,
   // MB, GB (powers of 1000): 1048576, "1MiB", "1.5 GB".
-  bool ByteSize(const YamlNode& node, const std::string& path, const Bounds& bounds, int64_t* out) {
+  bool ByteSize(const YamlNode& node, const std::string& path, const FieldBounds& bounds,
+                int64_t* out) {
     static constexpr std::pair<std::string_view, double> kUnits[] = {
         {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
         {"GB", 1e9},     {"B", 1.0}};

@@ -31,12 +31,7 @@ absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& ta
   options.max_body_bytes = size_t{4} << 20;
   std::vector<std::string> secrets;
   for (const Header& header : target.headers) {
-    absl::StatusOr<std::string> value =
-        ExpandEnvReferences(header.value, [](std::string_view name) -> std::optional<std::string> {
-          const char* value = std::getenv(std::string(name).c_str());
-          if (value == nullptr) return std::nullopt;
-          return std::string(value);
-        });
+    absl::StatusOr<std::string> value = ExpandEnvReferencesFromEnvironment(header.value);
     if (!value.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("target.headers.", header.name, ": ", value.status().message()));

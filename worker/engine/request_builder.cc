@@ -308,15 +308,10 @@ absl::StatusOr<HeaderList> ResolveHeaders(const HeaderList& headers, bool stream
   bool has_content_type = false;
   bool has_accept = false;
   bool has_accept_encoding = false;
-  const auto lookup = [](std::string_view variable) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(variable).c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
   for (const auto& [name, value] : headers) {
     if (name.empty()) return absl::InvalidArgumentError("target.headers: a header has no name");
     std::string lower = absl::AsciiStrToLower(name);
-    absl::StatusOr<std::string> expanded = ExpandEnvReferences(value, lookup);
+    absl::StatusOr<std::string> expanded = ExpandEnvReferencesFromEnvironment(value);
     if (!expanded.ok()) {
       if (expanded.status().code() == absl::StatusCode::kNotFound) {
         // The message names the variable only.
