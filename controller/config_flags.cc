@@ -29,6 +29,7 @@ constexpr KeyFlag kKeyFlags[] = {
     {"--result-dir", "output.dir", true},         // vLLM
     {"--artifact-dir", "output.dir", true},       // AIPerf
     {"--dataset-path", "prompts.dataset", true},  // vLLM
+    {"--tokenizer", "prompts.tokenizer", true},   // vLLM (a file, not a Hugging Face model id)
 };
 
 // Flags resolved together in Finish (see ConfigFlags::Given).
@@ -55,7 +56,9 @@ constexpr const char* kPromptFlags[] = {"--dataset-name",
 // What a flag's value is, for "--set needs key.path=value".
 const char* ValueName(std::string_view flag) {
   if (flag == "--set") return "key.path=value";
-  if (flag == "--config") return "a file path";
+  if (flag == "--config" || flag == "--tokenizer" || flag == "--dataset-path") {
+    return "a file path";
+  }
   if (flag == "--model") return "a model name";
   if (flag == "--endpoint" || flag == "--base-url" || flag == "--target" || flag == "--url") {
     return "a URL";
