@@ -387,7 +387,7 @@ void Coordinator::ApplyShard(Worker& worker, const bench::v1::ReportShard& shard
   WriteRecords(*run, worker, shard);
   for (const bench::v1::SeriesPoint& point : shard.series()) {
     const uint32_t index = point.index();
-    if (index >= 1'000'000) continue;  // Beyond any run: ignore rather than allocate.
+    if (index >= kMaxSeriesPoints) continue;  // Beyond any run: ignore rather than allocate.
     if (run->series.size() <= index) {
       const size_t old = run->series.size();
       run->series.resize(index + 1);

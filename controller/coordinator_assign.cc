@@ -56,6 +56,12 @@ void Coordinator::TryStart(RunRecord& run) {
                         ? std::max<size_t>(1, run.config.load.stages.size())
                         : 1);
   run.turns.resize(static_cast<size_t>(TurnShardCount(run.config.prompts)));
+  // The series gains a point per interval: its room is taken once rather than doubled as it
+  // grows (each doubling leaves a hole a long-running controller's heap keeps).
+  const size_t intervals = static_cast<size_t>(std::min<int64_t>(
+      run.plan.total / std::max(run.config.metrics.interval, absl::Milliseconds(1)) + 2,
+      kMaxSeriesPoints));
+  run.series.reserve(intervals);
   for (size_t i = 0; i < ready.size(); ++i) {
     Worker& worker = *ready[i];
     Slot slot;
@@ -66,6 +72,7 @@ void Coordinator::TryStart(RunRecord& run) {
     slot.share = (*shares)[i];
     slot.latest = (*shares)[i];
     slot.generations.push_back(run.generation);
+    slot.gauges.reserve(intervals);
     run.slot_by_worker[slot.worker_id] = run.slots.size();
     run.slots.push_back(std::move(slot));
   }

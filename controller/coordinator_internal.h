@@ -24,6 +24,8 @@ namespace bench::controller {
 inline int64_t Nanos(absl::Duration duration) { return absl::ToInt64Nanoseconds(duration); }
 
 constexpr int kOffsetSamples = 5;
+// A series point index beyond any run (a shard naming one is ignored, not allocated for).
+constexpr int64_t kMaxSeriesPoints = 1'000'000;
 
 // A connected worker stream.
 struct Coordinator::Worker {

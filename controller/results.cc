@@ -11,12 +11,15 @@
 #include <filesystem>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/check.h"
 #include "common/config_yaml.h"
 #include "common/histogram_codec.h"
 #include "common/run_stats.h"
@@ -40,34 +43,87 @@ absl::Status PathError(int error, const char* what, const std::string& path) {
                              absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(error)));
 }
 
-// Writes `text` to `path` via `path`.tmp and rename, so a reader never sees half a file.
-absl::Status WriteFile(const std::string& path, std::string_view text) {
-  const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return PathError(errno, "create", temporary);
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      return PathError(error, "write", temporary);
+// A file written through `path`.tmp and renamed into place on Commit(), so a reader never sees
+// half a file; dropped (the temporary removed) when not committed. Appends are buffered, so a
+// long document can be written in pieces without ever being whole in memory.
+class ResultFileWriter {
+ public:
+  explicit ResultFileWriter(std::string path)
+      : path_(std::move(path)), temporary_(path_ + ".tmp") {}
+  ResultFileWriter(const ResultFileWriter&) = delete;
+  ResultFileWriter& operator=(const ResultFileWriter&) = delete;
+  ~ResultFileWriter() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      ::unlink(temporary_.c_str());
     }
-    written += static_cast<size_t>(n);
   }
-  if (::close(fd) != 0) {
-    const int error = errno;
-    ::unlink(temporary.c_str());
-    return PathError(error, "write", temporary);
+
+  absl::Status Open() {
+    fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) return PathError(errno, "create", temporary_);
+    return absl::OkStatus();
   }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temporary.c_str());
-    return PathError(error, "rename to", path);
+  // Buffers `text`; the first error is kept and returned by Commit().
+  void Append(std::string_view text) {
+    if (!status_.ok()) return;
+    if (buffer_.size() + text.size() > kBufferBytes) {
+      WriteOut(buffer_);
+      buffer_.clear();
+    }
+    if (text.size() > kBufferBytes) {
+      WriteOut(text);
+    } else {
+      buffer_.append(text);
+    }
   }
-  return absl::OkStatus();
+  absl::Status Commit() {
+    WriteOut(buffer_);
+    buffer_.clear();
+    BENCH_RETURN_IF_ERROR(status_);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      const int error = errno;
+      ::unlink(temporary_.c_str());
+      return PathError(error, "write", temporary_);
+    }
+    if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
+      const int error = errno;
+      ::unlink(temporary_.c_str());
+      return PathError(error, "rename to", path_);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static constexpr size_t kBufferBytes = 64 << 10;
+
+  void WriteOut(std::string_view text) {
+    size_t written = 0;
+    while (status_.ok() && written < text.size()) {
+      const ssize_t n = ::write(fd_, text.data() + written, text.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status_ = PathError(errno, "write", temporary_);
+        return;
+      }
+      written += static_cast<size_t>(n);
+    }
+  }
+
+  const std::string path_;
+  const std::string temporary_;
+  int fd_ = -1;
+  std::string buffer_;
+  absl::Status status_;
+};
+
+absl::Status WriteFile(const std::string& path, std::string_view text) {
+  ResultFileWriter file(path);
+  BENCH_RETURN_IF_ERROR(file.Open());
+  file.Append(text);
+  return file.Commit();
 }
 
 // Creates a fresh directory `base`, or `base`-2, -3, ... if it exists; returns the one made.
@@ -133,7 +189,10 @@ std::string HistogramsToHlog(const RunResult& result, const RunSummary& summary)
   return out;
 }
 
-std::string MetricsToJson(const RunResult& result) {
+namespace {
+
+// metrics.json's text, handed to `append` in pieces.
+void AppendMetricsJson(const RunResult& result, absl::FunctionRef<void(std::string_view)> append) {
   Json json;
   json["schema_version"] = 1;
   const double interval_s = Seconds(result.interval_ns);
@@ -148,8 +207,42 @@ std::string MetricsToJson(const RunResult& result) {
     if (interval_s <= 0) return nullptr;
     return std::round(static_cast<double>(count) / interval_s * 1000) / 1000;
   };
-  Json series = Json::array();
-  for (const IntervalPoint& point : result.series) {
+  // The series grows with the run and is written row by row (see the end): a partial flush of a
+  // long run then builds no document the size of the series, whose growing copies would
+  // fragment the heap of a long-running controller.
+  json["series"] = Json::array();
+
+  StatsShard merged;
+  for (const StatsShard& stage : result.stages) {
+    // Only an int64 count overflow fails; the merged histograms would then be partial, which
+    // summary.json's warnings already say.
+    (void)merged.Merge(stage);
+  }
+  Json histograms;
+  histograms["unit"] = "us";
+  histograms["encoding"] = "HdrHistogram V2 compressed, base64";
+  histograms["overall"] = ShardHistogramsJson(merged);
+  Json stages = Json::array();
+  if (result.stages.size() > 1) {
+    for (size_t i = 0; i < result.stages.size(); ++i) {
+      stages.push_back(Json{{"stage", i + 1}, {"metrics", ShardHistogramsJson(result.stages[i])}});
+    }
+  }
+  histograms["stages"] = std::move(stages);
+  json["histograms"] = std::move(histograms);
+  Json connections = ConnectionsToJson(result.connections);
+  connections["connect_time"] = HistogramJson(result.connections.connect_time);
+  json["connections"] = std::move(connections);
+  const std::string document = json.dump(2, ' ', false, Json::error_handler_t::replace);
+  // Top-level keys are the only ones indented by exactly two spaces.
+  constexpr std::string_view kEmptySeries = "\n  \"series\": []";
+  const size_t at = document.find(kEmptySeries);
+  BENCH_CHECK(at != std::string::npos) << "metrics.json lost its series key";
+  const size_t rows_at = at + kEmptySeries.size() - 1;  // just after the '['
+  append(std::string_view(document).substr(0, rows_at));
+  std::string row_text;
+  for (size_t i = 0; i < result.series.size(); ++i) {
+    const IntervalPoint& point = result.series[i];
     Json row;
     row["time_s"] = Seconds(point.start_ns);
     row["in_window"] = point.start_ns >= window_begin_ns && point.start_ns < window_end_ns;
@@ -173,32 +266,20 @@ std::string MetricsToJson(const RunResult& result) {
                                                         static_cast<double>(point.started)) /
                                              1000)
                                       : Json(nullptr);
-    series.push_back(std::move(row));
+    row_text = i == 0 ? "\n    " : ",\n    ";
+    row_text += row.dump(-1, ' ', false, Json::error_handler_t::replace);
+    append(row_text);
   }
-  json["series"] = std::move(series);
+  append(result.series.empty() ? std::string_view() : std::string_view("\n  "));
+  append(std::string_view(document).substr(rows_at));
+}
 
-  StatsShard merged;
-  for (const StatsShard& stage : result.stages) {
-    // Only an int64 count overflow fails; the merged histograms would then be partial, which
-    // summary.json's warnings already say.
-    (void)merged.Merge(stage);
-  }
-  Json histograms;
-  histograms["unit"] = "us";
-  histograms["encoding"] = "HdrHistogram V2 compressed, base64";
-  histograms["overall"] = ShardHistogramsJson(merged);
-  Json stages = Json::array();
-  if (result.stages.size() > 1) {
-    for (size_t i = 0; i < result.stages.size(); ++i) {
-      stages.push_back(Json{{"stage", i + 1}, {"metrics", ShardHistogramsJson(result.stages[i])}});
-    }
-  }
-  histograms["stages"] = std::move(stages);
-  json["histograms"] = std::move(histograms);
-  Json connections = ConnectionsToJson(result.connections);
-  connections["connect_time"] = HistogramJson(result.connections.connect_time);
-  json["connections"] = std::move(connections);
-  return json.dump(2, ' ', false, Json::error_handler_t::replace);
+}  // namespace
+
+std::string MetricsToJson(const RunResult& result) {
+  std::string out;
+  AppendMetricsJson(result, [&out](std::string_view text) { out.append(text); });
+  return out;
 }
 
 absl::StatusOr<std::string> CreateResultsDirectory(const BenchmarkConfig& config,
@@ -221,7 +302,13 @@ absl::Status WriteResultsInto(const std::string& directory, const BenchmarkConfi
                               const RunResult& result, const RunSummary& summary) {
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/config.yaml", ConfigToYaml(RedactSecrets(config))));
   BENCH_RETURN_IF_ERROR(WriteFile(directory + "/summary.json", SummaryToJson(summary) + "\n"));
-  BENCH_RETURN_IF_ERROR(WriteFile(directory + "/metrics.json", MetricsToJson(result) + "\n"));
+  {
+    ResultFileWriter metrics(directory + "/metrics.json");
+    BENCH_RETURN_IF_ERROR(metrics.Open());
+    AppendMetricsJson(result, [&metrics](std::string_view text) { metrics.Append(text); });
+    metrics.Append("\n");
+    BENCH_RETURN_IF_ERROR(metrics.Commit());
+  }
   BENCH_RETURN_IF_ERROR(
       WriteFile(directory + "/histograms.hlog", HistogramsToHlog(result, summary)));
   if (!result.prometheus_json.empty()) {
