@@ -299,6 +299,7 @@ void ToProto(const RequestRecord& record, bench::v1::RequestRecord* out) {
   out->set_cached_tokens(record.cached_tokens);
   out->set_chunks(record.chunks);
   out->set_stage(record.stage);
+  out->set_turn(record.turn < 0 ? 0 : static_cast<uint32_t>(record.turn) + 1);
   out->set_in_window(record.in_window);
   out->set_outcome(record.outcome);
   out->mutable_chunk_gaps_us()->Assign(record.chunk_gaps_us.begin(), record.chunk_gaps_us.end());
@@ -317,6 +318,8 @@ RequestRecord FromProto(const bench::v1::RequestRecord& in) {
   record.cached_tokens = in.cached_tokens();
   record.chunks = in.chunks();
   record.stage = in.stage();
+  // Beyond any conversation (turns are at most 1,000): read as none rather than overflow.
+  record.turn = in.turn() == 0 || in.turn() > 1'000'000 ? -1 : static_cast<int32_t>(in.turn()) - 1;
   record.in_window = in.in_window();
   record.outcome = in.outcome();
   record.chunk_gaps_us.assign(in.chunk_gaps_us().begin(), in.chunk_gaps_us().end());

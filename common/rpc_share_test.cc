@@ -104,6 +104,14 @@ TEST(RpcShare, RequestRecordRoundTripsWithAbsentTimes) {
   EXPECT_EQ(FromProto(proto), record);
   EXPECT_EQ(FromProto(proto).first_chunk_ns, -1);
   EXPECT_EQ(FromProto(proto).cached_tokens, -1);
+  EXPECT_EQ(FromProto(proto).turn, -1);  // not a conversation
+  record.turn = 0;                       // a conversation's first turn is not "none"
+  ToProto(record, &proto);
+  EXPECT_EQ(proto.turn(), 1u);
+  EXPECT_EQ(FromProto(proto), record);
+  record.turn = 999;
+  ToProto(record, &proto);
+  EXPECT_EQ(FromProto(proto), record);
 }
 
 TEST(RpcShare, ConnectionStatsRoundTripAndMergeAsDeltas) {

@@ -65,6 +65,7 @@ struct RequestRecord {
   int64_t cached_tokens = -1;  // -1: the server did not say
   uint64_t chunks = 0;
   uint32_t stage = 0;  // 0-based
+  int32_t turn = -1;   // a conversation's turn, 0-based; -1 outside conversations
   bool in_window = false;
   std::string outcome;  // "success", "incomplete" or the ErrorKey ("http_5xx:503")
   // metrics.rawTokenTimes: the gaps between consecutive output chunks in order, in us; empty and

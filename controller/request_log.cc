@@ -41,7 +41,9 @@ std::string RequestRecordJson(const std::string& worker, const RequestRecord& r,
   const nlohmann::json outcome = r.outcome;
   return absl::StrCat(
       "{\"worker\":", name.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-      ",\"stage\":", r.stage + 1, ",\"in_window\":", r.in_window ? "true" : "false",
+      ",\"stage\":", r.stage + 1,
+      ",\"turn\":", r.turn < 0 ? std::string("null") : absl::StrCat(r.turn + 1),
+      ",\"in_window\":", r.in_window ? "true" : "false",
       ",\"outcome\":", outcome.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
       ",\"intended_s\":", Seconds(r.intended_ns), ",\"sent_s\":", Seconds(r.sent_ns),
       ",\"first_chunk_s\":", Seconds(r.first_chunk_ns),

@@ -259,11 +259,14 @@ TEST_F(ResultsTest, RequestLogLinesAreJsonWithNullsForWhatDidNotHappen) {
   record.outcome = "timeout";
   const std::string line = RequestRecordJson("w\"1", record);
   EXPECT_EQ(line,
-            "{\"worker\":\"w\\\"1\",\"stage\":1,\"in_window\":false,\"outcome\":\"timeout\","
+            "{\"worker\":\"w\\\"1\",\"stage\":1,\"turn\":null,\"in_window\":false,"
+            "\"outcome\":\"timeout\","
             "\"intended_s\":0.000000,\"sent_s\":0.001500,\"first_chunk_s\":null,"
             "\"last_chunk_s\":null,\"end_s\":2.001500,\"ttft_ms\":null,\"e2e_ms\":2000.000,"
             "\"input_tokens\":10,\"output_tokens\":0,\"cached_tokens\":null,\"chunks\":0}");
   EXPECT_FALSE(nlohmann::json::parse(line).is_discarded());
+  record.turn = 2;  // 0-based in the record, 1-based in the file, as summary.json's turns
+  EXPECT_EQ(nlohmann::json::parse(RequestRecordJson("w", record))["turn"], 3);
 
   const std::string path = root_ + "/requests.jsonl";
   absl::StatusOr<std::unique_ptr<RequestLog>> log = RequestLog::Open(path);

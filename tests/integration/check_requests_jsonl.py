@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-KEYS = ["worker", "stage", "in_window", "outcome", "intended_s", "sent_s", "first_chunk_s",
+KEYS = ["worker", "stage", "turn", "in_window", "outcome", "intended_s", "sent_s", "first_chunk_s",
         "last_chunk_s", "end_s", "ttft_ms", "e2e_ms", "input_tokens", "output_tokens",
         "cached_tokens", "chunks"]
 

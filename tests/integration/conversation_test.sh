@@ -27,6 +27,7 @@ prompts:
   inputLength: {mean: 300, stddev: 0, min: 1, max: 1000}
   outputLength: {mean: 20, stddev: 0, min: 1, max: 100}
   conversation: {turns: 4, thinkTime: 50ms, sessionHeader: x-session-id}
+metrics: {raw: true}
 output: {dir: "$work/results", formats: [json]}
 YAML
   "$controller" run --config "$work/$1.yaml" --quiet >"$work/$1.out" 2>"$work/$1.err" ||
@@ -67,6 +68,24 @@ for k, (c, p) in enumerate(zip(turns(cached), turns(plain)), start=1):
         assert ratio > 0.4, c["cache"]  # the history, in full 16-token blocks
         assert ttft_c < 0.6 * ttft_p, (k, ttft_c, ttft_p)
 PY
+
+# requests.jsonl names each request's turn: per turn, the records add up to summary.json's turns
+# and carry that turn's prompt (the history plus 300 tokens).
+python3 - "$cached" <<'PY' || fail "requests.jsonl turns"
+import collections, json, sys
+directory = sys.argv[1]
+summary = json.load(open(directory + "/summary.json"))
+records = [json.loads(line) for line in open(directory + "/requests.jsonl")]
+in_window = collections.Counter(r["turn"] for r in records if r["in_window"])
+want = {row["turn"]: row["requests"]["in_window"] for row in summary["turns"]}
+assert dict(in_window) == want, (dict(in_window), want)
+for r in records:
+    if r["outcome"] == "success":
+        assert r["input_tokens"] == 300 + 320 * (r["turn"] - 1), r
+print("requests.jsonl: %d records, in the window per turn %s, as summary.json's turns"
+      % (len(records), ", ".join("%d: %d" % kv for kv in sorted(in_window.items()))))
+PY
+/usr/bin/python3 "$(dirname "$0")/check_requests_jsonl.py" "$cached" || fail "requests.jsonl"
 
 # summary.json's per-turn blocks are part of its schema.
 /usr/bin/python3 "$(dirname "$0")/validate_results.py" "$(dirname "$0")/../../controller/schemas" \

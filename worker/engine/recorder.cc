@@ -149,6 +149,7 @@ void Recorder::KeepRecord(const RequestResult& r) {
   record.cached_tokens = r.cached_tokens;
   record.chunks = r.chunks;
   record.stage = static_cast<uint32_t>(std::max<int32_t>(0, r.stage));
+  record.turn = r.turn;
   record.in_window = r.in_window;
   record.outcome = ErrorKey(r.outcome, r.http_status, r.h2_error_code);
   if (records_with_chunk_gaps_ && r.gaps != nullptr) {
