@@ -109,7 +109,7 @@ void ServerConnection::OnRead(ssize_t nread, const char* data) {
     if (!decrypted_.empty()) OnPlaintext(decrypted_);
     if (!closed_ && tls_->peer_closed()) CloseAfterWrites();
   }
-  if (closed_) return;
+  if (closed_ || !AccountBufferedRequests()) return;
   // An HTTP/1.1 request that began in this read (or before) and is not whole yet.
   if (http1_ != nullptr && http1_->request_incomplete()) {
     if (incomplete_since_ns_ == 0) incomplete_since_ns_ = read_time_ns_;
@@ -339,6 +339,7 @@ void ServerConnection::ResumeHttp1() {
   const absl::Status status = http1_->Resume(out_);
   in_receive_ = false;
   if (!status.ok()) HandleHttp1Failure(status);
+  if (!closed_) AccountBufferedRequests();  // the pipelined input it took up
 }
 
 void ServerConnection::MarkDirty() {
@@ -472,9 +473,27 @@ void ServerConnection::StopGenerations() {
 
 void ServerConnection::Close() { CloseNow(/*reset=*/false); }
 
+bool ServerConnection::AccountBufferedRequests() {
+  const size_t held = preface_.size() + (http1_ != nullptr ? http1_->buffered_request_bytes() : 0) +
+                      (http2_ != nullptr ? http2_->buffered_request_bytes() : 0);
+  const int64_t delta = static_cast<int64_t>(held) - accounted_request_bytes_;
+  if (delta == 0) return true;
+  SimShared& shared = worker_.shared();
+  const int64_t total = shared.buffered_request_bytes.fetch_add(delta) + delta;
+  accounted_request_bytes_ = static_cast<int64_t>(held);
+  if (delta < 0 || total <= shared.config.max_buffered_bytes) return true;
+  worker_.NoteBufferedBytesRefusal(accounted_request_bytes_, total);
+  Close();
+  return false;
+}
+
 void ServerConnection::CloseNow(bool reset) {
   if (closed_) return;
   closed_ = true;
+  if (accounted_request_bytes_ != 0) {
+    worker_.shared().buffered_request_bytes.fetch_sub(accounted_request_bytes_);
+    accounted_request_bytes_ = 0;
+  }
   StopGenerations();
   if (reset) {
     tcp_.CloseWithReset();

@@ -98,6 +98,9 @@ class ServerConnection final : public engine::Http1ServerListener,
   // whose client stopped reading.
   bool WriteBlocked();
   void CloseAfterWrites();
+  // Brings this connection's part of SimShared::buffered_request_bytes up to date; closes the
+  // connection (false) when it grew and the total is over --max-buffered-bytes.
+  bool AccountBufferedRequests();
   void StopGenerations();
   // Close(), with a TCP reset (RST) instead of a FIN when `reset`.
   void CloseNow(bool reset);
@@ -117,8 +120,9 @@ class ServerConnection final : public engine::Http1ServerListener,
   int64_t read_time_ns_ = 0;  // Arrival time of the requests being parsed.
   int64_t accepted_ns_ = 0;
   int64_t last_read_ns_ = 0;
-  int64_t last_request_ns_ = 0;      // the last request that arrived whole (or the accept)
-  int64_t incomplete_since_ns_ = 0;  // HTTP/1.1: the first read of a request not yet whole
+  int64_t last_request_ns_ = 0;          // the last request that arrived whole (or the accept)
+  int64_t incomplete_since_ns_ = 0;      // HTTP/1.1: the first read of a request not yet whole
+  int64_t accounted_request_bytes_ = 0;  // this connection's part of buffered_request_bytes
   bool in_receive_ = false;  // Inside a session's Receive()/Resume(): it continues by itself.
   bool dirty_ = false;
   bool write_blocked_ = false;

@@ -276,5 +276,47 @@ TEST(SimAbuseTest, ConnectionsBeyondTheCapAreClosedWithAWarning) {
   close(second);
 }
 
+// Requests not yet whole may hold --max-buffered-bytes over all connections: the connection
+// whose bytes go beyond is closed with a warning; the one already holding its share is served.
+TEST(SimAbuseTest, RequestsNotYetWholeBeyondTheBufferCapAreClosed) {
+  SimProcess sim(BENCH_SIM_BINARY, {"--listen", "127.0.0.1:0", "--max-buffered-bytes", "1000000"});
+  ASSERT_GT(sim.port(), 0);
+  constexpr size_t kBody = 700'000;
+  const std::string head = absl::StrCat(
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: ",
+      kBody, "\r\n\r\n");
+  const std::string body(kBody, 'x');  // not JSON: the whole request gets a 400
+  const int first = ConnectRaw(sim.port());
+  ASSERT_GE(first, 0);
+  SendAll(first, head + body.substr(0, 600'000));
+  // One event loop: once a later connection's request is answered, the first one's bytes,
+  // already in its socket, have been read.
+  const int probe = ConnectRaw(sim.port());
+  ASSERT_GE(probe, 0);
+  SendAll(probe, kHealthRequest);
+  char buffer[256];
+  ASSERT_GT(recv(probe, buffer, sizeof(buffer), 0), 0);
+  close(probe);
+  // 600 KB held; another 600 KB would make 1.2 MB: this connection is closed, unanswered.
+  const int second = ConnectRaw(sim.port());
+  ASSERT_GE(second, 0);
+  SendAll(second, head + body.substr(0, 600'000));
+  std::string second_response;
+  EXPECT_GE(MsUntilClosed(second, 5'000, &second_response), 0);
+  EXPECT_EQ(second_response, "");
+  close(second);
+  // Its share given back, the first connection's request completes and is answered.
+  SendAll(first, body.substr(600'000));
+  std::string first_response;
+  MsUntilClosed(first, 1'000, &first_response);
+  EXPECT_EQ(first_response.rfind("HTTP/1.1 400", 0), 0u) << first_response.substr(0, 200);
+  close(first);
+  EXPECT_NE(sim.Log().find("--max-buffered-bytes 1000000 reached: requests not yet whole held "),
+            std::string::npos)
+      << sim.Log();
+  EXPECT_NE(sim.Log().find("(1 closed so far)"), std::string::npos) << sim.Log();
+}
+
 }  // namespace
 }  // namespace bench::sim

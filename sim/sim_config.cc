@@ -188,6 +188,8 @@ absl::Status ApplySetting(SimConfig& config, std::string_view key, std::string_v
     if (config.idle_timeout <= absl::ZeroDuration()) return Bad(key, "must be > 0");
   } else if (name == "maxconnections") {
     BENCH_ASSIGN_OR_RETURN(config.max_connections, ParseInt(key, value, 1, 1'000'000));
+  } else if (name == "maxbufferedbytes") {
+    BENCH_ASSIGN_OR_RETURN(config.max_buffered_bytes, ParseInt(key, value, 1024, int64_t{1} << 40));
   } else if (name == "maxbodybytes") {
     BENCH_ASSIGN_OR_RETURN(const int64_t bytes, ParseInt(key, value, 1024, int64_t{1} << 30));
     config.max_body_bytes = static_cast<size_t>(bytes);

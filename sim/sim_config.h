@@ -71,10 +71,13 @@ struct SimConfig {
   size_t max_body_bytes = size_t{8} << 20;
   // Abuse limits: a request (TLS handshake included) must arrive whole within header_timeout of
   // its first byte; a connection with nothing in flight is closed after idle_timeout without a
-  // byte; connections beyond max_connections (all threads) are closed as they are accepted.
+  // byte; connections beyond max_connections (all threads) are closed as they are accepted; a
+  // connection whose read takes the bytes of requests not yet whole (all threads) over
+  // max_buffered_bytes is closed.
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration idle_timeout = absl::Seconds(120);
   int64_t max_connections = 20'000;
+  int64_t max_buffered_bytes = int64_t{256} << 20;
 };
 
 // Sets one setting from its text form. `key` is a flag or YAML name; case, '-' and '_' do not

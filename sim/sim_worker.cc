@@ -159,6 +159,17 @@ void SimWorker::RetireConnection(ServerConnection* connection) {
   if (reaper_ != nullptr && !reaper_->active()) reaper_->Start(0);
 }
 
+void SimWorker::NoteBufferedBytesRefusal(int64_t held, int64_t total) {
+  ++buffer_cap_closes_;
+  const int64_t now_ns = MonotonicNowNs();
+  if (now_ns - last_buffer_cap_log_ns_ < 1'000'000'000) return;
+  last_buffer_cap_log_ns_ = now_ns;
+  BENCH_LOG(WARNING) << "bench-sim: --max-buffered-bytes " << shared_.config.max_buffered_bytes
+                     << " reached: requests not yet whole held " << total
+                     << " bytes over all connections; closed a connection holding " << held
+                     << " of them (" << buffer_cap_closes_ << " closed so far)";
+}
+
 void SimWorker::Sweep() {
   // CheckTimeouts() may close a connection, which takes it out of connections_.
   std::vector<ServerConnection*> open;

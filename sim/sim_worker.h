@@ -72,7 +72,8 @@ struct SimShared {
   int64_t started_unix_seconds = 0;
   uint64_t id_nonce = 0;  // Makes response ids differ between runs.
   int first_port = 0;     // The first --listen address's bound port (port 0 resolved).
-  std::atomic<int64_t> open_connections{0};  // all workers' (--max-connections)
+  std::atomic<int64_t> open_connections{0};        // all workers' (--max-connections)
+  std::atomic<int64_t> buffered_request_bytes{0};  // all connections' (--max-buffered-bytes)
 };
 
 // Created on any thread; after Start() everything runs on its own thread. Stop() (any thread)
@@ -111,6 +112,9 @@ class SimWorker {
   // Destruction later, on a fresh loop turn (never under the object's own frames).
   void Retire(std::unique_ptr<Generation> generation);
   void RetireConnection(ServerConnection* connection);
+  // A connection holding `held` bytes of requests not yet whole took the total to `total`, over
+  // --max-buffered-bytes, and is being closed: counted, and warned once a second.
+  void NoteBufferedBytesRefusal(int64_t held, int64_t total);
 
   size_t open_connections() const { return connections_.size(); }
 
@@ -141,6 +145,8 @@ class SimWorker {
   std::thread thread_;
   uint64_t rejected_connections_ = 0;  // --max-connections
   int64_t last_reject_log_ns_ = 0;
+  uint64_t buffer_cap_closes_ = 0;  // --max-buffered-bytes
+  int64_t last_buffer_cap_log_ns_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

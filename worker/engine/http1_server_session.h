@@ -88,6 +88,11 @@ class Http1ServerSession {
 
   // Part of a request has been parsed, not yet all of it.
   bool request_incomplete() const { return message_begun_; }
+  // Bytes held for requests not yet whole: the one being parsed (target and body so far) and
+  // input buffered behind a response.
+  size_t buffered_request_bytes() const {
+    return pending_input_.size() + (message_begun_ ? target_.size() + body_.size() : 0);
+  }
   // A request has been delivered and its response has not ended.
   bool response_in_progress() const { return phase_ != Phase::kIdle; }
   bool streaming() const { return phase_ == Phase::kStreaming; }

@@ -55,13 +55,16 @@ struct Http2ServerSession::Callbacks {
   static int OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
                          size_t length, void* user_data) {
     Stream* stream = StreamOf(session, stream_id);
-    if (stream == nullptr || stream->body_too_large) return 0;
-    if (stream->body.size() + length > Self(user_data)->options_.max_body_bytes) {
+    if (stream == nullptr || stream->body_too_large || stream->request_delivered) return 0;
+    Http2ServerSession* self = Self(user_data);
+    if (stream->body.size() + length > self->options_.max_body_bytes) {
       stream->body_too_large = true;
+      self->buffered_request_bytes_ -= stream->body.size();
       std::string().swap(stream->body);
       return 0;
     }
     stream->body.append(reinterpret_cast<const char*>(data), length);
+    self->buffered_request_bytes_ += length;
     return 0;
   }
 
@@ -80,7 +83,11 @@ struct Http2ServerSession::Callbacks {
     request.body = stream->body;
     request.body_too_large = stream->body_too_large;
     request.captured_header = stream->captured_header;
-    Self(user_data)->listener_->OnRequest(request);
+    Http2ServerSession* self = Self(user_data);
+    self->listener_->OnRequest(request);
+    // The listener used the body during the call; a streamed answer can last minutes.
+    self->buffered_request_bytes_ -= stream->body.size();
+    std::string().swap(stream->body);
     return 0;
   }
 
@@ -89,7 +96,10 @@ struct Http2ServerSession::Callbacks {
     Http2ServerSession* self = Self(user_data);
     if (StreamOf(session, stream_id) == nullptr) return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
-    self->streams_.erase(stream_id);
+    if (auto it = self->streams_.find(stream_id); it != self->streams_.end()) {
+      if (!it->second->request_delivered) self->buffered_request_bytes_ -= it->second->body.size();
+      self->streams_.erase(it);
+    }
     self->listener_->OnStreamClosed(stream_id, error_code);
     return 0;
   }

@@ -103,6 +103,8 @@ class Http2ServerSession {
   size_t PendingBytes() const;
   // Streams whose request has begun (HEADERS) and not yet arrived whole.
   size_t IncompleteRequests() const;
+  // Request body bytes held for requests not yet whole (a body is let go once delivered).
+  size_t buffered_request_bytes() const { return buffered_request_bytes_; }
 
  private:
   struct Callbacks;  // The C callbacks; they record and forward to the listener.
@@ -134,6 +136,7 @@ class Http2ServerSession {
   Http2ServerOptions options_;
   // nghttp2 holds raw pointers to these as stream user data.
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
+  size_t buffered_request_bytes_ = 0;  // the bodies in streams_ not yet delivered
   nghttp2_session* session_ = nullptr;
 };
 
