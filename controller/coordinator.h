@@ -247,7 +247,19 @@ class Coordinator {
   void TouchQuietly(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunRecord* Active() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A shard's histograms inflated, before the lock is taken (see OnWorkerMessage).
+  struct DecodeBuffers {
+    std::vector<StatsShard> stages;
+    std::vector<StatsShard> turns;
+  };
+  std::unique_ptr<DecodeBuffers> TakeDecodeBuffers();
+  void ReturnDecodeBuffers(std::unique_ptr<DecodeBuffers> buffers);
+
   const CoordinatorOptions options_;
+  // Decode buffers not in use: as many as messages were ever decoded at once (gRPC's threads),
+  // reused by whichever thread comes next.
+  Mutex decode_mu_;
+  std::vector<std::unique_ptr<DecodeBuffers>> spare_decode_buffers_ ABSL_GUARDED_BY(decode_mu_);
   Mutex mu_;
   std::condition_variable_any changed_;  // watchers (WaitForChange)
   std::condition_variable_any tick_;     // the ticker
