@@ -73,6 +73,7 @@ conditions() {  # the machine's state, so figures can be judged
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of a pid
+user_system_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }  # utime stime of a pid
 # Busy ticks of one core (user, nice, system, irq, softirq, steal).
 core_ticks() { awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # others_percent CORE_TICKS_BEFORE CORE_TICKS_AFTER SERVER_TICKS SECONDS: how much of the
@@ -341,19 +342,21 @@ prompts: {type: synthetic, inputLength: {mean: 100}, outputLength: {mean: 30, st
 output: {dir: $work/results_d, formats: [json]}
 EOF
     curl -sS --max-time 10 "$url/metrics" >"$work/d1"
-    local sim_before engine=0 ticks
-    sim_before=$(cpu_ticks "$server_pid")
+    local sim_user0 sim_sys0 engine_user=0 engine_sys=0 ticks
+    read -r sim_user0 sim_sys0 < <(user_system_ticks "$server_pid")
     taskset -c "$client_core" "$controller" run --config "$work/run_d.yaml" --quiet --threads 1 \
       >"$work/run_d.txt" 2>&1 &
     client_pid=$!
     while kill -0 "$client_pid" 2>/dev/null; do
-      ticks=$(cpu_ticks "$client_pid" 2>/dev/null) && engine=$ticks
+      ticks=$(user_system_ticks "$client_pid" 2>/dev/null) && read -r engine_user engine_sys <<<"$ticks"
       sleep 0.1
     done
     wait "$client_pid" || { cat "$work/run_d.txt"; fail "$n streams: the run failed"; }
     client_pid=""
-    local sim_after
-    sim_after=$(cpu_ticks "$server_pid")
+    local sim_user1 sim_sys1
+    read -r sim_user1 sim_sys1 < <(user_system_ticks "$server_pid")
+    local sim_after=$((sim_user1 + sim_sys1)) sim_before=$((sim_user0 + sim_sys0))
+    local engine=$((engine_user + engine_sys))
     curl -sS --max-time 10 "$url/metrics" >"$work/d2"
     stop_server
     local tokens
@@ -378,6 +381,14 @@ print(s["latency"]["ttft"]["percentiles"]["p50"], s["latency"]["itl"]["percentil
           "ITL p50 %s ms (truth 10); %d failed\n", n, t, su, eu, (eu > 0 ? su / eu : 0),
           (eu > 0 && su / eu <= 0.5 ? "met" : "missed"), (s > 0 ? t / (s / hz) : 0), p50, p99,
           ttft, itl, err }'
+    # Where the time went: the kernel's part includes, for the writer, the loopback delivery
+    # into the reader's socket (TCP receive processing and the reader's wake-up run in the
+    # sender's system call), so the sim's system time is charged for both ends' TCP work.
+    awk -v t="$tokens" -v su="$((sim_user1 - sim_user0))" -v ss="$((sim_sys1 - sim_sys0))" \
+      -v eu="$engine_user" -v es="$engine_sys" -v hz="$clk_tck" 'BEGIN {
+        f = 1e6 / hz / t
+        printf "        user/system per token: sim %.2f / %.2f us, engine %.2f / %.2f us\n",
+          su * f, ss * f, eu * f, es * f }'
   done
   conditions
 }
