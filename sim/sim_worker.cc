@@ -71,13 +71,10 @@ void SimWorker::OnConnection(uv_stream_t* listener, int status) {
   // --max-connections: accepted (so the kernel's backlog drains) and closed at once.
   if (shared_.open_connections.fetch_add(1) >= shared_.config.max_connections) {
     shared_.open_connections.fetch_sub(1);
-    ++rejected_connections_;
-    const int64_t now_ns = MonotonicNowNs();
-    if (now_ns - last_reject_log_ns_ >= 1'000'000'000) {
+    if (rejected_connections_.CountAndWarn()) {
       BENCH_LOG(WARNING) << "bench-sim: --max-connections " << shared_.config.max_connections
-                         << " reached: closed " << rejected_connections_
+                         << " reached: closed " << rejected_connections_.count
                          << " new connections so far";
-      last_reject_log_ns_ = now_ns;
     }
     return;  // `client` closes itself.
   }
@@ -159,15 +156,20 @@ void SimWorker::RetireConnection(ServerConnection* connection) {
   if (reaper_ != nullptr && !reaper_->active()) reaper_->Start(0);
 }
 
-void SimWorker::NoteBufferedBytesRefusal(int64_t held, int64_t total) {
-  ++buffer_cap_closes_;
+bool SimWorker::CapCloses::CountAndWarn() {
+  ++count;
   const int64_t now_ns = MonotonicNowNs();
-  if (now_ns - last_buffer_cap_log_ns_ < 1'000'000'000) return;
-  last_buffer_cap_log_ns_ = now_ns;
+  if (now_ns - last_warned_ns < 1'000'000'000) return false;
+  last_warned_ns = now_ns;
+  return true;
+}
+
+void SimWorker::NoteBufferedBytesRefusal(int64_t held, int64_t total) {
+  if (!buffer_cap_closes_.CountAndWarn()) return;
   BENCH_LOG(WARNING) << "bench-sim: --max-buffered-bytes " << shared_.config.max_buffered_bytes
                      << " reached: requests not yet whole held " << total
                      << " bytes over all connections; closed a connection holding " << held
-                     << " of them (" << buffer_cap_closes_ << " closed so far)";
+                     << " of them (" << buffer_cap_closes_.count << " closed so far)";
 }
 
 void SimWorker::Sweep() {

@@ -143,10 +143,15 @@ class SimWorker {
   std::vector<std::unique_ptr<ServerConnection>> dead_connections_;
   std::vector<std::unique_ptr<Generation>> dead_generations_;
   std::thread thread_;
-  uint64_t rejected_connections_ = 0;  // --max-connections
-  int64_t last_reject_log_ns_ = 0;
-  uint64_t buffer_cap_closes_ = 0;  // --max-buffered-bytes
-  int64_t last_buffer_cap_log_ns_ = 0;
+  // Connections a cap closed, counted; the warning about them at most once a second.
+  struct CapCloses {
+    uint64_t count = 0;
+    int64_t last_warned_ns = 0;
+    // Counts one; true when a warning is due.
+    bool CountAndWarn();
+  };
+  CapCloses rejected_connections_;  // --max-connections
+  CapCloses buffer_cap_closes_;     // --max-buffered-bytes
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -97,7 +97,7 @@ struct Http2ServerSession::Callbacks {
     if (StreamOf(session, stream_id) == nullptr) return 0;
     nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
     if (auto it = self->streams_.find(stream_id); it != self->streams_.end()) {
-      if (!it->second->request_delivered) self->buffered_request_bytes_ -= it->second->body.size();
+      self->buffered_request_bytes_ -= it->second->body.size();  // empty once delivered
       self->streams_.erase(it);
     }
     self->listener_->OnStreamClosed(stream_id, error_code);
