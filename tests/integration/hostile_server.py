@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An HTTP/1.1 server that answers OpenAI-style requests with responses that never fit in memory.
 
-  POST /v1/big/chat/completions      a non-streaming JSON body of --big-mib MiB
+  POST /v1/big/chat/completions      a non-streaming JSON body of --big-mib MiB (Content-Length)
+  POST /v1/big-chunked/chat/...      the same body chunked, its length not declared
   POST /v1/endless/chat/completions  server-sent events, one token each, until the client leaves
 
 Prints "listening on 127.0.0.1:PORT" once ready; one thread per connection; loopback only.
@@ -42,14 +43,17 @@ def serve(conn, big_bytes):
         path = read_request(conn)
         if path is None:
             return
-        if path.startswith("/v1/big/"):
-            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                         b"content-length: %d\r\n\r\n" % big_bytes)
+        if path.startswith("/v1/big/") or path.startswith("/v1/big-chunked/"):
+            chunked = path.startswith("/v1/big-chunked/")
+            framing = (b"transfer-encoding: chunked" if chunked else
+                       b"content-length: %d" % big_bytes)
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" +
+                         framing + b"\r\n\r\n")
             block = b'{"pad":"' + b"x" * (1 << 20)
             sent = 0
             while sent < big_bytes:
                 piece = block[:min(len(block), big_bytes - sent)]
-                conn.sendall(piece)
+                conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
                 sent += len(piece)
         elif path.startswith("/v1/endless/"):
             conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"

@@ -3,6 +3,7 @@
 #include <http_parser.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -133,6 +134,10 @@ struct Http1ClientSession::Callbacks {
     head.content_type = self->content_type_.value();
     head.content_encoding = self->content_encoding_.value();
     head.location = self->location_.value();
+    if ((parser->flags & F_CONTENTLENGTH) != 0 && (parser->flags & F_CHUNKED) == 0) {
+      head.content_length = static_cast<int64_t>(
+          std::min<uint64_t>(parser->content_length, std::numeric_limits<int64_t>::max()));
+    }
     head.event_stream = IsEventStream(head.content_type);
     self->listener_->OnResponseHeaders(head);
     // RFC 9112 section 6.3: no body after HEAD, 204 or 304, whatever the headers say.

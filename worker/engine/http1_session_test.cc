@@ -26,6 +26,7 @@ class RecordingListener : public Http1Listener {
     event_stream = head.event_stream;
     content_type = std::string(head.content_type);
     content_encoding = std::string(head.content_encoding);
+    content_length = head.content_length;
   }
   void OnResponseData(std::string_view data) override {
     EXPECT_EQ(headers_calls, 1) << "data before headers";
@@ -48,6 +49,7 @@ class RecordingListener : public Http1Listener {
   bool event_stream = false;
   std::string content_type;
   std::string content_encoding;
+  int64_t content_length = -2;
   std::string body;
   int data_calls = 0;
   int complete_calls = 0;
@@ -563,6 +565,26 @@ TEST(Http1ResponseTest, ContentTypeDetection) {
   EXPECT_TRUE(f.listener.event_stream);
   EXPECT_EQ(f.listener.content_type,
             long_value.substr(0, Http1ClientSession::kMaxContentTypeBytes));
+}
+
+TEST(Http1ResponseTest, DeclaredContentLengthIsReported) {
+  struct Case {
+    std::string framing;
+    std::string body;
+    int64_t content_length;
+  };
+  const std::vector<Case> cases = {
+      {"content-length: 5\r\n", "hello", 5},
+      {"Content-Length: 0\r\n", "", 0},
+      {"transfer-encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n", -1},
+      {"connection: close\r\n", "hello", -1},  // delimited by the close
+  };
+  for (const Case& c : cases) {
+    Fixture f;
+    ASSERT_TRUE(f.session.Receive("HTTP/1.1 200 OK\r\n" + c.framing + "\r\n" + c.body).ok())
+        << c.framing;
+    EXPECT_EQ(f.listener.content_length, c.content_length) << c.framing;
+  }
 }
 
 TEST(Http1ResponseTest, ContentEncodingIsCapturedAcrossSplitReads) {

@@ -92,6 +92,12 @@ struct Http2ClientSession::Callbacks {
       pending->content_encoding.assign(header_value.substr(0, kMaxHeaderValueBytes));
     } else if (header_name == "location") {
       pending->location.assign(header_value.substr(0, kMaxHeaderValueBytes));
+    } else if (header_name == "content-length") {
+      int64_t length = -1;
+      if (absl::SimpleAtoi(absl::string_view(header_value.data(), header_value.size()), &length) &&
+          length >= 0) {
+        pending->content_length = length;
+      }
     }
     return 0;
   }
@@ -109,6 +115,7 @@ struct Http2ClientSession::Callbacks {
           head.content_type = pending->content_type;
           head.content_encoding = pending->content_encoding;
           head.location = pending->location;
+          head.content_length = pending->content_length;
           head.event_stream = IsEventStream(head.content_type);
           self->listener_->OnResponseHeaders(frame->hd.stream_id, head);
         }

@@ -88,6 +88,7 @@ class Http2ClientSession {
     std::string content_type;      // the response's, cut to kMaxHeaderValueBytes
     std::string content_encoding;  // likewise
     std::string location;          // likewise
+    int64_t content_length = -1;   // declared; nghttp2 checks the body against it
     bool reset_by_peer = false;
   };
 

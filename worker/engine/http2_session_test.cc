@@ -87,6 +87,7 @@ class FakeServer {
   std::map<int32_t, Request> requests_;
   int response_events = 5;
   size_t response_padding = 0;  // Extra bytes appended to each response (flow-control tests).
+  bool declare_length = false;  // send content-length with each response
 
  private:
   struct Body {
@@ -114,10 +115,13 @@ class FakeServer {
       if (b->sent == b->data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
       return static_cast<ssize_t>(n);
     };
+    std::string length = std::to_string(body.data.size());
     const nghttp2_nv headers[] = {
         {(uint8_t*)":status", (uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t*)"content-type", (uint8_t*)"text/event-stream", 12, 17, NGHTTP2_NV_FLAG_NONE}};
-    nghttp2_submit_response(session_, stream_id, headers, 2, &provider);
+        {(uint8_t*)"content-type", (uint8_t*)"text/event-stream", 12, 17, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t*)"content-length", (uint8_t*)length.data(), 14, length.size(),
+         NGHTTP2_NV_FLAG_NONE}};
+    nghttp2_submit_response(session_, stream_id, headers, declare_length ? 3 : 2, &provider);
     if (behaviour_ == Behaviour::kGoawayAfterFirst) {
       nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
     }
@@ -135,6 +139,7 @@ class RecordingListener : public Http2Listener {
  public:
   struct Stream {
     int status = 0;
+    int64_t content_length = -2;
     std::string body;
     int data_calls = 0;
     bool closed = false;
@@ -143,6 +148,7 @@ class RecordingListener : public Http2Listener {
   };
   void OnResponseHeaders(int32_t id, const ResponseHead& head) override {
     streams[id].status = head.http_status;
+    streams[id].content_length = head.content_length;
   }
   void OnResponseData(int32_t id, std::string_view data) override {
     streams[id].body.append(data);
@@ -210,6 +216,24 @@ TEST(Http2ClientSession, StreamsARequestAndItsResponse) {
   EXPECT_EQ(stream.error_code, 0u);
   EXPECT_FALSE(stream.reset_by_peer);
   EXPECT_EQ((*client)->open_streams(), 0u);
+}
+
+TEST(Http2ClientSession, ReportsTheDeclaredContentLength) {
+  for (const bool declared : {false, true}) {
+    RecordingListener listener;
+    auto client = Http2ClientSession::Create(&listener, Http2Options());
+    ASSERT_TRUE(client.ok()) << client.status();
+    FakeServer server(100);
+    server.declare_length = declared;
+    auto id = (*client)->SubmitRequest(ChatRequest(), "{}");
+    ASSERT_TRUE(id.ok()) << id.status();
+    Pump(**client, server);
+    const auto& stream = listener.streams.at(*id);
+    ASSERT_TRUE(stream.closed);
+    EXPECT_EQ(stream.error_code, 0u);
+    EXPECT_EQ(stream.content_length,
+              declared ? static_cast<int64_t>(stream.body.size()) : int64_t{-1});
+  }
 }
 
 TEST(Http2ClientSession, LearnsTheServersStreamLimit) {

@@ -84,6 +84,7 @@ class LoadDriver::Request final : public ResponseObserver {
     gaps_.Clear();
     body_.clear();
     body_bytes_ = 0;
+    declared_length_ = -1;
     too_large_ = false;
     too_large_reason_ = nullptr;
     content_type_.clear();
@@ -139,6 +140,7 @@ class LoadDriver::Request final : public ResponseObserver {
     content_type_.assign(head.content_type);
     content_encoding_.assign(head.content_encoding);
     location_.assign(head.location);
+    declared_length_ = head.content_length;
   }
 
   void OnResponseBody(std::string_view bytes, int64_t read_time_ns) override {
@@ -153,13 +155,12 @@ class LoadDriver::Request final : public ResponseObserver {
     if (!driver_->builder_.streaming()) {
       // The whole body is held to be decoded at the end: only up to the cap.
       body_bytes_ += bytes.size();
-      if (body_bytes_ > plan.max_response_bytes) {
+      if (body_bytes_ > plan.max_response_bytes ||
+          (declared_length_ >= 0 &&
+           static_cast<uint64_t>(declared_length_) > plan.max_response_bytes)) {
         return EndTooLarge("the body is larger than target.maxResponseBytes");
       }
-      if (body_.capacity() < body_bytes_) {
-        body_.reserve(
-            std::min(plan.max_response_bytes, std::max(body_bytes_, 2 * body_.capacity())));
-      }
+      if (body_.capacity() < body_bytes_) GrowBody(plan.max_response_bytes);
       body_.append(bytes);
       return;
     }
@@ -257,6 +258,20 @@ class LoadDriver::Request final : public ResponseObserver {
   // The response passed target.maxResponseBytes or maxResponseTokens: stop reading it. Cancel()
   // ends the request before it returns, and this object may then be reused at once: nothing
   // may touch it after the call.
+  // Makes room for body_bytes_ in a fresh string (reserve() on a non-empty one may round up to
+  // twice its capacity: libstdc++ does). A declared length is reserved at once; otherwise the
+  // room doubles, and goes straight to the cap when the next doubling would pass it, so a body
+  // near the cap is held at most 1.5 times over while it is copied, not twice.
+  void GrowBody(size_t cap) {
+    size_t room = std::max(body_bytes_, 2 * body_.capacity());
+    if (room > cap / 2) room = cap;
+    if (declared_length_ >= 0) room = std::max(body_bytes_, static_cast<size_t>(declared_length_));
+    std::string grown;
+    grown.reserve(room);
+    grown.append(body_);
+    body_.swap(grown);
+  }
+
   void EndTooLarge(const char* reason) {
     too_large_ = true;
     too_large_reason_ = reason;
@@ -368,9 +383,10 @@ class LoadDriver::Request final : public ResponseObserver {
   SseParser parser_;
   OpenAiPayload payload_;
   ChunkGaps gaps_;
-  std::string body_;        // a non-streaming body, up to max_response_bytes
-  size_t body_bytes_ = 0;   // its size so far, also past the cap
-  bool too_large_ = false;  // past max_response_bytes or max_response_tokens
+  std::string body_;              // a non-streaming body, up to max_response_bytes
+  size_t body_bytes_ = 0;         // its size so far, also past the cap
+  int64_t declared_length_ = -1;  // the response's Content-Length, -1 when none
+  bool too_large_ = false;        // past max_response_bytes or max_response_tokens
   const char* too_large_reason_ = nullptr;
   // What explains a failure: the response's headers, the start of an error body, the reason a
   // body was invalid; the explanation itself (buffers reused across requests).

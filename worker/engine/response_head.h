@@ -18,6 +18,9 @@ struct ResponseHead {
   std::string_view content_type;
   std::string_view content_encoding;
   std::string_view location;  // likewise: where a redirect pointed
+  // The declared Content-Length; -1 when none was sent (chunked, close-delimited, or an HTTP/2
+  // response without the header).
+  int64_t content_length = -1;
 };
 
 inline constexpr size_t kMaxHeaderValueBytes = 128;
