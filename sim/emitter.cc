@@ -9,14 +9,15 @@
 namespace bench::sim {
 
 Emitter::Emitter(engine::EventLoop& loop, absl::AnyInvocable<void()> after_batch,
-                 TokenLatenessRecorder* lateness)
+                 TokenLatenessRecorder* lateness, int64_t tick_ns)
     : timer_(loop, [this] { OnTimer(); }),
+      tick_ns_(tick_ns),
       after_batch_(std::move(after_batch)),
       lateness_(lateness) {}
 
 void Emitter::Place(size_t index, const Entry& entry) {
   heap_[index] = entry;
-  entry.task->heap_index_ = index;
+  positions_[entry.slot] = static_cast<uint32_t>(index);
 }
 
 // Both sifts carry the moving entry in hand and write it once, at its final place.
@@ -50,18 +51,40 @@ void Emitter::SiftDown(size_t index) {
 }
 
 void Emitter::Schedule(TimedTask* task, int64_t due_ns) {
-  if (task->scheduled()) Cancel(task);
   task->due_ns_ = due_ns;
-  heap_.push_back({due_ns, next_order_++, task});
-  SiftUp(heap_.size() - 1);
+  if (task->scheduled()) {
+    // Moved: the new key replaces the old where it stands and sifts whichever way it must.
+    const size_t index = positions_[task->slot_];
+    const Entry entry{due_ns, next_order_++, task, task->slot_};
+    heap_[index] = entry;
+    if (index > 0 && Before(entry, heap_[(index - 1) / kArity])) {
+      SiftUp(index);
+    } else {
+      SiftDown(index);
+    }
+  } else {
+    if (free_slots_.empty()) {
+      free_slots_.push_back(static_cast<uint32_t>(positions_.size()));
+      positions_.push_back(0);
+    }
+    task->slot_ = free_slots_.back();
+    free_slots_.pop_back();
+    heap_.push_back({due_ns, next_order_++, task, task->slot_});
+    SiftUp(heap_.size() - 1);
+  }
   if (!dispatching_) Arm();
 }
 
 void Emitter::Cancel(TimedTask* task) {
   if (!task->scheduled()) return;
-  const size_t index = task->heap_index_;
-  BENCH_DCHECK(index < heap_.size() && heap_[index].task == task);
-  task->heap_index_ = TimedTask::kNotScheduled;
+  Remove(positions_[task->slot_]);
+  // A stale deadline only costs one empty wake-up; re-arming on every cancel would cost more.
+}
+
+void Emitter::Remove(size_t index) {
+  BENCH_DCHECK(index < heap_.size());
+  heap_[index].task->slot_ = TimedTask::kNotScheduled;
+  free_slots_.push_back(heap_[index].slot);
   const Entry last = heap_.back();
   heap_.pop_back();
   if (index < heap_.size()) {
@@ -72,15 +95,19 @@ void Emitter::Cancel(TimedTask* task) {
       SiftDown(index);
     }
   }
-  // A stale deadline only costs one empty wake-up; re-arming on every cancel would cost more.
 }
 
 void Emitter::Arm() {
   if (heap_.empty()) return;
-  const int64_t due_ns = heap_.front().due_ns;
-  if (due_ns == armed_ns_) return;
-  armed_ns_ = due_ns;
-  timer_.ArmAt(due_ns);
+  int64_t wake_ns = heap_.front().due_ns;
+  if (tick_ns_ > 0) {
+    // The end of the tick the first task falls in: everything due by then runs together.
+    const int64_t rest = wake_ns % tick_ns_;
+    if (rest != 0) wake_ns += tick_ns_ - rest;
+  }
+  if (wake_ns == armed_ns_) return;
+  armed_ns_ = wake_ns;
+  timer_.ArmAt(wake_ns);
 }
 
 void Emitter::OnTimer() {
@@ -96,8 +123,10 @@ void Emitter::OnTimer() {
       now_ns = MonotonicNowNs();
       if (due_ns > now_ns) break;
     }
+    // The task stays in the heap while it runs: if it schedules its next event, that moves it
+    // in place (one sift); otherwise it leaves afterwards.
     TimedTask* task = heap_.front().task;
-    Cancel(task);
+    const uint64_t order = heap_.front().order;
     const int64_t lateness_ns = now_ns - due_ns;
     if (lateness_ns > stats_.max_lateness_ns) stats_.max_lateness_ns = lateness_ns;
     if (lateness_ns > 1'000'000) ++stats_.late_over_1ms;
@@ -105,6 +134,10 @@ void Emitter::OnTimer() {
     ++stats_.fired;
     ++fired;
     task->OnDue(now_ns);
+    // Neither moved nor cancelled by OnDue: it is done.
+    if (task->scheduled() && heap_[positions_[task->slot_]].order == order) {
+      Remove(positions_[task->slot_]);
+    }
     if ((fired & 15) == 0) {
       now_ns = MonotonicNowNs();
       // A long batch (many streams due at once) goes out in parts, so the first events do not

@@ -1,6 +1,8 @@
-// When bench-sim writes: one microsecond timer per event loop over a min-heap of due tasks (token
-// events). Each task is due at a time computed from its own schedule, so a late wake-up delays
-// one event and never the ones after it.
+// When bench-sim writes: one timer per event loop over a min-heap of due tasks (token events).
+// Each task is due at a time computed from its own schedule, so a late wake-up delays one event
+// and never the ones after it. The timer wakes on a grid of `tick_ns`: every task due in one tick
+// runs in one wake-up and its output leaves in one write per connection, as a model server's
+// decode step emits one token for every sequence in its batch.
 #pragma once
 
 #include <cstddef>
@@ -27,14 +29,14 @@ class TimedTask {
   // hand itself to its owner for (deferred) destruction.
   virtual void OnDue(int64_t now_ns) = 0;
 
-  bool scheduled() const { return heap_index_ != kNotScheduled; }
+  bool scheduled() const { return slot_ != kNotScheduled; }
   int64_t due_ns() const { return due_ns_; }
 
  private:
   friend class Emitter;
-  static constexpr size_t kNotScheduled = std::numeric_limits<size_t>::max();
+  static constexpr uint32_t kNotScheduled = std::numeric_limits<uint32_t>::max();
   int64_t due_ns_ = 0;
-  size_t heap_index_ = kNotScheduled;
+  uint32_t slot_ = kNotScheduled;  // while scheduled: its row in the emitter's position table
 };
 
 struct EmitterStats {
@@ -50,12 +52,15 @@ class Emitter {
   // (the worker flushes connections there). `lateness`, if not null, gets every task's lateness
   // (the time after_batch returned, when its output was written, minus its due time) and must
   // outlive the emitter.
+  // `tick_ns` > 0: wake-ups fall on multiples of it (a task runs up to one tick after it is due,
+  // never before); 0: at each task's due time.
   Emitter(engine::EventLoop& loop, absl::AnyInvocable<void()> after_batch,
-          TokenLatenessRecorder* lateness = nullptr);
+          TokenLatenessRecorder* lateness = nullptr, int64_t tick_ns = 0);
   Emitter(const Emitter&) = delete;
   Emitter& operator=(const Emitter&) = delete;
 
-  // Schedules `task` at `due_ns` (MonotonicNowNs() clock), or moves it there.
+  // Schedules `task` at `due_ns` (MonotonicNowNs() clock), or moves it there (in place: a task
+  // that schedules its next event from OnDue costs one sift, not a removal and an insertion).
   void Schedule(TimedTask* task, int64_t due_ns);
   // Idempotent.
   void Cancel(TimedTask* task);
@@ -70,15 +75,17 @@ class Emitter {
   static constexpr int64_t kMaxHoldNs = 100'000;
 
  private:
-  // The heap holds the keys beside the pointers: sifting through 10,000 tasks compares
-  // contiguous entries instead of chasing a pointer into each task (a cache miss per level).
-  // Four children per node: half the levels of a binary heap, so half the tasks whose
-  // heap_index_ a removal rewrites (each a cache miss at 10,000 open streams).
+  // The heap holds the keys beside the pointers, and each task's place in the heap is kept in a
+  // table of its own (positions_, a row per scheduled task): a sift through 10,000 tasks then
+  // touches contiguous entries and a 40 KB table, never the tasks themselves (a cache miss per
+  // level, most of a token's cost at 10,000 open streams). Four children per node: half the
+  // levels of a binary heap.
   static constexpr size_t kArity = 4;
   struct Entry {
     int64_t due_ns;
     uint64_t order;  // Ties on due_ns run in scheduling order.
     TimedTask* task;
+    uint32_t slot;  // task->slot_
   };
   static bool Before(const Entry& a, const Entry& b) {
     return a.due_ns != b.due_ns ? a.due_ns < b.due_ns : a.order < b.order;
@@ -89,13 +96,17 @@ class Emitter {
   // call.
   void FinishBatch();
   void Arm();
+  void Remove(size_t index);
   void SiftUp(size_t index);
   void SiftDown(size_t index);
   void Place(size_t index, const Entry& entry);
 
   engine::PreciseTimer timer_;
+  const int64_t tick_ns_;
   absl::AnyInvocable<void()> after_batch_;
   std::vector<Entry> heap_;
+  std::vector<uint32_t> positions_;   // per slot: the heap index of the task holding it
+  std::vector<uint32_t> free_slots_;  // rows of positions_ no task holds
   uint64_t next_order_ = 0;
   int64_t armed_ns_ = -1;  // The deadline the timerfd holds; -1: none.
   bool dispatching_ = false;

@@ -118,6 +118,31 @@ TEST_F(EmitterTest, RepeatedTaskKeepsItsSchedule) {
   EXPECT_EQ(emitter_->stats().fired, 30u);
 }
 
+// With a tick, wake-ups fall on its multiples: tasks due anywhere in one tick run in one
+// wake-up, at or after the tick's end (never before their due time), in due order.
+TEST_F(EmitterTest, TasksDueInOneTickRunInOneWakeUp) {
+  constexpr int64_t kTick = 5'000'000;
+  auto emitter = std::make_unique<Emitter>(
+      *loop_, [this] { ++batches_; }, nullptr, kTick);
+  std::vector<int> order;
+  std::vector<std::unique_ptr<Probe>> probes;
+  // Two ticks from now, on the grid; five tasks spread over the tick after it.
+  const int64_t tick_start = (MonotonicNowNs() / kTick + 2) * kTick;
+  const std::vector<int64_t> offsets = {4'900'000, 1, 2'500'000, 1'000'000, kTick};
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    probes.push_back(std::make_unique<Probe>(emitter.get(), &order, static_cast<int>(i)));
+    emitter->Schedule(probes.back().get(), tick_start + offsets[i]);
+  }
+  ASSERT_TRUE(loop_->RunUntil([&] { return emitter->size() == 0; }));
+  EXPECT_EQ(batches_, 1);
+  EXPECT_EQ(order, (std::vector<int>{1, 3, 2, 0, 4}));
+  for (const auto& probe : probes) {
+    ASSERT_EQ(probe->fired_ns.size(), 1u);
+    EXPECT_GE(probe->fired_ns[0], tick_start + kTick);  // the tick's end: never early
+  }
+  emitter.reset();
+}
+
 TEST_F(EmitterTest, ManyDueTasksAreSplitIntoBatches) {
   std::vector<int> order;
   std::vector<std::unique_ptr<Probe>> probes;
@@ -190,6 +215,44 @@ TEST(TokenLatenessRecorderTest, BucketsAreInclusiveAndOpenEnded) {
   while (TokenLatenessRecorder::kBoundsNs[two_ms] != 2'000'000) ++two_ms;
   EXPECT_EQ(snapshot.counts[two_ms], 1u);
   EXPECT_EQ(snapshot.counts[two_ms + 1], 0u);
+}
+
+// Token metrics counted per loop and flushed give the same exposition as observing each token:
+// same buckets (le inclusive, +Inf), count, sum and generation_tokens_total.
+TEST(PendingTokenMetricsTest, FlushEqualsObservingEachToken) {
+  SimMetrics direct("m");
+  SimMetrics batched("m");
+  PendingTokenMetrics pending;
+  const std::vector<double> gaps = {0.0, 0.01, 0.0100001, 0.05, 0.3, 2.5, 80.0, 81.0, 0.004};
+  for (size_t round = 0; round < 3; ++round) {
+    for (const double gap : gaps) {
+      direct.ObserveInterTokenLatency(gap);
+      pending.ObserveInterTokenLatency(gap);
+    }
+    direct.AddGenerationTokens(static_cast<int64_t>(gaps.size()) + 1);
+    pending.AddGenerationTokens(static_cast<int64_t>(gaps.size()) + 1);
+    batched.Flush(pending);
+  }
+  batched.Flush(pending);  // nothing pending: changes nothing
+  auto lines = [](const std::string& text) {
+    std::vector<std::string> kept;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      // The sum is compared apart: added in another order, it may differ in the last bit.
+      if ((absl::StartsWith(line, "vllm:inter_token_latency_seconds") &&
+           !absl::StartsWith(line, "vllm:inter_token_latency_seconds_sum")) ||
+          absl::StartsWith(line, "vllm:generation_tokens_total")) {
+        kept.emplace_back(line);
+      }
+    }
+    return kept;
+  };
+  const std::vector<std::string> expected = lines(direct.Serialize());
+  ASSERT_GE(expected.size(), 22u);  // 20 buckets, the count, the counter
+  EXPECT_EQ(lines(batched.Serialize()), expected);
+  const std::string sum = "vllm:inter_token_latency_seconds_sum{model_name=\"m\"}";
+  EXPECT_NEAR(SeriesValue(batched.Serialize(), sum), SeriesValue(direct.Serialize(), sum), 1e-9);
+  EXPECT_GT(SeriesValue(batched.Serialize(), sum), 490);
+  EXPECT_EQ(SeriesValue(batched.Serialize(), "vllm:generation_tokens_total{model_name=\"m\"}"), 30);
 }
 
 // Every firing is counted once, with its lateness measured after the batch's writes (so never

@@ -160,10 +160,10 @@ void Generation::OnDue(int64_t now_ns) {
       std::vector<uint64_t>().swap(setup_.request.prompt_blocks);
     }
   } else {
-    shared.metrics.ObserveInterTokenLatency(Seconds(now_ns - last_emit_ns_));
+    worker_.pending_metrics().ObserveInterTokenLatency(Seconds(now_ns - last_emit_ns_));
   }
   last_emit_ns_ = now_ns;
-  shared.metrics.AddGenerationTokens(1);
+  worker_.pending_metrics().AddGenerationTokens(1);
 
   if (setup_.request.stream) {
     std::string& event = worker_.scratch();

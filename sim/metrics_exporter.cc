@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <sstream>
@@ -172,6 +173,30 @@ void SimMetrics::AddRequestSuccess(std::string_view finish_reason) {
 }
 void SimMetrics::ObserveTimeToFirstToken(double seconds) { impl_->ttft.Observe(seconds); }
 void SimMetrics::ObserveInterTokenLatency(double seconds) { impl_->itl.Observe(seconds); }
+
+PendingTokenMetrics::PendingTokenMetrics() : itl_bucket_increments_(kItlBuckets.size() + 1) {}
+
+void PendingTokenMetrics::ObserveInterTokenLatency(double seconds) {
+  // The first bound at or above the value, as prometheus-cpp's Observe files it (le inclusive).
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(kItlBuckets.begin(), kItlBuckets.end(), seconds) - kItlBuckets.begin());
+  itl_bucket_increments_[bucket] += 1;
+  itl_sum_ += seconds;
+  ++itl_count_;
+}
+
+void SimMetrics::Flush(PendingTokenMetrics& pending) {
+  if (pending.itl_count_ > 0) {
+    impl_->itl.ObserveMultiple(pending.itl_bucket_increments_, pending.itl_sum_);
+    std::fill(pending.itl_bucket_increments_.begin(), pending.itl_bucket_increments_.end(), 0);
+    pending.itl_sum_ = 0;
+    pending.itl_count_ = 0;
+  }
+  if (pending.generation_tokens_ > 0) {
+    impl_->generation_tokens.Increment(static_cast<double>(pending.generation_tokens_));
+    pending.generation_tokens_ = 0;
+  }
+}
 void SimMetrics::ObserveE2eLatency(double seconds) { impl_->e2e.Observe(seconds); }
 void SimMetrics::ObserveQueueTime(double seconds) { impl_->queue_time.Observe(seconds); }
 void SimMetrics::AddInjectedFailures(FailureKind kind, int64_t requests) {

@@ -64,6 +64,24 @@ class alignas(64) TokenLatenessRecorder {
   std::atomic<int64_t> sum_ns_{0};
 };
 
+// The per-token metrics of one event loop since its last flush: counted by that loop's thread
+// without a lock and handed to SimMetrics once per emitter wake-up (SimMetrics::Flush), so a
+// token costs an array increment instead of prometheus-cpp's locked Observe and Increment.
+class PendingTokenMetrics {
+ public:
+  PendingTokenMetrics();
+  // As SimMetrics::ObserveInterTokenLatency and AddGenerationTokens, until the next flush.
+  void ObserveInterTokenLatency(double seconds);
+  void AddGenerationTokens(int64_t tokens) { generation_tokens_ += tokens; }
+
+ private:
+  friend class SimMetrics;
+  std::vector<double> itl_bucket_increments_;  // one per bucket of vLLM's ITL histogram, +Inf
+  double itl_sum_ = 0;
+  int64_t itl_count_ = 0;
+  int64_t generation_tokens_ = 0;
+};
+
 // Thread-safe (prometheus-cpp's metrics are); one per process, shared by every loop.
 class SimMetrics {
  public:
@@ -84,6 +102,8 @@ class SimMetrics {
 
   void ObserveTimeToFirstToken(double seconds);
   void ObserveInterTokenLatency(double seconds);
+  // Adds what `pending` counted and clears it.
+  void Flush(PendingTokenMetrics& pending);
   void ObserveE2eLatency(double seconds);
   void ObserveQueueTime(double seconds);
   // KV transfers (--disagg, or kv_transfer_params.do_remote_prefill), as

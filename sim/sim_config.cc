@@ -180,6 +180,11 @@ absl::Status ApplySetting(SimConfig& config, std::string_view key, std::string_v
   } else if (name == "threads") {
     BENCH_ASSIGN_OR_RETURN(const int64_t threads, ParseInt(key, value, 1, 256));
     config.threads = static_cast<int>(threads);
+  } else if (name == "tick") {
+    BENCH_ASSIGN_OR_RETURN(config.tick, ParseDurationSetting(key, value));
+    if (config.tick < absl::ZeroDuration() || config.tick > absl::Milliseconds(1)) {
+      return Bad(key, "must be between 0 and 1ms");
+    }
   } else if (name == "headertimeout") {
     BENCH_ASSIGN_OR_RETURN(config.header_timeout, ParseDurationSetting(key, value));
     if (config.header_timeout <= absl::ZeroDuration()) return Bad(key, "must be > 0");

@@ -52,6 +52,10 @@ struct SimConfig {
   // max_num_seqs slots. prefill_max_num_seqs needs disaggregated; the kv_transfer settings also
   // time, in either mode, a request whose prefill was remote (kv_transfer_params).
   bool disaggregated = false;
+
+  // The emitter's clock: tokens due within one tick go out together at its end (0: each at its
+  // own due time, one wake-up and one write each).
+  absl::Duration tick = absl::Microseconds(100);
   std::optional<absl::Duration> kv_transfer_latency;
   std::optional<absl::Duration> kv_transfer_per_token;
   std::optional<int64_t> prefill_max_num_seqs;

@@ -63,7 +63,9 @@ TEST(SimConfigTest, FlagsInBothSpellings) {
                        "--model",
                        "m1",
                        "--prefill-per-token",
-                       "20us"});
+                       "20us",
+                       "--tick",
+                       "250us"});
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   const SimConfig& config = parsed->config;
   ASSERT_EQ(config.listen.size(), 2u);  // The flags replaced the default.
@@ -82,6 +84,7 @@ TEST(SimConfigTest, FlagsInBothSpellings) {
   EXPECT_EQ(config.threads, 2);
   EXPECT_EQ(config.model, "m1");
   EXPECT_EQ(config.prefill_per_token, absl::Microseconds(20));
+  EXPECT_EQ(config.tick, absl::Microseconds(250));
 }
 
 TEST(SimConfigTest, FailureSettings) {
@@ -124,6 +127,8 @@ TEST(SimConfigTest, ErrorsNameTheSetting) {
       {{"--failure-stall", "soon"}, absl::StatusCode::kInvalidArgument, "failure-stall"},
       {{"--failure-kinds", "429,boom"}, absl::StatusCode::kInvalidArgument, "boom"},
       {{"--block-size", "0"}, absl::StatusCode::kInvalidArgument, "block-size"},
+      {{"--tick", "2ms"}, absl::StatusCode::kInvalidArgument, "tick: must be between 0 and 1ms"},
+      {{"--tick", "-1us"}, absl::StatusCode::kInvalidArgument, "tick"},
       {{"stray"}, absl::StatusCode::kInvalidArgument, "stray"},
       {{"--config", "/nonexistent/sim.yaml"}, absl::StatusCode::kNotFound, "sim.yaml"},
   };

@@ -25,7 +25,8 @@ SimWorker::SimWorker(SimShared& shared, int index) : shared_(shared), index_(ind
 absl::Status SimWorker::Init() {
   BENCH_ASSIGN_OR_RETURN(loop_, engine::EventLoop::Create());
   emitter_ = std::make_unique<Emitter>(
-      *loop_, [this] { FlushDirty(); }, shared_.metrics.AddTokenLatenessRecorder());
+      *loop_, [this] { FlushDirty(); }, shared_.metrics.AddTokenLatenessRecorder(),
+      absl::ToInt64Nanoseconds(shared_.config.tick));
   reaper_ = std::make_unique<engine::Timer>(*loop_, [this] { Reap(); });
   sweeper_ = std::make_unique<engine::Timer>(*loop_, [this] { Sweep(); });
   return absl::OkStatus();
@@ -134,6 +135,7 @@ void SimWorker::Shutdown() {
 void SimWorker::MarkDirty(ServerConnection* connection) { dirty_.push_back(connection); }
 
 void SimWorker::FlushDirty() {
+  shared_.metrics.Flush(pending_metrics_);
   // Flush() may close a connection (a write failed), which only moves it to the reaper.
   for (size_t i = 0; i < dirty_.size(); ++i) {
     ServerConnection* connection = dirty_[i];

@@ -97,6 +97,8 @@ class SimWorker {
   engine::EventLoop& loop() { return *loop_; }
   SimShared& shared() { return shared_; }
   Emitter& emitter() { return *emitter_; }
+  // Token metrics counted by this loop, flushed to shared().metrics after each emitter batch.
+  PendingTokenMetrics& pending_metrics() { return pending_metrics_; }
   RequestParser& parser() { return parser_; }
   // A per-loop buffer for building one event; callers clear() it first.
   std::string& scratch() { return scratch_; }
@@ -131,6 +133,7 @@ class SimWorker {
   const int index_;
   std::unique_ptr<engine::EventLoop> loop_;
   std::unique_ptr<Emitter> emitter_;
+  PendingTokenMetrics pending_metrics_;
   std::unique_ptr<engine::Timer> reaper_;
   std::unique_ptr<engine::Timer> sweeper_;  // every second: Sweep()
   RequestParser parser_;
