@@ -64,7 +64,7 @@ constexpr char kUsage[] =
     "                            at its end, one write per connection, as a server's decode\n"
     "                            step emits them; up to one tick late, never early, and\n"
     "                            counted in bench_sim:token_lateness_seconds. 0: each at its\n"
-    "                            own time (default 100us, at most 1ms)\n"
+    "                            own time (default 250us, at most 1ms)\n"
     "\n"
     "capacity (continuous batching):\n"
     "  --max-num-seqs N          sequences running at once (default 256)\n"

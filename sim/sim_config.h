@@ -55,7 +55,7 @@ struct SimConfig {
 
   // The emitter's clock: tokens due within one tick go out together at its end (0: each at its
   // own due time, one wake-up and one write each).
-  absl::Duration tick = absl::Microseconds(100);
+  absl::Duration tick = absl::Microseconds(250);
   std::optional<absl::Duration> kv_transfer_latency;
   std::optional<absl::Duration> kv_transfer_per_token;
   std::optional<int64_t> prefill_max_num_seqs;

@@ -3,11 +3,11 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 #include "common/status_macros.h"
-#include "worker/engine/http2_session.h"  // Nghttp2Error, SubmitInitialSettings, DrainNghttp2Output
+#include "worker/engine/http2_session.h"  // Nghttp2Error, SubmitInitialSettings
 
 namespace bench::engine {
 
@@ -104,24 +104,42 @@ struct Http2ServerSession::Callbacks {
     return 0;
   }
 
-  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                          uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  // Sizes the next DATA frame; SendData() then writes it straight from `pending` into the
+  // output (NO_COPY: no stop in nghttp2's frame buffer on the way).
+  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* data_flags,
+                          nghttp2_data_source* source, void*) {
     auto* stream = static_cast<Stream*>(source->ptr);
     const size_t available = stream->pending.size() - stream->pending_offset;
     const size_t n = std::min(length, available);
-    if (n > 0) std::memcpy(buf, stream->pending.data() + stream->pending_offset, n);
-    stream->pending_offset += n;
+    if (n == available && stream->end_after_pending) {
+      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    } else if (n == 0) {
+      stream->deferred = true;  // SendStreamData() resumes it.
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    return static_cast<ssize_t>(n);
+  }
+
+  static int SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* frame_head,
+                      size_t length, nghttp2_data_source* source, void* user_data) {
+    std::string& out = *Self(user_data)->out_;
+    auto* stream = static_cast<Stream*>(source->ptr);
+    BENCH_DCHECK(frame->data.padlen == 0);  // no padding callback is set
+    out.append(reinterpret_cast<const char*>(frame_head), 9);
+    out.append(stream->pending, stream->pending_offset, length);
+    stream->pending_offset += length;
     if (stream->pending_offset == stream->pending.size()) {
       stream->pending.clear();
       stream->pending_offset = 0;
-      if (stream->end_after_pending) {
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-      } else if (n == 0) {
-        stream->deferred = true;  // SendStreamData() resumes it.
-        return NGHTTP2_ERR_DEFERRED;
-      }
     }
-    return static_cast<ssize_t>(n);
+    return 0;
+  }
+
+  // Every other frame, as nghttp2 serializes it.
+  static ssize_t Send(nghttp2_session*, const uint8_t* data, size_t length, int, void* user_data) {
+    Self(user_data)->out_->append(reinterpret_cast<const char*>(data), length);
+    return static_cast<ssize_t>(length);
   }
 };
 
@@ -138,6 +156,8 @@ absl::StatusOr<std::unique_ptr<Http2ServerSession>> Http2ServerSession::Create(
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &Callbacks::OnDataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &Callbacks::OnFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &Callbacks::OnStreamClose);
+  nghttp2_session_callbacks_set_send_callback(callbacks, &Callbacks::Send);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, &Callbacks::SendData);
   const int rc = nghttp2_session_server_new(&self->session_, callbacks, self.get());
   nghttp2_session_callbacks_del(callbacks);
   BENCH_RETURN_IF_ERROR(Nghttp2Error(rc, "nghttp2_session_server_new"));
@@ -288,7 +308,10 @@ absl::Status Http2ServerSession::Receive(std::string_view bytes) {
 }
 
 absl::Status Http2ServerSession::DrainOutput(std::string& out) {
-  return DrainNghttp2Output(session_, out);
+  out_ = &out;
+  const int rc = nghttp2_session_send(session_);
+  out_ = nullptr;
+  return Nghttp2Error(rc, "nghttp2_session_send");
 }
 
 bool Http2ServerSession::WantsRead() const { return nghttp2_session_want_read(session_) != 0; }

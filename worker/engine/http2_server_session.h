@@ -137,6 +137,7 @@ class Http2ServerSession {
   // nghttp2 holds raw pointers to these as stream user data.
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
   size_t buffered_request_bytes_ = 0;  // the bodies in streams_ not yet delivered
+  std::string* out_ = nullptr;         // where DrainOutput() is appending, during the call
   nghttp2_session* session_ = nullptr;
 };
 
