@@ -8,8 +8,9 @@
 #       bench_sim:token_lateness_seconds over the steady part (scrapes before/after)
 #   (c) sim RSS per open stream: 10,000 streams vs 100
 #   (d) bench-controller run against bench-sim, one core each, at 1,000, 5,000 and 10,000 h2c
-#       streams (TTFT 50 ms, ITL 10 ms, 30 tokens): CPU per token of the sim and of the engine
-#       on the same run and their ratio, the sim's lateness, TTFT and ITL p50 against the truth
+#       streams and 2,000 HTTP/1.1 connections (TTFT 50 ms, ITL 10 ms, 30 tokens): CPU per
+#       token of the sim and of the engine on the same run and their ratio, the sim's lateness,
+#       TTFT and ITL p50 against the truth
 # Usage: tests/perf/sim_capacity.sh [--smoke] [--only a|b|d] [--rt] [build-dir]
 #   --only a: the zero-latency rates alone; --only b: the held streams and memory alone;
 #   --only d: the engine against the sim alone.
@@ -318,25 +319,28 @@ run_part_b() {
 
 # ---------------------------------------------------------------------------------------------
 # (d) the engine against bench-sim: the CPU each spends per token on the same run
-counts_d=(1000 5000 10000)
+# Each run: STREAMS:PROTOCOL. HTTP/1.1 holds one stream per connection, so every token is a
+# write of its own.
+counts_d=(1000:h2c 5000:h2c 10000:h2c 2000:http1)
 duration_d=10
 if $smoke; then
-  counts_d=(200)
+  counts_d=(200:h2c)
   duration_d=2
 fi
 
 run_part_d() {
   echo "== (d) bench-controller run (1 engine thread) against bench-sim, one core each: n" \
-    "streams (closed loop, h2c) of 30 tokens, TTFT 50 ms, ITL 10 ms, ${duration_d} s after 2 s"
+    "streams (closed loop, h2c; HTTP/1.1 where marked) of 30 tokens, TTFT 50 ms, ITL 10 ms, ${duration_d} s after 2 s"
   echo "   warmup; CPU per token of each (goal: sim/engine <= 0.5), lateness, TTFT/ITL vs the truth"
   conditions
   local controller=$build/controller/bench-controller
   [ -x "$controller" ] || fail "build bench-controller first ($controller)"
-  for n in "${counts_d[@]}"; do
+  for run in "${counts_d[@]}"; do
+    local n=${run%%:*} protocol=${run#*:}
     start_sim --ttft 50ms --itl 10ms --max-num-seqs 20000 --max-queue 20000
     cat >"$work/run_d.yaml" <<EOF
 benchmark: {name: d, duration: ${duration_d}s, warmup: 2s}
-target: {endpoint: "$url/v1/completions", model: sim-model, protocol: h2c}
+target: {endpoint: "$url/v1/completions", model: sim-model, protocol: $protocol}
 load: {type: concurrency, concurrency: $n}
 prompts: {type: synthetic, inputLength: {mean: 100}, outputLength: {mean: 30, stddev: 0}}
 output: {dir: $work/results_d, formats: [json]}
@@ -373,12 +377,14 @@ s = json.load(open(sys.argv[1]))
 print(s["latency"]["ttft"]["percentiles"]["p50"], s["latency"]["itl"]["percentiles"]["p50"],
       s["requests"]["failed"])' "$summary")
     rm -rf "$work/results_d"
-    awk -v n="$n" -v t="$tokens" -v s="$((sim_after - sim_before))" -v e="$engine" -v hz="$clk_tck" \
-      -v p50="$p50" -v p99="$p99" -v ttft="$ttft" -v itl="$itl" -v err="$errors" 'BEGIN {
+    local label=""
+    [ "$protocol" = h2c ] || label=" ($protocol)"
+    awk -v n="$n" -v label="$label" -v t="$tokens" -v s="$((sim_after - sim_before))" -v e="$engine" \
+      -v hz="$clk_tck" -v p50="$p50" -v p99="$p99" -v ttft="$ttft" -v itl="$itl" -v err="$errors" 'BEGIN {
         su = s / hz / t * 1e6; eu = e / hz / t * 1e6
-        printf "%6d streams: %d tokens; CPU per token sim %.2f us, engine %.2f us, ratio %.2f (%s); " \
+        printf "%6d streams%s: %d tokens; CPU per token sim %.2f us, engine %.2f us, ratio %.2f (%s); " \
           "tokens/s per sim core %.0f; lateness p50 %s ms, p99 %s ms; TTFT p50 %s ms (truth 50), " \
-          "ITL p50 %s ms (truth 10); %d failed\n", n, t, su, eu, (eu > 0 ? su / eu : 0),
+          "ITL p50 %s ms (truth 10); %d failed\n", n, label, t, su, eu, (eu > 0 ? su / eu : 0),
           (eu > 0 && su / eu <= 0.5 ? "met" : "missed"), (s > 0 ? t / (s / hz) : 0), p50, p99,
           ttft, itl, err }'
     # Where the time went: the kernel's part includes, for the writer, the loopback delivery
