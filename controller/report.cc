@@ -308,6 +308,37 @@ const std::vector<std::string> kStageHeader = {"stage",
                                                "failed",
                                                "SLO"};
 
+// The turn table's rows (conversations): turn ("32+" when it holds every later turn too),
+// requests, mean prompt tokens (history included), cache hit ratio, TTFT p50/p99, ITL p50,
+// E2E p50, failed.
+std::vector<std::vector<std::string>> TurnRows(const Json& summary) {
+  std::vector<std::vector<std::string>> rows;
+  for (const Json& turn : JsonAt(summary, "turns")) {
+    const Json& latency = JsonAt(turn, "latency");
+    auto p = [&](const char* metric, const char* key) {
+      return Num(JsonAt(JsonAt(JsonAt(latency, metric), "percentiles"), key));
+    };
+    const Json& requests = JsonAt(turn, "requests");
+    const Json& input_tokens = JsonAt(JsonAt(turn, "throughput"), "input_tokens");
+    const Json& succeeded = JsonAt(requests, "succeeded");
+    std::string mean_prompt = "-";
+    if (input_tokens.is_number() && succeeded.is_number() && succeeded.get<double>() > 0) {
+      mean_prompt = absl::StrFormat("%.0f", input_tokens.get<double>() / succeeded.get<double>());
+    }
+    const bool and_later =
+        JsonAt(turn, "and_later").is_boolean() && JsonAt(turn, "and_later").get<bool>();
+    rows.push_back({Num(JsonAt(turn, "turn")) + (and_later ? "+" : ""), Num(succeeded), mean_prompt,
+                    Percent(JsonAt(JsonAt(turn, "cache"), "hit_ratio")), p("ttft", "p50"),
+                    p("ttft", "p99"), p("itl", "p50"), p("e2e_latency", "p50"),
+                    Num(JsonAt(requests, "failed"))});
+  }
+  return rows;
+}
+
+const std::vector<std::string> kTurnHeader = {"turn",         "succeeded",     "mean prompt",
+                                              "cache hit",    "TTFT p50 (ms)", "TTFT p99 (ms)",
+                                              "ITL p50 (ms)", "E2E p50 (ms)",  "failed"};
+
 std::vector<std::vector<std::string>> WorkerRows(const Json& summary) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& w : JsonAt(summary, "workers")) {
@@ -421,6 +452,10 @@ std::string RenderHtml(const ResultsDirectory& results, const std::vector<Inline
     absl::StrAppend(&out, "<section id=\"stages\"><h2>Stages</h2>",
                     HtmlTable(kStageHeader, stages, "stages-table"), "</section>\n");
   }
+  if (const std::vector<std::vector<std::string>> turns = TurnRows(summary); !turns.empty()) {
+    absl::StrAppend(&out, "<section id=\"turns\"><h2>Conversation turns</h2>",
+                    HtmlTable(kTurnHeader, turns, "turns-table"), "</section>\n");
+  }
   if (const std::vector<std::vector<std::string>> cache = CacheRows(results); !cache.empty()) {
     absl::StrAppend(&out, "<section id=\"cache\"><h2>Prefix cache</h2><p>",
                     HtmlEscape(CacheLine(summary)), "</p>",
@@ -530,6 +565,9 @@ std::string RenderMarkdown(const ResultsDirectory& results) {
   }
   const std::vector<std::vector<std::string>> stages = StageRows(summary);
   if (!stages.empty()) absl::StrAppend(&out, "\n## Stages\n\n", MdTable(kStageHeader, stages));
+  if (const std::vector<std::vector<std::string>> turns = TurnRows(summary); !turns.empty()) {
+    absl::StrAppend(&out, "\n## Conversation turns\n\n", MdTable(kTurnHeader, turns));
+  }
   if (const std::vector<std::vector<std::string>> cache = CacheRows(results); !cache.empty()) {
     absl::StrAppend(&out, "\n## Prefix cache\n\n", Md(CacheLine(summary)), "\n\n",
                     MdTable(kCacheHeader, cache));
@@ -590,7 +628,7 @@ std::string RenderCsv(const ResultsDirectory& results) {
   return out;
 }
 
-// The figures a script compares, flat: headline, latency percentiles, SLO, stages.
+// The figures a script compares, flat: headline, latency percentiles, SLO, stages, turns.
 std::string RenderJson(const ResultsDirectory& results) {
   const Json& summary = results.summary;
   Json out;
@@ -628,6 +666,13 @@ std::string RenderJson(const ResultsDirectory& results) {
     stages.push_back(std::move(stage));
   }
   out["stages"] = std::move(stages);
+  Json turns = Json::array();
+  for (const std::vector<std::string>& row : TurnRows(summary)) {
+    Json turn = Json::object();
+    for (size_t i = 0; i < row.size() && i < kTurnHeader.size(); ++i) turn[kTurnHeader[i]] = row[i];
+    turns.push_back(std::move(turn));
+  }
+  out["turns"] = std::move(turns);
   out["absent_files"] = results.absent;
   return out.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }

@@ -87,6 +87,27 @@ print("requests.jsonl: %d records, in the window per turn %s, as summary.json's 
 PY
 /usr/bin/python3 "$(dirname "$0")/check_requests_jsonl.py" "$cached" || fail "requests.jsonl"
 
+# The report shows the turns: the Markdown table has a row per turn, and the JSON report's rows
+# carry summary.json's figures (successes, mean prompt 300 + 320 per earlier turn).
+"$controller" report --input "$cached" --format md --output "$work/report.md" ||
+  fail "report --format md"
+grep -A7 '^## Conversation turns' "$work/report.md"
+"$controller" report --input "$cached" --format json --output "$work/report.json" ||
+  fail "report --format json"
+python3 - "$cached/summary.json" "$work/report.json" "$work/report.md" <<'PY' || fail "report turns"
+import json, sys
+summary, report = (json.load(open(path)) for path in sys.argv[1:3])
+markdown = open(sys.argv[3]).read()
+rows = report["turns"]
+assert [row["turn"] for row in rows] == ["1", "2", "3", "4"], rows
+for row, turn in zip(rows, summary["turns"]):
+    assert row["succeeded"] == str(turn["requests"]["succeeded"]), (row, turn["requests"])
+    assert row["mean prompt"] == str(300 + 320 * (turn["turn"] - 1)), row
+    assert row["failed"] == "0", row
+    assert "| %s | %s | %s |" % (row["turn"], row["succeeded"], row["mean prompt"]) in markdown, row
+print("report: the turn table has %d rows, as summary.json's turns" % len(rows))
+PY
+
 # summary.json's per-turn blocks are part of its schema.
 /usr/bin/python3 "$(dirname "$0")/validate_results.py" "$(dirname "$0")/../../controller/schemas" \
   "$cached" "$plain" || fail "a conversation result does not match its schema"
