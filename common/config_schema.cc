@@ -116,8 +116,9 @@ std::vector<ConfigField> BuildRows() {
                   .example = "http://127.0.0.1:8000/v1/chat/completions"});
   rows.push_back({.path = "target.model",
                   .type = FieldType::kString,
-                  .doc = "The `model` field of each request. When neither it nor --model is "
-                         "given, `run` takes the one model the server's /v1/models lists.",
+                  .doc =
+                      "The `model` field of each request. When neither it nor --model is "
+                      "given, `run` and `submit` take the one model the server's /v1/models lists.",
                   .example = "meta-llama/Llama-3.1-8B-Instruct",
                   .slot = Slot(&B::target, &TargetConfig::model)});
   rows.push_back({.path = "target.protocol",

@@ -1502,7 +1502,7 @@ class ConfigBuilder {
     }
     if (key_present && t.model.empty()) {
       diags_.Note(
-          "target.model not set: run takes the one model the server's /v1/models lists, or "
+          "target.model not set: the run takes the one model the server's /v1/models lists, or "
           "--model NAME");
     }
     if (const YamlNode* v = s.Get("protocol")) {
@@ -2650,7 +2650,7 @@ std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config) {
     line(2, "endpoint: " + YamlQuote(t.endpoint));
   }
   if (t.model.empty()) {
-    line(2, "# model: not set (run takes the one /v1/models lists, or --model NAME)");
+    line(2, "# model: not set (the run takes the one /v1/models lists, or --model NAME)");
   } else {
     line(2, "model: " + YamlQuote(t.model));
   }

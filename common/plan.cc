@@ -310,7 +310,7 @@ std::string RenderPlan(const Plan& plan) {
     std::string target = plan.endpoint;
     if (plan.api.has_value()) target += " (" + std::string(ApiName(*plan.api)) + " API)";
     target += plan.model.empty()
-                  ? ", model not set (run takes the one /v1/models lists, or --model NAME)"
+                  ? ", model not set (the run takes the one /v1/models lists, or --model NAME)"
                   : ", model " + plan.model;
     target += ", protocol " + std::string(ProtocolName(plan.protocol));
     row("target:", target);

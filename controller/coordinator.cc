@@ -1,6 +1,7 @@
 #include "controller/coordinator.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "absl/cleanup/cleanup.h"
@@ -16,6 +17,7 @@
 #include "controller/prometheus_collect.h"
 #include "controller/report.h"
 #include "controller/results.h"
+#include "controller/served_models.h"
 #include "controller/summary.h"
 
 namespace bench::controller {
@@ -496,6 +498,16 @@ void Coordinator::SendAck(Worker& worker, const std::string& run_id, uint64_t se
 
 // ---- clients ----------------------------------------------------------------------------------
 
+absl::Status Coordinator::CheckAllowed(const BenchmarkConfig& config, const std::string& caller) {
+  if (!options_.enforce_allow_list) return absl::OkStatus();
+  absl::Status allowed = CheckTargetAllowed(config.target.endpoint, options_.allowed_targets);
+  if (!allowed.ok()) {
+    BENCH_LOG(WARNING) << "audit: submit denied name=" << config.benchmark.name
+                       << " caller=" << caller << ": " << allowed.message();
+  }
+  return allowed;
+}
+
 absl::Status Coordinator::Check(const BenchmarkConfig& config, const std::string& caller) {
   return Admit(config, {}, caller).status();
 }
@@ -529,7 +541,18 @@ absl::StatusOr<std::string> Coordinator::Submit(const BenchmarkConfig& config,
 }
 
 absl::StatusOr<std::unique_ptr<Coordinator::RunRecord>> Coordinator::Admit(
-    const BenchmarkConfig& config, std::vector<std::string> notes, const std::string& caller) {
+    const BenchmarkConfig& submitted, std::vector<std::string> notes, const std::string& caller) {
+  auto run = std::make_unique<RunRecord>();
+  run->config = submitted;
+  const BenchmarkConfig& config = run->config;
+  // Without a model, the one the target lists (`run` has asked already; `submit` asks here, where
+  // the target is reachable) - only once the allow-list has let the target through.
+  if (config.target.model.empty() && !config.target.endpoint.empty()) {
+    BENCH_RETURN_IF_ERROR(CheckAllowed(config, caller));
+    BENCH_ASSIGN_OR_RETURN(std::optional<std::string> note,
+                           TakeOnlyServedModel(run->config.target));
+    if (note.has_value()) notes.push_back(*std::move(note));
+  }
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
     return absl::InvalidArgumentError(runnable.message());
   }
@@ -545,8 +568,6 @@ absl::StatusOr<std::unique_ptr<Coordinator::RunRecord>> Coordinator::Admit(
         "cluster.onWorkerLoss: rebalance cannot re-split benchmark.maxRequests among workers "
         "mid-run; use fail or drop maxRequests");
   }
-  auto run = std::make_unique<RunRecord>();
-  run->config = config;
   run->notes = std::move(notes);
   run->plan = MakePlan(config);
   const Plan& plan = run->plan;
@@ -578,14 +599,7 @@ absl::StatusOr<std::unique_ptr<Coordinator::RunRecord>> Coordinator::Admit(
                                                      " exceeds this controller's cap of ",
                                                      caps.max_workers, " (--max-workers)"));
   }
-  if (options_.enforce_allow_list) {
-    if (absl::Status allowed = CheckTargetAllowed(config.target.endpoint, options_.allowed_targets);
-        !allowed.ok()) {
-      BENCH_LOG(WARNING) << "audit: submit denied name=" << config.benchmark.name
-                         << " caller=" << caller << ": " << allowed.message();
-      return allowed;
-    }
-  }
+  BENCH_RETURN_IF_ERROR(CheckAllowed(config, caller));
   if (config.load.type == LoadType::kTrace) {
     if (plan.trace == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(

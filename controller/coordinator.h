@@ -201,10 +201,13 @@ class Coordinator {
   struct Slot;
   struct RunRecord;
 
-  // Every check of a submitted config; the run's record, not queued yet.
-  absl::StatusOr<std::unique_ptr<RunRecord>> Admit(const BenchmarkConfig& config,
+  // Every check of a submitted config; the run's record, not queued yet. Without target.model,
+  // the one model the target lists (a request to the target, once it is allowed).
+  absl::StatusOr<std::unique_ptr<RunRecord>> Admit(const BenchmarkConfig& submitted,
                                                    std::vector<std::string> notes,
                                                    const std::string& caller);
+  // The allow-list's verdict on the target (serve); audited when denied.
+  absl::Status CheckAllowed(const BenchmarkConfig& config, const std::string& caller);
   void TickerMain();
   void Tick() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TryStart(RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

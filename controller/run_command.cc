@@ -217,28 +217,17 @@ int RunRunCommand(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   BenchmarkConfig& config = parsed->config;
-  // Without a model, the one the server lists, as vLLM's and GuideLLM's clients take it; not
-  // with a header that holds a results config's placeholder (CheckRunnable refuses it).
-  const bool placeholder = std::any_of(
-      config.target.headers.begin(), config.target.headers.end(), [](const Header& header) {
-        return header.value.find(std::string(kRedacted)) != std::string::npos;
-      });
-  if (config.target.model.empty() && !config.target.endpoint.empty() && !placeholder) {
-    absl::StatusOr<std::string> model = OnlyServedModel(config.target);
-    if (!model.ok()) {
-      std::fprintf(stderr,
-                   "bench-controller run: no --model given, and %s; nothing else was sent\n",
-                   std::string(model.status().message()).c_str());
-      return model.status().code() == absl::StatusCode::kFailedPrecondition ? kExitUsage
-                                                                            : kExitRunFailed;
-    }
-    config.target.model = *model;
-    const std::string note = absl::StrCat("target.model not set: ", *model, ", the one model ",
-                                          ModelsUrl(config.target.endpoint), " lists");
-    if (!options.quiet) {
-      std::fprintf(stderr, "%s\n", PrintableExcerpt(note, 400).c_str());
-    }
-    parsed->notes.push_back(note);
+  // Without a model, the one the server lists.
+  absl::StatusOr<std::optional<std::string>> model_note = TakeOnlyServedModel(config.target);
+  if (!model_note.ok()) {
+    std::fprintf(stderr, "bench-controller run: %s; nothing else was sent\n",
+                 std::string(model_note.status().message()).c_str());
+    return model_note.status().code() == absl::StatusCode::kFailedPrecondition ? kExitUsage
+                                                                               : kExitRunFailed;
+  }
+  if (model_note->has_value()) {
+    if (!options.quiet) std::fprintf(stderr, "%s\n", PrintableExcerpt(**model_note, 400).c_str());
+    parsed->notes.push_back(**model_note);
   }
   if (absl::Status runnable = CheckRunnable(config); !runnable.ok()) {
     return UsageError(std::string(runnable.message()));

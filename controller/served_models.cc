@@ -1,5 +1,6 @@
 #include "controller/served_models.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <utility>
@@ -80,6 +81,22 @@ absl::StatusOr<std::string> OnlyServedModel(const TargetConfig& target) {
   return absl::FailedPreconditionError(
       absl::StrCat(ModelsUrl(target.endpoint), " lists ", ids->size(), " models (",
                    absl::StrJoin(shown, ", "), "); pass --model NAME to pick one"));
+}
+
+absl::StatusOr<std::optional<std::string>> TakeOnlyServedModel(TargetConfig& target) {
+  const bool placeholder =
+      std::any_of(target.headers.begin(), target.headers.end(), [](const Header& header) {
+        return header.value.find(std::string(kRedacted)) != std::string::npos;
+      });
+  if (!target.model.empty() || target.endpoint.empty() || placeholder) return std::nullopt;
+  absl::StatusOr<std::string> model = OnlyServedModel(target);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(),
+                        absl::StrCat("no --model given, and ", model.status().message()));
+  }
+  target.model = *std::move(model);
+  return absl::StrCat("target.model not set: ", target.model, ", the one model ",
+                      ModelsUrl(target.endpoint), " lists");
 }
 
 }  // namespace bench::controller

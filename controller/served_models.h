@@ -1,7 +1,9 @@
-// `run` without --model: the model comes from the server's own list (GET .../v1/models, the
-// OpenAI API's model list, next to the endpoint's path), as vLLM's and GuideLLM's clients do.
+// A run without --model (`run`, or `submit` on the controller daemon): the model comes from the
+// server's own list (GET .../v1/models, the OpenAI API's model list, next to the endpoint's
+// path), as vLLM's and GuideLLM's clients do.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,5 +26,11 @@ absl::StatusOr<std::vector<std::string>> ListServedModels(const TargetConfig& ta
 // The one model the server lists. FailedPrecondition when it lists several (naming them) or
 // none; the errors of ListServedModels otherwise.
 absl::StatusOr<std::string> OnlyServedModel(const TargetConfig& target);
+
+// Without target.model (and with an endpoint): sets it to OnlyServedModel's and returns the note
+// that says so. nullopt when there was nothing to do, or when a header holds a results config's
+// placeholder (CheckRunnable refuses that config before anything is sent). Errors are
+// OnlyServedModel's, their message starting "no --model given, and ".
+absl::StatusOr<std::optional<std::string>> TakeOnlyServedModel(TargetConfig& target);
 
 }  // namespace bench::controller

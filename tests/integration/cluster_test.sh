@@ -123,6 +123,35 @@ rc=0
 "$controller" status no-such-run "${ctl[@]}" --token-file "$work/token" >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || fail "status of an unknown run: exit $rc, want 1"
 
+# --- submit without a model: the controller takes the one the target lists ---------------------
+cat >"$work/nomodel.yaml" <<YAML
+benchmark: {name: cluster-nomodel, duration: 2, maxRequests: 6}
+target: {endpoint: "$endpoint", protocol: h2c}
+load: {type: concurrency, concurrency: 2}
+prompts: {inputLength: {mean: 20}, outputLength: {mean: 5}}
+cluster: {workers: 2}
+output: {formats: [json]}
+YAML
+"$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/nomodel.yaml" --quiet \
+  --output "$work/nomodel-results" >"$work/nomodel.out" 2>&1 ||
+  { cat "$work/nomodel.out"; fail "submit without a model"; }
+nomodel=$(sed -n 's/^results: //p' "$work/nomodel.out")
+python3 - "$nomodel/summary.json" <<'PY' || fail "submit without a model: not the target's model"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["requests"]["succeeded"] == 6, s["requests"]
+notes = [n for n in s["notes"] if n.startswith("target.model not set: m, the one model")]
+assert notes, s["notes"]
+print("submit without a model: 6 requests to model m; note:", notes[0])
+PY
+# The denied target is refused before the controller asks it anything.
+sed "s|127.0.0.1:$sim_port|127.0.0.2:$sim_port|" "$work/nomodel.yaml" >"$work/nomodel-denied.yaml"
+rc=0
+"$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/nomodel-denied.yaml" \
+  >"$work/nomodel-denied.out" 2>&1 || rc=$?
+[ "$rc" -eq 6 ] || fail "a denied target without a model: exit $rc, want 6"
+grep -q "outside the allow-list" "$work/nomodel-denied.out" || fail "no allow-list message"
+
 # --- the same config through run --------------------------------------------------------------
 "$controller" run --config "$work/poisson.yaml" --no-preflight --threads 3 --output "$work/run-results" --quiet \
   >"$work/run.out" 2>&1 || { cat "$work/run.out"; fail "run failed"; }
