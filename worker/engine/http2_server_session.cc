@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "common/check.h"
 #include "common/status_macros.h"
 #include "worker/engine/http2_session.h"  // Nghttp2Error, SubmitInitialSettings
 
@@ -25,6 +24,7 @@ struct Http2ServerSession::Callbacks {
     Http2ServerSession* self = Self(user_data);
     auto stream = std::make_unique<Stream>();
     stream->id = frame->hd.stream_id;
+    stream->send_window = self->peer_initial_window_;
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
     self->streams_[frame->hd.stream_id] = std::move(stream);
     return 0;
@@ -104,35 +104,26 @@ struct Http2ServerSession::Callbacks {
     return 0;
   }
 
-  // Sizes the next DATA frame; SendData() then writes it straight from `pending` into the
-  // output (NO_COPY: no stop in nghttp2's frame buffer on the way).
-  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t length, uint32_t* data_flags,
+  // The body's bytes are framed by WriteData(); nghttp2 sends only the stream's end, an empty
+  // DATA frame with END_STREAM, once every byte is out.
+  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t* data_flags,
                           nghttp2_data_source* source, void*) {
     auto* stream = static_cast<Stream*>(source->ptr);
-    const size_t available = stream->pending.size() - stream->pending_offset;
-    const size_t n = std::min(length, available);
-    if (n == available && stream->end_after_pending) {
+    if (stream->end_after_pending && stream->pending_offset == stream->pending.size()) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    } else if (n == 0) {
-      stream->deferred = true;  // SendStreamData() resumes it.
-      return NGHTTP2_ERR_DEFERRED;
+      return 0;
     }
-    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-    return static_cast<ssize_t>(n);
+    stream->deferred = true;  // DrainOutput() resumes it when the end may go.
+    return NGHTTP2_ERR_DEFERRED;
   }
 
-  static int SendData(nghttp2_session*, nghttp2_frame* frame, const uint8_t* frame_head,
-                      size_t length, nghttp2_data_source* source, void* user_data) {
-    std::string& out = *Self(user_data)->out_;
-    auto* stream = static_cast<Stream*>(source->ptr);
-    BENCH_DCHECK(frame->data.padlen == 0);  // no padding callback is set
-    out.append(reinterpret_cast<const char*>(frame_head), 9);
-    out.append(stream->pending, stream->pending_offset, length);
-    stream->pending_offset += length;
-    if (stream->pending_offset == stream->pending.size()) {
-      stream->pending.clear();
-      stream->pending_offset = 0;
-    }
+  // A response's HEADERS are out: its body may follow.
+  static int OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+    Stream* stream = StreamOf(session, frame->hd.stream_id);
+    if (stream == nullptr || stream->head_sent) return 0;
+    stream->head_sent = true;
+    Self(user_data)->MarkDirty(stream);
     return 0;
   }
 
@@ -157,7 +148,7 @@ absl::StatusOr<std::unique_ptr<Http2ServerSession>> Http2ServerSession::Create(
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &Callbacks::OnFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &Callbacks::OnStreamClose);
   nghttp2_session_callbacks_set_send_callback(callbacks, &Callbacks::Send);
-  nghttp2_session_callbacks_set_send_data_callback(callbacks, &Callbacks::SendData);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &Callbacks::OnFrameSend);
   const int rc = nghttp2_session_server_new(&self->session_, callbacks, self.get());
   nghttp2_session_callbacks_del(callbacks);
   BENCH_RETURN_IF_ERROR(Nghttp2Error(rc, "nghttp2_session_server_new"));
@@ -248,11 +239,7 @@ absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_v
         absl::StrCat("HTTP/2 stream ", stream_id, " has no open streamed response"));
   }
   stream->pending.append(data);
-  if (stream->deferred) {
-    stream->deferred = false;
-    BENCH_RETURN_IF_ERROR(Nghttp2Error(nghttp2_session_resume_data(session_, stream_id),
-                                       "nghttp2_session_resume_data"));
-  }
+  MarkDirty(stream);
   return absl::OkStatus();
 }
 
@@ -266,10 +253,9 @@ absl::Status Http2ServerSession::EndStream(int32_t stream_id) {
         absl::StrCat("HTTP/2 stream ", stream_id, " has no response to end"));
   }
   stream->end_after_pending = true;
-  if (stream->deferred) {
-    stream->deferred = false;
-    BENCH_RETURN_IF_ERROR(Nghttp2Error(nghttp2_session_resume_data(session_, stream_id),
-                                       "nghttp2_session_resume_data"));
+  // With bytes still to frame, WriteData() lets the end go after them.
+  if (stream->pending_offset == stream->pending.size() && stream->deferred) {
+    ending_.push_back(stream_id);
   }
   return absl::OkStatus();
 }
@@ -298,23 +284,223 @@ absl::Status Http2ServerSession::Terminate(uint32_t error_code) {
                       "nghttp2_session_terminate_session");
 }
 
+namespace {
+
+constexpr int64_t kMaxWindow = (int64_t{1} << 31) - 1;  // RFC 9113 6.9.1
+constexpr size_t kFrameHeaderBytes = 9;
+// A SETTINGS frame is read on its way to nghttp2 up to this size (nghttp2 refuses more entries).
+constexpr size_t kMaxSettingsBytes = 6 * 64;
+
+uint32_t ReadUint32(const std::string& bytes, size_t at) {
+  return (uint32_t{static_cast<uint8_t>(bytes[at])} << 24) |
+         (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 16) |
+         (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 8) |
+         uint32_t{static_cast<uint8_t>(bytes[at + 3])};
+}
+
+void AppendDataFrameHeader(std::string& out, size_t length, int32_t stream_id) {
+  const char head[kFrameHeaderBytes] = {static_cast<char>(length >> 16),
+                                        static_cast<char>(length >> 8),
+                                        static_cast<char>(length),
+                                        static_cast<char>(NGHTTP2_DATA),
+                                        0,
+                                        static_cast<char>((stream_id >> 24) & 0x7f),
+                                        static_cast<char>(stream_id >> 16),
+                                        static_cast<char>(stream_id >> 8),
+                                        static_cast<char>(stream_id)};
+  out.append(head, kFrameHeaderBytes);
+}
+
+}  // namespace
+
 absl::Status Http2ServerSession::Receive(std::string_view bytes) {
+  while (!bytes.empty()) {
+    switch (input_state_) {
+      case InputState::kMagic:
+      case InputState::kPassPayload: {
+        const size_t n = std::min(input_left_, bytes.size());
+        feed_.append(bytes.data(), n);
+        const bool settings = input_state_ == InputState::kPassPayload && keep_settings_;
+        if (settings) frame_.append(bytes.data(), n);
+        bytes.remove_prefix(n);
+        input_left_ -= n;
+        if (input_left_ > 0) break;
+        if (settings) {
+          BENCH_RETURN_IF_ERROR(FlushFeed());  // nghttp2 first: it refuses a bad one
+          OnSettings();
+        }
+        frame_.clear();
+        input_state_ = InputState::kHeader;
+        break;
+      }
+      case InputState::kHeader: {
+        const size_t n = std::min(kFrameHeaderBytes - frame_.size(), bytes.size());
+        frame_.append(bytes.data(), n);
+        bytes.remove_prefix(n);
+        if (frame_.size() < kFrameHeaderBytes) break;
+        const size_t length = ReadUint32(frame_, 0) >> 8;
+        const auto type = static_cast<uint8_t>(frame_[3]);
+        const auto flags = static_cast<uint8_t>(frame_[4]);
+        if (type == NGHTTP2_WINDOW_UPDATE && length == 4) {
+          input_state_ = InputState::kWindowUpdate;
+          input_left_ = 4;
+          break;
+        }
+        feed_.append(frame_);
+        frame_.clear();
+        keep_settings_ = type == NGHTTP2_SETTINGS && (flags & NGHTTP2_FLAG_ACK) == 0 &&
+                         length % 6 == 0 && length <= kMaxSettingsBytes;
+        input_left_ = length;
+        input_state_ = length > 0 ? InputState::kPassPayload : InputState::kHeader;
+        break;
+      }
+      case InputState::kWindowUpdate: {
+        const size_t n = std::min(input_left_, bytes.size());
+        frame_.append(bytes.data(), n);
+        bytes.remove_prefix(n);
+        input_left_ -= n;
+        if (input_left_ > 0) break;
+        BENCH_RETURN_IF_ERROR(OnWindowUpdate());
+        frame_.clear();
+        input_state_ = InputState::kHeader;
+        break;
+      }
+    }
+  }
+  return FlushFeed();
+}
+
+absl::Status Http2ServerSession::FlushFeed() {
+  if (feed_.empty()) return absl::OkStatus();
   const ssize_t n = nghttp2_session_mem_recv(
-      session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+      session_, reinterpret_cast<const uint8_t*>(feed_.data()), feed_.size());
+  feed_.clear();
   if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
     return absl::InvalidArgumentError("HTTP/2: bad client connection preface");
   }
   return Nghttp2Error(n, "nghttp2_session_mem_recv");
 }
 
+absl::Status Http2ServerSession::OnWindowUpdate() {
+  const auto stream_id = static_cast<int32_t>(ReadUint32(frame_, 5) & 0x7fffffff);
+  const int64_t increment = ReadUint32(frame_, 9) & 0x7fffffff;
+  if (increment == 0) {
+    feed_.append(frame_);  // a protocol error: nghttp2 answers it
+    return absl::OkStatus();
+  }
+  if (stream_id == 0) {
+    connection_window_ += increment;
+    if (connection_window_ > kMaxWindow) {
+      BENCH_RETURN_IF_ERROR(FlushFeed());
+      return Nghttp2Error(nghttp2_session_terminate_session(session_, NGHTTP2_FLOW_CONTROL_ERROR),
+                          "nghttp2_session_terminate_session");
+    }
+    for (const int32_t id : blocked_) {
+      if (Stream* stream = FindStream(id)) MarkDirty(stream);
+    }
+    blocked_.clear();
+    return absl::OkStatus();
+  }
+  BENCH_RETURN_IF_ERROR(FlushFeed());  // the frames before it may open the stream
+  Stream* stream = FindStream(stream_id);
+  if (stream == nullptr) {
+    feed_.append(frame_);  // not a stream we answer: nghttp2 judges it (closed, or an error)
+    return absl::OkStatus();
+  }
+  stream->send_window += increment;
+  if (stream->send_window > kMaxWindow) {
+    return Nghttp2Error(nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id,
+                                                  NGHTTP2_FLOW_CONTROL_ERROR),
+                        "nghttp2_submit_rst_stream");
+  }
+  // nghttp2 holds the stream's empty END_STREAM frame while its own window (the peer's initial
+  // window, never spent) is not positive: then it needs the update too.
+  if (nghttp2_session_get_stream_remote_window_size(session_, stream_id) <= 0) {
+    feed_.append(frame_);
+  }
+  MarkDirty(stream);
+  return absl::OkStatus();
+}
+
+void Http2ServerSession::OnSettings() {
+  for (size_t at = 0; at + 6 <= frame_.size(); at += 6) {
+    const uint32_t id = ReadUint32(frame_, at) >> 16;
+    const uint32_t value = ReadUint32(frame_, at + 2);
+    if (id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE && value <= kMaxWindow) {
+      const int64_t delta = static_cast<int64_t>(value) - peer_initial_window_;
+      peer_initial_window_ = value;
+      for (auto& [stream_id, stream] : streams_) {
+        stream->send_window += delta;
+        if (delta > 0) MarkDirty(stream.get());
+      }
+    } else if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && value >= 16'384 && value <= 16'777'215) {
+      peer_max_frame_ = value;
+    }
+  }
+}
+
+void Http2ServerSession::MarkDirty(Stream* stream) {
+  if (stream->dirty || stream->pending_offset == stream->pending.size()) return;
+  stream->dirty = true;
+  dirty_.push_back(stream->id);
+}
+
+void Http2ServerSession::WriteData(std::string& out) {
+  for (const int32_t id : dirty_) {
+    Stream* stream = FindStream(id);
+    if (stream == nullptr) continue;  // reset or closed since
+    stream->dirty = false;
+    if (!stream->head_sent) continue;  // OnFrameSend() marks it again
+    while (stream->pending_offset < stream->pending.size()) {
+      const int64_t window = std::min(stream->send_window, connection_window_);
+      if (window <= 0) {
+        // Its own window: the stream's WINDOW_UPDATE marks it again; the connection's: this.
+        if (stream->send_window > 0) blocked_.push_back(id);
+        break;
+      }
+      const size_t n = std::min({stream->pending.size() - stream->pending_offset, peer_max_frame_,
+                                 static_cast<size_t>(window)});
+      AppendDataFrameHeader(out, n, id);
+      out.append(stream->pending, stream->pending_offset, n);
+      stream->pending_offset += n;
+      stream->send_window -= static_cast<int64_t>(n);
+      connection_window_ -= static_cast<int64_t>(n);
+    }
+    if (stream->pending_offset < stream->pending.size()) continue;
+    stream->pending.clear();
+    stream->pending_offset = 0;
+    if (stream->end_after_pending && stream->deferred) ending_.push_back(id);
+  }
+  dirty_.clear();
+}
+
 absl::Status Http2ServerSession::DrainOutput(std::string& out) {
   out_ = &out;
-  const int rc = nghttp2_session_send(session_);
+  // nghttp2's frames first (the HEADERS our DATA must follow), then the bodies, then the ends
+  // of the streams whose bodies are all out. A session that is over sends no more bodies.
+  int rc = nghttp2_session_send(session_);
+  if (rc == 0 &&
+      (nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0)) {
+    WriteData(out);
+  }
+  if (rc == 0 && !ending_.empty()) {
+    for (const int32_t id : ending_) {
+      Stream* stream = FindStream(id);
+      if (stream == nullptr || !stream->deferred) continue;
+      stream->deferred = false;
+      rc = nghttp2_session_resume_data(session_, id);
+      if (rc != 0) break;
+    }
+    ending_.clear();
+    if (rc == 0) rc = nghttp2_session_send(session_);
+  }
   out_ = nullptr;
   return Nghttp2Error(rc, "nghttp2_session_send");
 }
 
 bool Http2ServerSession::WantsRead() const { return nghttp2_session_want_read(session_) != 0; }
-bool Http2ServerSession::WantsWrite() const { return nghttp2_session_want_write(session_) != 0; }
+bool Http2ServerSession::WantsWrite() const {
+  return nghttp2_session_want_write(session_) != 0 || !dirty_.empty() || !ending_.empty();
+}
 
 }  // namespace bench::engine

@@ -1,6 +1,15 @@
 // The server side of HTTP/2 as a bytes-only object: nghttp2's server session behind
 // Receive()/DrainOutput(), the mirror of http2_session.h's client. No sockets, no clock;
 // bench-sim's connection feeds it what it read and writes what it drains.
+//
+// Response bodies are framed here, not by nghttp2: a token event is one DATA frame, and
+// nghttp2's per-frame work (its send queue, a data-provider call to read and one more to defer,
+// a resume per event) was most of bench-sim's cost per token. nghttp2 keeps everything else -
+// request parsing, HEADERS, SETTINGS, resets, GOAWAY, and each stream's end (an empty DATA frame
+// with END_STREAM, so its stream states stay right). The flow control of those DATA frames is
+// therefore ours: WINDOW_UPDATE frames are taken out of the input before nghttp2 sees them (its
+// own send windows, never spent, would otherwise overflow), and SETTINGS are read on their way
+// in for the peer's initial window and largest frame.
 #pragma once
 
 #include <cstddef>
@@ -121,14 +130,35 @@ class Http2ServerSession {
     bool request_delivered = false;
 
     bool response_submitted = false;
-    std::string pending;  // Response bytes not yet framed; keeps its capacity.
+    bool head_sent = false;  // nghttp2 has written the response's HEADERS
+    std::string pending;     // Response bytes not yet framed; keeps its capacity.
     size_t pending_offset = 0;
     bool end_after_pending = false;
-    bool deferred = false;  // The data provider returned NGHTTP2_ERR_DEFERRED.
+    bool deferred = false;    // The data provider (the stream's end) returned DEFERRED.
+    bool dirty = false;       // in dirty_
+    int64_t send_window = 0;  // the peer's flow-control window for this stream
+  };
+
+  // Where Receive() is in the peer's byte stream.
+  enum class InputState {
+    kMagic,         // the client connection preface
+    kHeader,        // collecting a frame header (in frame_)
+    kPassPayload,   // inside a frame nghttp2 reads (a SETTINGS one is also kept in frame_)
+    kWindowUpdate,  // collecting a WINDOW_UPDATE frame (in frame_)
   };
 
   explicit Http2ServerSession(Http2ServerListener* listener) : listener_(listener) {}
   Stream* FindStream(int32_t stream_id);
+  // Hands `bytes` to nghttp2 (feed_ first).
+  absl::Status Feed(std::string_view bytes);
+  absl::Status FlushFeed();
+  // A whole WINDOW_UPDATE frame (in frame_): ours, or handed to nghttp2.
+  absl::Status OnWindowUpdate();
+  // A whole SETTINGS frame nghttp2 has been given (in frame_): the peer's window and frame size.
+  void OnSettings();
+  void MarkDirty(Stream* stream);
+  // Our DATA frames for the dirty streams, as far as the windows let them.
+  void WriteData(std::string& out);
   absl::Status Submit(int32_t stream_id, int http_status, std::string_view content_type,
                       const HeaderList& extra_headers, Stream* stream);
 
@@ -138,6 +168,18 @@ class Http2ServerSession {
   absl::flat_hash_map<int32_t, std::unique_ptr<Stream>> streams_;
   size_t buffered_request_bytes_ = 0;  // the bodies in streams_ not yet delivered
   std::string* out_ = nullptr;         // where DrainOutput() is appending, during the call
+
+  InputState input_state_ = InputState::kMagic;
+  size_t input_left_ = 24;      // bytes of the preface or of the current payload still to come
+  std::string frame_;           // a frame header, a WINDOW_UPDATE, or a SETTINGS frame's payload
+  bool keep_settings_ = false;  // the payload passing to nghttp2 is a SETTINGS one to read
+  std::string feed_;            // input for nghttp2 not handed over yet
+  int64_t connection_window_ = 65'535;
+  int64_t peer_initial_window_ = 65'535;
+  size_t peer_max_frame_ = 16'384;
+  std::vector<int32_t> dirty_;    // streams with response bytes to frame
+  std::vector<int32_t> ending_;   // streams whose end can go (all their bytes framed)
+  std::vector<int32_t> blocked_;  // streams waiting for the connection's window
   nghttp2_session* session_ = nullptr;
 };
 

@@ -60,25 +60,33 @@ class ClientRecorder : public Http2Listener {
 // The engine's HTTP/2 client and the server session, wired in memory.
 class Http2ServerSessionTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Connect(Http2Options()); }
+
+  // A new server session and a client with `options` (its windows, say).
+  void Connect(const Http2Options& client_options) {
     Http2ServerOptions options;
     options.max_body_bytes = 1000;
     options.capture_header = "x-sim-failure";
     auto server = Http2ServerSession::Create(&server_recorder_, options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(server).value();
-    auto client = Http2ClientSession::Create(&client_recorder_, Http2Options());
+    auto client = Http2ClientSession::Create(&client_recorder_, client_options);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(client).value();
   }
 
-  // Moves bytes both ways until neither side has anything to send.
-  void Pump() {
-    for (int round = 0; round < 100; ++round) {
+  // Moves bytes both ways until neither side has anything to send; `byte_by_byte` hands the
+  // server what the client sent one byte at a time.
+  void Pump(int max_rounds = 100, bool byte_by_byte = false) {
+    for (int round = 0; round < max_rounds; ++round) {
       std::string to_server;
       std::string to_client;
       ASSERT_TRUE(client_->DrainOutput(to_server).ok());
-      if (!to_server.empty()) {
+      if (byte_by_byte) {
+        for (const char byte : to_server) {
+          ASSERT_TRUE(server_->Receive(std::string_view(&byte, 1)).ok());
+        }
+      } else if (!to_server.empty()) {
         ASSERT_TRUE(server_->Receive(to_server).ok());
       }
       ASSERT_TRUE(server_->DrainOutput(to_client).ok());
@@ -178,6 +186,95 @@ TEST_F(Http2ServerSessionTest, ManyConcurrentStreams) {
     EXPECT_EQ(client_recorder_.closed[id], 0u);
   }
   EXPECT_EQ(server_->open_streams(), 0u);
+}
+
+// The response bodies are framed by the session itself: the client's windows and largest frame
+// hold (the client's nghttp2 would reset a stream, or end the connection, on a frame beyond
+// either), WINDOW_UPDATEs reopen them, and every byte arrives in order before END_STREAM.
+std::string Body(size_t bytes, char seed) {
+  std::string body;
+  for (size_t i = 0; i < bytes; ++i) body.push_back(static_cast<char>('a' + (seed + i) % 26));
+  return body;
+}
+
+TEST_F(Http2ServerSessionTest, SmallStreamWindowsAreRespected) {
+  Http2Options options;
+  options.stream_window_bytes = 100;  // SETTINGS_INITIAL_WINDOW_SIZE 100
+  Connect(options);
+  const int32_t id = Submit("{}");
+  Pump();
+  ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/event-stream").ok());
+  const std::string body = Body(3000, 0);
+  for (size_t at = 0; at < body.size(); at += 300) {
+    ASSERT_TRUE(server_->SendStreamData(id, body.substr(at, 300)).ok());
+  }
+  ASSERT_TRUE(server_->EndStream(id).ok());
+  Pump(1000);
+  EXPECT_EQ(client_recorder_.body[id], body);
+  EXPECT_EQ(client_recorder_.closed[id], 0u);
+  EXPECT_GE(client_recorder_.data_calls[id], 30);  // no frame over the 100-byte window
+  EXPECT_EQ(server_->open_streams(), 0u);
+  EXPECT_EQ(server_->PendingBytes(), 0u);
+}
+
+TEST_F(Http2ServerSessionTest, TheConnectionWindowIsSharedAndReopened) {
+  Http2Options options;
+  options.connection_window_bytes = 65'535;  // the protocol's initial connection window
+  Connect(options);
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Submit("{}"));
+  Pump();
+  std::vector<std::string> bodies;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    bodies.push_back(Body(40'000, static_cast<char>(i)));  // 120,000 bytes in all
+    ASSERT_TRUE(server_->SubmitResponse(ids[i], 200, "application/json", bodies[i]).ok());
+  }
+  Pump(1000);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(client_recorder_.body[ids[i]], bodies[i]) << i;
+    EXPECT_EQ(client_recorder_.closed[ids[i]], 0u) << i;
+    // 40,000 bytes in frames of at most 16,384 (the client's SETTINGS_MAX_FRAME_SIZE).
+    EXPECT_GE(client_recorder_.data_calls[ids[i]], 3) << i;
+  }
+  EXPECT_EQ(client_recorder_.goaway_code, -1);
+}
+
+TEST_F(Http2ServerSessionTest, InputSplitIntoSingleBytes) {
+  Http2Options options;
+  options.stream_window_bytes = 64;
+  Connect(options);
+  const int32_t id = Submit("{\"model\":\"m\"}");
+  Pump(100, /*byte_by_byte=*/true);
+  ASSERT_EQ(server_recorder_.requests.size(), 1u);
+  EXPECT_EQ(server_recorder_.requests[0].body, "{\"model\":\"m\"}");
+  const std::string body = Body(1000, 3);
+  ASSERT_TRUE(server_->SubmitResponse(id, 200, "application/json", body).ok());
+  Pump(1000, /*byte_by_byte=*/true);
+  EXPECT_EQ(client_recorder_.body[id], body);
+  EXPECT_EQ(client_recorder_.closed[id], 0u);
+}
+
+// A WINDOW_UPDATE that takes the connection's window past 2^31-1 ends it (RFC 9113 6.9.1).
+TEST_F(Http2ServerSessionTest, AWindowOverflowEndsTheConnection) {
+  Submit("{}");
+  Pump();
+  const char update[] = {0,
+                         0,
+                         4,
+                         0x08,
+                         0,
+                         0,
+                         0,
+                         0,
+                         0,
+                         0x7f,
+                         static_cast<char>(0xff),
+                         static_cast<char>(0xff),
+                         static_cast<char>(0xff)};
+  ASSERT_TRUE(server_->Receive(std::string_view(update, sizeof(update))).ok());
+  Pump();
+  EXPECT_EQ(client_recorder_.goaway_code, 3);  // FLOW_CONTROL_ERROR
+  EXPECT_FALSE(server_->WantsRead());
 }
 
 TEST_F(Http2ServerSessionTest, ClientResetClosesTheStream) {
