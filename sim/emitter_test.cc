@@ -192,6 +192,41 @@ TEST_F(EmitterTest, RandomScheduleAndCancelKeepHeapOrder) {
   EXPECT_EQ(order, expected);
 }
 
+// Due times spread over 600 ms, beyond the wheel's reach (4096 buckets of 65.5 us without a
+// tick): the far ones wait in the overflow heap, come into the wheel as it turns, and everything
+// runs in (due time, last scheduling) order, never early; moves and cancels reach every part.
+TEST_F(EmitterTest, FarTasksWaitBeyondTheWheelAndRunInOrder) {
+  std::mt19937_64 random(20261208);
+  std::vector<int> order;
+  std::vector<std::unique_ptr<Probe>> probes;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) probes.push_back(std::make_unique<Probe>(emitter_.get(), &order, i));
+  const int64_t base = MonotonicNowNs() + 20'000'000;
+  std::vector<std::pair<int64_t, uint64_t>> key(n);
+  std::vector<bool> live(n, false);
+  uint64_t sequence = 0;
+  for (int step = 0; step < 3 * n; ++step) {
+    const int i = static_cast<int>(random() % n);
+    if (random() % 5 == 0) {
+      emitter_->Cancel(probes[i].get());
+      live[i] = false;
+    } else {
+      const int64_t due = base + static_cast<int64_t>(random() % 600'000) * 1000;
+      emitter_->Schedule(probes[i].get(), due);
+      key[i] = {due, sequence++};
+      live[i] = true;
+    }
+  }
+  std::vector<int> expected;
+  for (int i = 0; i < n; ++i) {
+    if (live[i]) expected.push_back(i);
+  }
+  std::sort(expected.begin(), expected.end(), [&](int a, int b) { return key[a] < key[b]; });
+  EXPECT_EQ(emitter_->size(), expected.size());
+  RunUntilEmpty();
+  EXPECT_EQ(order, expected);  // Probe::OnDue checks that none ran early
+}
+
 // The value of the exposition line that starts with `series` followed by a space; -1 if absent.
 double SeriesValue(const std::string& text, const std::string& series) {
   return testing::MetricValue(text, series).value_or(-1);
