@@ -63,6 +63,8 @@ class EmitterTest : public ::testing::Test {
   void RunUntilEmpty() {
     ASSERT_TRUE(loop_->RunUntil([this] { return emitter_->size() == 0; }));
   }
+  void ExpectRandomScheduleRunsInOrder(uint64_t seed, int n, int64_t base, int64_t spread_us,
+                                       int cancel_one_in);
   std::unique_ptr<engine::EventLoop> loop_;
   std::unique_ptr<Emitter> emitter_;
   int batches_ = 0;
@@ -158,61 +160,27 @@ TEST_F(EmitterTest, ManyDueTasksAreSplitIntoBatches) {
   for (int i = 0; i < n; ++i) ASSERT_EQ(order[i], i);
 }
 
-// Random schedules, moves and cancels: the survivors run in (due time, last scheduling) order.
-TEST_F(EmitterTest, RandomScheduleAndCancelKeepHeapOrder) {
-  std::mt19937_64 random(20240611);
+// `n` probes, 3n random schedules (at base + a random multiple of 1 us below `spread_us`), moves
+// and cancels (one in `cancel_one_in`): the survivors must run in (due time, last scheduling)
+// order, none early (Probe::OnDue checks).
+void EmitterTest::ExpectRandomScheduleRunsInOrder(uint64_t seed, int n, int64_t base,
+                                                  int64_t spread_us, int cancel_one_in) {
+  Emitter& emitter = *emitter_;
+  std::mt19937_64 random(seed);
   std::vector<int> order;
   std::vector<std::unique_ptr<Probe>> probes;
-  const int n = 3000;  // Below kMaxTasksPerWake: all run in one wake-up, straight from the heap.
-  for (int i = 0; i < n; ++i) probes.push_back(std::make_unique<Probe>(emitter_.get(), &order, i));
-  // Due times in the past, with many ties, so everything is due at the first wake-up.
-  const int64_t base = MonotonicNowNs() - 1'000'000'000;
+  for (int i = 0; i < n; ++i) probes.push_back(std::make_unique<Probe>(&emitter, &order, i));
   std::vector<std::pair<int64_t, uint64_t>> key(n);  // (due, scheduling sequence) per probe
-  std::vector<bool> live(n, false);
-  uint64_t sequence = 0;
-  for (int step = 0; step < 4 * n; ++step) {
-    const int i = static_cast<int>(random() % n);
-    if (random() % 4 == 0) {
-      emitter_->Cancel(probes[i].get());
-      live[i] = false;
-    } else {
-      const int64_t due = base + static_cast<int64_t>(random() % 500) * 1000;
-      emitter_->Schedule(probes[i].get(), due);
-      key[i] = {due, sequence++};
-      live[i] = true;
-    }
-  }
-  std::vector<int> expected;
-  for (int i = 0; i < n; ++i) {
-    if (live[i]) expected.push_back(i);
-  }
-  std::sort(expected.begin(), expected.end(), [&](int a, int b) { return key[a] < key[b]; });
-  EXPECT_EQ(emitter_->size(), expected.size());
-  RunUntilEmpty();
-  EXPECT_EQ(order, expected);
-}
-
-// Due times spread over 600 ms, beyond the wheel's reach (4096 buckets of 65.5 us without a
-// tick): the far ones wait in the overflow heap, come into the wheel as it turns, and everything
-// runs in (due time, last scheduling) order, never early; moves and cancels reach every part.
-TEST_F(EmitterTest, FarTasksWaitBeyondTheWheelAndRunInOrder) {
-  std::mt19937_64 random(20261208);
-  std::vector<int> order;
-  std::vector<std::unique_ptr<Probe>> probes;
-  const int n = 2000;
-  for (int i = 0; i < n; ++i) probes.push_back(std::make_unique<Probe>(emitter_.get(), &order, i));
-  const int64_t base = MonotonicNowNs() + 20'000'000;
-  std::vector<std::pair<int64_t, uint64_t>> key(n);
   std::vector<bool> live(n, false);
   uint64_t sequence = 0;
   for (int step = 0; step < 3 * n; ++step) {
     const int i = static_cast<int>(random() % n);
-    if (random() % 5 == 0) {
-      emitter_->Cancel(probes[i].get());
+    if (random() % cancel_one_in == 0) {
+      emitter.Cancel(probes[i].get());
       live[i] = false;
     } else {
-      const int64_t due = base + static_cast<int64_t>(random() % 600'000) * 1000;
-      emitter_->Schedule(probes[i].get(), due);
+      const int64_t due = base + static_cast<int64_t>(random() % spread_us) * 1000;
+      emitter.Schedule(probes[i].get(), due);
       key[i] = {due, sequence++};
       live[i] = true;
     }
@@ -222,9 +190,22 @@ TEST_F(EmitterTest, FarTasksWaitBeyondTheWheelAndRunInOrder) {
     if (live[i]) expected.push_back(i);
   }
   std::sort(expected.begin(), expected.end(), [&](int a, int b) { return key[a] < key[b]; });
-  EXPECT_EQ(emitter_->size(), expected.size());
+  EXPECT_EQ(emitter.size(), expected.size());
   RunUntilEmpty();
-  EXPECT_EQ(order, expected);  // Probe::OnDue checks that none ran early
+  EXPECT_EQ(order, expected);
+}
+
+// Due times in the past, with many ties (500 distinct), so everything is due at the first
+// wake-up; 3000 is below kMaxTasksPerWake: all run in one.
+TEST_F(EmitterTest, RandomScheduleAndCancelKeepOrder) {
+  ExpectRandomScheduleRunsInOrder(20240611, 3000, MonotonicNowNs() - 1'000'000'000, 500, 4);
+}
+
+// Due times spread over 600 ms, beyond the wheel's reach (4096 buckets of 65.5 us without a
+// tick): the far ones wait in the overflow heap and come into the wheel as it turns; moves and
+// cancels reach every part.
+TEST_F(EmitterTest, FarTasksWaitBeyondTheWheelAndRunInOrder) {
+  ExpectRandomScheduleRunsInOrder(20261208, 2000, MonotonicNowNs() + 20'000'000, 600'000, 5);
 }
 
 // The value of the exposition line that starts with `series` followed by a space; -1 if absent.

@@ -67,12 +67,17 @@ for i in 1 2 3; do
   pids+=($!)
 done
 
-sed "s|127.0.0.1:$sim_port|127.0.0.2:$sim_port|" "$work/poisson.yaml" >"$work/denied.yaml"
-rc=0
-"$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/denied.yaml" \
-  >"$work/denied.out" 2>&1 || rc=$?
-[ "$rc" -eq 6 ] || fail "a target outside the allow-list: exit $rc, want 6"
-grep -q "outside the allow-list" "$work/denied.out" || fail "no allow-list message"
+# expect_denied NAME: NAME.yaml with its target moved to 127.0.0.2, outside the allow-list, is
+# refused (exit 6, saying why).
+expect_denied() {
+  sed "s|127.0.0.1:$sim_port|127.0.0.2:$sim_port|" "$work/$1.yaml" >"$work/$1-denied.yaml"
+  local rc=0
+  "$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/$1-denied.yaml" \
+    >"$work/$1-denied.out" 2>&1 || rc=$?
+  [ "$rc" -eq 6 ] || fail "$1: a target outside the allow-list: exit $rc, want 6"
+  grep -q "outside the allow-list" "$work/$1-denied.out" || fail "$1: no allow-list message"
+}
+expect_denied poisson
 
 # --- a distributed run ---------------------------------------------------------------------
 before=$(sim_served)
@@ -144,13 +149,8 @@ notes = [n for n in s["notes"] if n.startswith("target.model not set: m, the one
 assert notes, s["notes"]
 print("submit without a model: 6 requests to model m; note:", notes[0])
 PY
-# The denied target is refused before the controller asks it anything.
-sed "s|127.0.0.1:$sim_port|127.0.0.2:$sim_port|" "$work/nomodel.yaml" >"$work/nomodel-denied.yaml"
-rc=0
-"$controller" submit "${ctl[@]}" --token-file "$work/token" --config "$work/nomodel-denied.yaml" \
-  >"$work/nomodel-denied.out" 2>&1 || rc=$?
-[ "$rc" -eq 6 ] || fail "a denied target without a model: exit $rc, want 6"
-grep -q "outside the allow-list" "$work/nomodel-denied.out" || fail "no allow-list message"
+# Without a model too, a denied target is refused before the controller asks it anything.
+expect_denied nomodel
 
 # --- the same config through run --------------------------------------------------------------
 "$controller" run --config "$work/poisson.yaml" --no-preflight --threads 3 --output "$work/run-results" --quiet \
