@@ -2,6 +2,24 @@
 
 #include <utility>
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BENCH_UNDER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define BENCH_UNDER_TSAN 1
+#endif
+
+#ifdef BENCH_UNDER_TSAN
+#include <dlfcn.h>
+#include <sanitizer/linux_syscall_hooks.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#endif
+
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/logging.h"
@@ -134,3 +152,24 @@ void Timer::Stop() { uv_timer_stop(handle_.get()); }
 bool Timer::active() const { return uv_is_active(handle_.base()) != 0; }
 
 }  // namespace bench::engine
+
+#ifdef BENCH_UNDER_TSAN
+// libuv closes descriptors with syscall(SYS_close), which ThreadSanitizer does not see. It then
+// takes a descriptor another thread opens later under the same number without telling it (a
+// timerfd, OpenSSL's opendir) for the closed socket, and reports a race between threads that
+// never shared a descriptor. In TSan builds libc's syscall() is replaced by one that reports those
+// closes, as a libuv built with TSan does itself.
+extern "C" long syscall(long number, ...) noexcept {
+  std::va_list args;
+  va_start(args, number);
+  long arg[6];
+  for (long& value : arg) value = va_arg(args, long);
+  va_end(args);
+  using Syscall = long (*)(long, ...);
+  static const Syscall real_syscall = reinterpret_cast<Syscall>(dlsym(RTLD_NEXT, "syscall"));
+  if (number == SYS_close) __sanitizer_syscall_pre_close(arg[0]);
+  long result = real_syscall(number, arg[0], arg[1], arg[2], arg[3], arg[4], arg[5]);
+  if (number == SYS_close) __sanitizer_syscall_post_close(result, arg[0]);
+  return result;
+}
+#endif
