@@ -307,7 +307,7 @@ void ServerConnection::SendEvent(int32_t stream, std::string_view bytes) {
   if (http1_ != nullptr) {
     http1_->EncodeStreamData(bytes, out_);
   } else if (http2_ != nullptr) {
-    http2_->SendStreamData(stream, bytes).IgnoreError();
+    http2_->SendStreamData(stream, bytes, out_).IgnoreError();
   }
   MarkDirty();
 }

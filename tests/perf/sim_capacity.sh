@@ -19,18 +19,21 @@
 #   build dir: argument, else $BENCH_BUILD_DIR, else build/. Needs h2load, taskset, curl; nginx
 #   with the echo module (libnginx-mod-http-echo) for the comparison (skipped without it).
 #   SIM_CORE / CLIENT_CORE choose the cores (default: the first two this process may use).
+#   --sim-flags "FLAGS": more bench-sim flags for (d), e.g. "--tick 1ms" (word-split).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 smoke=false
 only=""
 rt=()
+sim_flags_d=""
 build=${BENCH_BUILD_DIR:-$root/build}
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=true ;;
     --only) only=${2:?--only a, b or d}; shift ;;
     --rt) rt=(chrt -f 20) ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    --sim-flags) sim_flags_d=${2?--sim-flags "bench-sim flags"}; shift ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) build=$1 ;;
   esac
   shift
@@ -331,13 +334,13 @@ fi
 run_part_d() {
   echo "== (d) bench-controller run (1 engine thread) against bench-sim, one core each: n" \
     "streams (closed loop, h2c; HTTP/1.1 where marked) of 30 tokens, TTFT 50 ms, ITL 10 ms, ${duration_d} s after 2 s"
-  echo "   warmup; CPU per token of each (goal: sim/engine <= 0.5), lateness, TTFT/ITL vs the truth"
+  echo "   warmup; CPU per token of each (goal: sim/engine <= 0.5), lateness, TTFT/ITL vs the truth${sim_flags_d:+; bench-sim $sim_flags_d}"
   conditions
   local controller=$build/controller/bench-controller
   [ -x "$controller" ] || fail "build bench-controller first ($controller)"
   for run in "${counts_d[@]}"; do
     local n=${run%%:*} protocol=${run#*:}
-    start_sim --ttft 50ms --itl 10ms --max-num-seqs 20000 --max-queue 20000
+    start_sim --ttft 50ms --itl 10ms --max-num-seqs 20000 --max-queue 20000 $sim_flags_d
     cat >"$work/run_d.yaml" <<EOF
 benchmark: {name: d, duration: ${duration_d}s, warmup: 2s}
 target: {endpoint: "$url/v1/completions", model: sim-model, protocol: $protocol}

@@ -10,6 +10,35 @@
 
 namespace bench::engine {
 
+namespace {
+
+constexpr int64_t kMaxWindow = (int64_t{1} << 31) - 1;  // RFC 9113 6.9.1
+constexpr size_t kFrameHeaderBytes = 9;
+// A SETTINGS frame is read on its way to nghttp2 up to this size (nghttp2 refuses more entries).
+constexpr size_t kMaxSettingsBytes = 6 * 64;
+
+uint32_t ReadUint32(const std::string& bytes, size_t at) {
+  return (uint32_t{static_cast<uint8_t>(bytes[at])} << 24) |
+         (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 16) |
+         (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 8) |
+         uint32_t{static_cast<uint8_t>(bytes[at + 3])};
+}
+
+void AppendDataFrameHeader(std::string& out, size_t length, int32_t stream_id) {
+  const char head[kFrameHeaderBytes] = {static_cast<char>(length >> 16),
+                                        static_cast<char>(length >> 8),
+                                        static_cast<char>(length),
+                                        static_cast<char>(NGHTTP2_DATA),
+                                        0,
+                                        static_cast<char>((stream_id >> 24) & 0x7f),
+                                        static_cast<char>(stream_id >> 16),
+                                        static_cast<char>(stream_id >> 8),
+                                        static_cast<char>(stream_id)};
+  out.append(head, kFrameHeaderBytes);
+}
+
+}  // namespace
+
 struct Http2ServerSession::Callbacks {
   static Http2ServerSession* Self(void* user_data) {
     return static_cast<Http2ServerSession*>(user_data);
@@ -229,7 +258,8 @@ absl::Status Http2ServerSession::SubmitStreamHead(int32_t stream_id, int http_st
   return Submit(stream_id, http_status, content_type, kStreamHeaders, stream);
 }
 
-absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_view data) {
+absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_view data,
+                                                std::string& out) {
   Stream* stream = FindStream(stream_id);
   if (stream == nullptr) {
     return absl::NotFoundError(absl::StrCat("HTTP/2 stream ", stream_id, " is gone"));
@@ -237,6 +267,18 @@ absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_v
   if (!stream->response_submitted || stream->end_after_pending) {
     return absl::FailedPreconditionError(
         absl::StrCat("HTTP/2 stream ", stream_id, " has no open streamed response"));
+  }
+  const auto size = static_cast<int64_t>(data.size());
+  // HEADERS are out (so already in `out` or written), nothing of the stream waits, the windows
+  // take it whole and the session is not over (as in DrainOutput()): the frame goes now.
+  if (stream->head_sent && stream->pending_offset == stream->pending.size() && size > 0 &&
+      data.size() <= peer_max_frame_ && size <= stream->send_window && size <= connection_window_ &&
+      (nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0)) {
+    AppendDataFrameHeader(out, data.size(), stream_id);
+    out.append(data);
+    stream->send_window -= size;
+    connection_window_ -= size;
+    return absl::OkStatus();
   }
   stream->pending.append(data);
   MarkDirty(stream);
@@ -284,35 +326,6 @@ absl::Status Http2ServerSession::Terminate(uint32_t error_code) {
                       "nghttp2_session_terminate_session");
 }
 
-namespace {
-
-constexpr int64_t kMaxWindow = (int64_t{1} << 31) - 1;  // RFC 9113 6.9.1
-constexpr size_t kFrameHeaderBytes = 9;
-// A SETTINGS frame is read on its way to nghttp2 up to this size (nghttp2 refuses more entries).
-constexpr size_t kMaxSettingsBytes = 6 * 64;
-
-uint32_t ReadUint32(const std::string& bytes, size_t at) {
-  return (uint32_t{static_cast<uint8_t>(bytes[at])} << 24) |
-         (uint32_t{static_cast<uint8_t>(bytes[at + 1])} << 16) |
-         (uint32_t{static_cast<uint8_t>(bytes[at + 2])} << 8) |
-         uint32_t{static_cast<uint8_t>(bytes[at + 3])};
-}
-
-void AppendDataFrameHeader(std::string& out, size_t length, int32_t stream_id) {
-  const char head[kFrameHeaderBytes] = {static_cast<char>(length >> 16),
-                                        static_cast<char>(length >> 8),
-                                        static_cast<char>(length),
-                                        static_cast<char>(NGHTTP2_DATA),
-                                        0,
-                                        static_cast<char>((stream_id >> 24) & 0x7f),
-                                        static_cast<char>(stream_id >> 16),
-                                        static_cast<char>(stream_id >> 8),
-                                        static_cast<char>(stream_id)};
-  out.append(head, kFrameHeaderBytes);
-}
-
-}  // namespace
-
 absl::Status Http2ServerSession::Receive(std::string_view bytes) {
   while (!bytes.empty()) {
     switch (input_state_) {
@@ -327,7 +340,7 @@ absl::Status Http2ServerSession::Receive(std::string_view bytes) {
         if (input_left_ > 0) break;
         if (settings) {
           BENCH_RETURN_IF_ERROR(FlushFeed());  // nghttp2 first: it refuses a bad one
-          OnSettings();
+          BENCH_RETURN_IF_ERROR(OnSettings());
         }
         frame_.clear();
         input_state_ = InputState::kHeader;
@@ -422,21 +435,30 @@ absl::Status Http2ServerSession::OnWindowUpdate() {
   return absl::OkStatus();
 }
 
-void Http2ServerSession::OnSettings() {
+absl::Status Http2ServerSession::OnSettings() {
   for (size_t at = 0; at + 6 <= frame_.size(); at += 6) {
     const uint32_t id = ReadUint32(frame_, at) >> 16;
     const uint32_t value = ReadUint32(frame_, at + 2);
     if (id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE && value <= kMaxWindow) {
       const int64_t delta = static_cast<int64_t>(value) - peer_initial_window_;
       peer_initial_window_ = value;
+      bool overflow = false;
       for (auto& [stream_id, stream] : streams_) {
         stream->send_window += delta;
+        overflow = overflow || stream->send_window > kMaxWindow;
         if (delta > 0) MarkDirty(stream.get());
+      }
+      // A change that takes a stream's window past 2^31-1 is a connection error (RFC 9113
+      // 6.9.2); nghttp2 cannot see it, its windows are never spent.
+      if (overflow) {
+        return Nghttp2Error(nghttp2_session_terminate_session(session_, NGHTTP2_FLOW_CONTROL_ERROR),
+                            "nghttp2_session_terminate_session");
       }
     } else if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && value >= 16'384 && value <= 16'777'215) {
       peer_max_frame_ = value;
     }
   }
+  return absl::OkStatus();
 }
 
 void Http2ServerSession::MarkDirty(Stream* stream) {

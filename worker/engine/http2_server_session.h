@@ -86,9 +86,12 @@ class Http2ServerSession {
                               std::string_view body, const HeaderList& extra_headers = {});
   // Queues the HEADERS of a streamed response; its body follows with SendStreamData().
   absl::Status SubmitStreamHead(int32_t stream_id, int http_status, std::string_view content_type);
-  // Queues `data` for a streamed response. What is queued between two DrainOutput() calls leaves
-  // as one DATA frame (up to the frame size and flow-control window).
-  absl::Status SendStreamData(int32_t stream_id, std::string_view data);
+  // Sends `data` on a streamed response. `out` is the buffer DrainOutput() appends to, written
+  // to the peer in order: when none of the stream's bytes wait and the windows take `data` whole,
+  // it goes there at once as one DATA frame (the common case, and the cheap one: no copy kept per
+  // stream). Otherwise it is queued behind the waiting bytes and framed by DrainOutput(), as far
+  // as the frame size and the windows let it.
+  absl::Status SendStreamData(int32_t stream_id, std::string_view data, std::string& out);
   // Ends a streamed response (END_STREAM after the queued data).
   absl::Status EndStream(int32_t stream_id);
   // Queues RST_STREAM for a stream.
@@ -154,8 +157,9 @@ class Http2ServerSession {
   absl::Status FlushFeed();
   // A whole WINDOW_UPDATE frame (in frame_): ours, or handed to nghttp2.
   absl::Status OnWindowUpdate();
-  // A whole SETTINGS frame nghttp2 has been given (in frame_): the peer's window and frame size.
-  void OnSettings();
+  // A whole SETTINGS frame nghttp2 has been given (in frame_): the peer's window and frame size;
+  // an initial window that overflows a stream's window ends the connection.
+  absl::Status OnSettings();
   void MarkDirty(Stream* stream);
   // Our DATA frames for the dirty streams, as far as the windows let them.
   void WriteData(std::string& out);

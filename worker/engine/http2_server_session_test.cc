@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -80,7 +81,8 @@ class Http2ServerSessionTest : public ::testing::Test {
   void Pump(int max_rounds = 100, bool byte_by_byte = false) {
     for (int round = 0; round < max_rounds; ++round) {
       std::string to_server;
-      std::string to_client;
+      // What SendStreamData() framed at once goes first, as the connection writes it.
+      std::string to_client = std::exchange(server_out_, std::string());
       ASSERT_TRUE(client_->DrainOutput(to_server).ok());
       if (byte_by_byte) {
         for (const char byte : to_server) {
@@ -114,6 +116,7 @@ class Http2ServerSessionTest : public ::testing::Test {
   ClientRecorder client_recorder_;
   std::unique_ptr<Http2ServerSession> server_;
   std::unique_ptr<Http2ClientSession> client_;
+  std::string server_out_;  // the server connection's output buffer, for SendStreamData()
 };
 
 TEST_F(Http2ServerSessionTest, DeliversRequestAndWholeResponse) {
@@ -157,7 +160,7 @@ TEST_F(Http2ServerSessionTest, EachDrainedEventIsItsOwnDataFrame) {
   for (int i = 0; i < 10; ++i) {
     const std::string event = "data: " + std::to_string(i) + "\n\n";
     expected += event;
-    ASSERT_TRUE(server_->SendStreamData(id, event).ok());
+    ASSERT_TRUE(server_->SendStreamData(id, event, server_out_).ok());
     Pump();
     EXPECT_EQ(client_recorder_.data_calls[id], i + 1);
   }
@@ -176,7 +179,7 @@ TEST_F(Http2ServerSessionTest, ManyConcurrentStreams) {
   ASSERT_EQ(server_recorder_.requests.size(), 100u);
   for (int32_t id : ids) ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/plain").ok());
   for (int round = 0; round < 3; ++round) {
-    for (int32_t id : ids) ASSERT_TRUE(server_->SendStreamData(id, "x").ok());
+    for (int32_t id : ids) ASSERT_TRUE(server_->SendStreamData(id, "x", server_out_).ok());
     Pump();
   }
   for (int32_t id : ids) ASSERT_TRUE(server_->EndStream(id).ok());
@@ -204,10 +207,23 @@ TEST_F(Http2ServerSessionTest, SmallStreamWindowsAreRespected) {
   const int32_t id = Submit("{}");
   Pump();
   ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/event-stream").ok());
-  const std::string body = Body(3000, 0);
-  for (size_t at = 0; at < body.size(); at += 300) {
-    ASSERT_TRUE(server_->SendStreamData(id, body.substr(at, 300)).ok());
+  std::string body = Body(3000, 0);
+  for (size_t at = 0; at < body.size(); at += 300) {  // before the HEADERS are out: all queued
+    ASSERT_TRUE(server_->SendStreamData(id, body.substr(at, 300), server_out_).ok());
   }
+  EXPECT_TRUE(server_out_.empty());
+  Pump(1000);
+  EXPECT_EQ(client_recorder_.body[id], body);
+  // The window reopened (the client returns what it read once half is spent): a piece that fits
+  // is framed at once, one that does not waits, and a small one behind it waits too.
+  ASSERT_TRUE(server_->SendStreamData(id, Body(40, 1), server_out_).ok());
+  EXPECT_EQ(server_out_.size(), 9u + 40u);
+  EXPECT_EQ(server_->PendingBytes(), 0u);
+  ASSERT_TRUE(server_->SendStreamData(id, Body(300, 2), server_out_).ok());
+  ASSERT_TRUE(server_->SendStreamData(id, Body(10, 3), server_out_).ok());
+  EXPECT_EQ(server_out_.size(), 9u + 40u);
+  EXPECT_EQ(server_->PendingBytes(), 310u);
+  body += Body(40, 1) + Body(300, 2) + Body(10, 3);
   ASSERT_TRUE(server_->EndStream(id).ok());
   Pump(1000);
   EXPECT_EQ(client_recorder_.body[id], body);
@@ -277,6 +293,39 @@ TEST_F(Http2ServerSessionTest, AWindowOverflowEndsTheConnection) {
   EXPECT_FALSE(server_->WantsRead());
 }
 
+// So does a SETTINGS_INITIAL_WINDOW_SIZE that takes an open stream's window past it (6.9.2).
+TEST_F(Http2ServerSessionTest, AnInitialWindowOverflowEndsTheConnection) {
+  Http2Options options;
+  options.stream_window_bytes = 65'535;
+  Connect(options);
+  const int32_t id = Submit("{}");
+  Pump();
+  ASSERT_EQ(id, 1);
+  const uint32_t increment = 0x7fffffffu - 65'535u;  // the stream's window to 2^31-1 exactly
+  const char update[] = {0,
+                         0,
+                         4,
+                         0x08,
+                         0,
+                         0,
+                         0,
+                         0,
+                         1,
+                         static_cast<char>(increment >> 24),
+                         static_cast<char>(increment >> 16),
+                         static_cast<char>(increment >> 8),
+                         static_cast<char>(increment)};
+  ASSERT_TRUE(server_->Receive(std::string_view(update, sizeof(update))).ok());
+  Pump();
+  ASSERT_TRUE(server_->WantsRead()) << "2^31-1 itself is allowed";
+  // SETTINGS_INITIAL_WINDOW_SIZE 65,536: one byte more for every open stream.
+  const char settings[] = {0, 0, 6, 0x04, 0, 0, 0, 0, 0, 0, 0x04, 0, 0x01, 0, 0};
+  ASSERT_TRUE(server_->Receive(std::string_view(settings, sizeof(settings))).ok());
+  Pump();
+  EXPECT_EQ(client_recorder_.goaway_code, 3);  // FLOW_CONTROL_ERROR
+  EXPECT_FALSE(server_->WantsRead());
+}
+
 TEST_F(Http2ServerSessionTest, ClientResetClosesTheStream) {
   const int32_t id = Submit("{}");
   Pump();
@@ -286,7 +335,7 @@ TEST_F(Http2ServerSessionTest, ClientResetClosesTheStream) {
   Pump();
   ASSERT_EQ(server_recorder_.closed.count(id), 1u);
   EXPECT_EQ(server_recorder_.closed[id], 8u);
-  EXPECT_EQ(server_->SendStreamData(id, "late").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(server_->SendStreamData(id, "late", server_out_).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(server_->EndStream(id).code(), absl::StatusCode::kNotFound);
 }
 
