@@ -13,8 +13,9 @@
 namespace bench {
 
 // The largest gRPC message either side accepts (a bigger one fails RESOURCE_EXHAUSTED): well
-// above a shard of 200,000 request records (about 10 MB) or a million-arrival trace share (8 MB),
-// and small enough that a hostile peer cannot make the controller buffer much.
+// above a shard of 200,000 request records (about 10 MB) or a million-arrival trace share (8 MB).
+// gRPC assembles a message before checking its size, so a peer can make the controller hold about
+// this much per stream while a message is refused; the controller is closed (TLS and token).
 inline constexpr int kMaxMessageBytes = 64 << 20;
 
 struct DialOptions {

@@ -307,7 +307,8 @@ void ServerConnection::SendEvent(int32_t stream, std::string_view bytes) {
   if (http1_ != nullptr) {
     http1_->EncodeStreamData(bytes, out_);
   } else if (http2_ != nullptr) {
-    http2_->SendStreamData(stream, bytes, out_).IgnoreError();
+    // A connection not writing for now keeps events in their streams: they leave as one frame.
+    http2_->SendStreamData(stream, bytes, write_blocked_ ? nullptr : &out_).IgnoreError();
   }
   MarkDirty();
 }

@@ -19,7 +19,7 @@ port=$(wait_port "$work/serve.log") || fail "serve did not start"
 rss() { awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$serve_pid/status"; }
 before=$(rss)
 
-"$misuse" "127.0.0.1:$port" unknown-run missing-fields oversized never-reads \
+"$misuse" "127.0.0.1:$port" unknown-run missing-fields oversized oversized oversized never-reads \
   | tee "$work/misuse.out" || fail "a misuse got the wrong status (above)"
 # An abusive keepalive pinger (raw HTTP/2 PING frames every 20 ms): GOAWAY ENHANCE_YOUR_CALM.
 python3 "$(dirname "$0")/ping_flood.py" "127.0.0.1:$port" || fail "the ping flood was not stopped"
@@ -27,10 +27,13 @@ python3 "$(dirname "$0")/ping_flood.py" "127.0.0.1:$port" || fail "the ping floo
 kill -0 "$serve_pid" 2>/dev/null || fail "the daemon died"
 after=$(rss)
 echo "daemon RSS: $before MB before, $after MB after"
-# Below the 65 MiB message: it was refused, not buffered. Not judged under ASan (scripts/test.sh
-# sets ASAN_OPTIONS), whose quarantine keeps freed memory resident on purpose.
+# gRPC assembles a message before its size is checked, so a refused 65 MiB message passes
+# through memory (measured: 20 to 67 MB of the daemon's RSS after one, what the allocator kept).
+# The bound: three of them leave no more than one behind (68 MB) and some slack, not three.
+# Not judged under ASan (scripts/test.sh sets ASAN_OPTIONS), whose quarantine keeps freed
+# memory resident on purpose.
 if [ -z "${ASAN_OPTIONS:-}" ]; then
-  [ "$((after - before))" -lt 40 ] || fail "the daemon grew by $((after - before)) MB"
+  [ "$((after - before))" -lt 90 ] || fail "the daemon grew by $((after - before)) MB"
 fi
 grep -q "it reads nothing" "$work/serve.log" || fail "no log line for the worker that reads nothing"
 # The daemon still serves: a status call through the CLI.

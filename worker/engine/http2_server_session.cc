@@ -259,7 +259,7 @@ absl::Status Http2ServerSession::SubmitStreamHead(int32_t stream_id, int http_st
 }
 
 absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_view data,
-                                                std::string& out) {
+                                                std::string* out) {
   Stream* stream = FindStream(stream_id);
   if (stream == nullptr) {
     return absl::NotFoundError(absl::StrCat("HTTP/2 stream ", stream_id, " is gone"));
@@ -271,11 +271,12 @@ absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_v
   const auto size = static_cast<int64_t>(data.size());
   // HEADERS are out (so already in `out` or written), nothing of the stream waits, the windows
   // take it whole and the session is not over (as in DrainOutput()): the frame goes now.
-  if (stream->head_sent && stream->pending_offset == stream->pending.size() && size > 0 &&
-      data.size() <= peer_max_frame_ && size <= stream->send_window && size <= connection_window_ &&
+  if (out != nullptr && stream->head_sent && stream->pending_offset == stream->pending.size() &&
+      size > 0 && data.size() <= peer_max_frame_ && size <= stream->send_window &&
+      size <= connection_window_ &&
       (nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0)) {
-    AppendDataFrameHeader(out, data.size(), stream_id);
-    out.append(data);
+    AppendDataFrameHeader(*out, data.size(), stream_id);
+    out->append(data);
     stream->send_window -= size;
     connection_window_ -= size;
     return absl::OkStatus();

@@ -89,9 +89,10 @@ class Http2ServerSession {
   // Sends `data` on a streamed response. `out` is the buffer DrainOutput() appends to, written
   // to the peer in order: when none of the stream's bytes wait and the windows take `data` whole,
   // it goes there at once as one DATA frame (the common case, and the cheap one: no copy kept per
-  // stream). Otherwise it is queued behind the waiting bytes and framed by DrainOutput(), as far
-  // as the frame size and the windows let it.
-  absl::Status SendStreamData(int32_t stream_id, std::string_view data, std::string& out);
+  // stream). Otherwise, or with no `out` (a connection not writing for now), it is queued behind
+  // the waiting bytes and framed by DrainOutput(), as far as the frame size and the windows let
+  // it; what a stream queued between two DrainOutput() calls leaves as one frame.
+  absl::Status SendStreamData(int32_t stream_id, std::string_view data, std::string* out);
   // Ends a streamed response (END_STREAM after the queued data).
   absl::Status EndStream(int32_t stream_id);
   // Queues RST_STREAM for a stream.

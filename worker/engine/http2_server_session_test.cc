@@ -160,7 +160,7 @@ TEST_F(Http2ServerSessionTest, EachDrainedEventIsItsOwnDataFrame) {
   for (int i = 0; i < 10; ++i) {
     const std::string event = "data: " + std::to_string(i) + "\n\n";
     expected += event;
-    ASSERT_TRUE(server_->SendStreamData(id, event, server_out_).ok());
+    ASSERT_TRUE(server_->SendStreamData(id, event, &server_out_).ok());
     Pump();
     EXPECT_EQ(client_recorder_.data_calls[id], i + 1);
   }
@@ -179,7 +179,7 @@ TEST_F(Http2ServerSessionTest, ManyConcurrentStreams) {
   ASSERT_EQ(server_recorder_.requests.size(), 100u);
   for (int32_t id : ids) ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/plain").ok());
   for (int round = 0; round < 3; ++round) {
-    for (int32_t id : ids) ASSERT_TRUE(server_->SendStreamData(id, "x", server_out_).ok());
+    for (int32_t id : ids) ASSERT_TRUE(server_->SendStreamData(id, "x", &server_out_).ok());
     Pump();
   }
   for (int32_t id : ids) ASSERT_TRUE(server_->EndStream(id).ok());
@@ -209,21 +209,28 @@ TEST_F(Http2ServerSessionTest, SmallStreamWindowsAreRespected) {
   ASSERT_TRUE(server_->SubmitStreamHead(id, 200, "text/event-stream").ok());
   std::string body = Body(3000, 0);
   for (size_t at = 0; at < body.size(); at += 300) {  // before the HEADERS are out: all queued
-    ASSERT_TRUE(server_->SendStreamData(id, body.substr(at, 300), server_out_).ok());
+    ASSERT_TRUE(server_->SendStreamData(id, body.substr(at, 300), &server_out_).ok());
   }
   EXPECT_TRUE(server_out_.empty());
   Pump(1000);
   EXPECT_EQ(client_recorder_.body[id], body);
   // The window reopened (the client returns what it read once half is spent): a piece that fits
   // is framed at once, one that does not waits, and a small one behind it waits too.
-  ASSERT_TRUE(server_->SendStreamData(id, Body(40, 1), server_out_).ok());
+  ASSERT_TRUE(server_->SendStreamData(id, Body(40, 1), &server_out_).ok());
   EXPECT_EQ(server_out_.size(), 9u + 40u);
   EXPECT_EQ(server_->PendingBytes(), 0u);
-  ASSERT_TRUE(server_->SendStreamData(id, Body(300, 2), server_out_).ok());
-  ASSERT_TRUE(server_->SendStreamData(id, Body(10, 3), server_out_).ok());
+  ASSERT_TRUE(server_->SendStreamData(id, Body(300, 2), &server_out_).ok());
+  ASSERT_TRUE(server_->SendStreamData(id, Body(10, 3), &server_out_).ok());
   EXPECT_EQ(server_out_.size(), 9u + 40u);
   EXPECT_EQ(server_->PendingBytes(), 310u);
   body += Body(40, 1) + Body(300, 2) + Body(10, 3);
+  Pump(1000);
+  EXPECT_EQ(client_recorder_.body[id], body);
+  // Without an output (the connection is not writing) a piece that fits is queued all the same.
+  ASSERT_TRUE(server_->SendStreamData(id, Body(20, 4), nullptr).ok());
+  EXPECT_TRUE(server_out_.empty());
+  EXPECT_EQ(server_->PendingBytes(), 20u);
+  body += Body(20, 4);
   ASSERT_TRUE(server_->EndStream(id).ok());
   Pump(1000);
   EXPECT_EQ(client_recorder_.body[id], body);
@@ -335,7 +342,7 @@ TEST_F(Http2ServerSessionTest, ClientResetClosesTheStream) {
   Pump();
   ASSERT_EQ(server_recorder_.closed.count(id), 1u);
   EXPECT_EQ(server_recorder_.closed[id], 8u);
-  EXPECT_EQ(server_->SendStreamData(id, "late", server_out_).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(server_->SendStreamData(id, "late", &server_out_).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(server_->EndStream(id).code(), absl::StatusCode::kNotFound);
 }
 
