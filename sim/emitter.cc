@@ -210,6 +210,16 @@ void Emitter::OnTimer() {
       b.min_due_ns = b.entries[0].due_ns;
     }
     for (size_t i = 0; i < firing_.size(); ++i) {
+      if (i + kPrefetchFirstLineAhead < firing_.size()) {
+        __builtin_prefetch(firing_[i + kPrefetchFirstLineAhead].task);  // null is harmless
+      }
+      if (i + kPrefetchSelfAhead < firing_.size() && firing_[i + kPrefetchSelfAhead].task) {
+        firing_[i + kPrefetchSelfAhead].task->Prefetch(TimedTask::PrefetchStage::kSelf);
+      }
+      if (i + kPrefetchReferencedAhead < firing_.size() &&
+          firing_[i + kPrefetchReferencedAhead].task) {
+        firing_[i + kPrefetchReferencedAhead].task->Prefetch(TimedTask::PrefetchStage::kReferenced);
+      }
       TimedTask* task = firing_[i].task;
       if (task == nullptr) continue;  // cancelled or moved by a task that ran before it
       const int64_t due_ns = firing_[i].due_ns;

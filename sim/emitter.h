@@ -28,6 +28,11 @@ class TimedTask {
   // at most a few microseconds before. The task may Schedule() itself again from here, and may
   // hand itself to its owner for (deferred) destruction.
   virtual void OnDue(int64_t now_ns) = 0;
+  // Hints, called ahead of OnDue() in a batch so its cache misses overlap the tasks before it;
+  // they must not change anything. kSelf (8 tasks ahead, the first cache line loading since 12
+  // ahead): start loading the rest of the task; kReferenced (4 ahead): what it points to.
+  enum class PrefetchStage { kSelf, kReferenced };
+  virtual void Prefetch(PrefetchStage) const {}
 
   bool scheduled() const { return slot_ != kNotScheduled; }
   int64_t due_ns() const { return due_ns_; }
@@ -71,6 +76,10 @@ class Emitter {
   // Tasks run per wake-up before the loop gets to poll sockets again (zero-latency floods must
   // not starve reads).
   static constexpr int kMaxTasksPerWake = 4096;
+  // In tasks: each stage far enough ahead to cover a miss, near enough not to evict.
+  static constexpr size_t kPrefetchFirstLineAhead = 12;
+  static constexpr size_t kPrefetchSelfAhead = 8;
+  static constexpr size_t kPrefetchReferencedAhead = 4;
   // Events fired in one wake-up are written at least this often (checked every 16 events).
   static constexpr int64_t kMaxHoldNs = 100'000;
 

@@ -29,6 +29,7 @@ class Probe : public TimedTask {
       : emitter_(emitter), order_(order), id_(id) {}
   void OnDue(int64_t now_ns) override {
     order_->push_back(id_);
+    if (cancel_on_due != nullptr) emitter_->Cancel(cancel_on_due);
     EXPECT_GE(now_ns, due_ns()) << "ran early";
     fired_ns.push_back(now_ns);
     due_times.push_back(due_ns());
@@ -37,8 +38,14 @@ class Probe : public TimedTask {
       emitter_->Schedule(this, due_ns() + gap_ns);
     }
   }
+  void Prefetch(PrefetchStage stage) const override {
+    EXPECT_TRUE(fired_ns.empty()) << "a hint after OnDue";
+    hints.push_back(stage);
+  }
   int repeats = 0;
   int64_t gap_ns = 0;
+  TimedTask* cancel_on_due = nullptr;
+  mutable std::vector<PrefetchStage> hints;
   std::vector<int64_t> fired_ns;
   std::vector<int64_t> due_times;
 
@@ -143,6 +150,35 @@ TEST_F(EmitterTest, TasksDueInOneTickRunInOneWakeUp) {
     EXPECT_GE(probe->fired_ns[0], tick_start + kTick);  // the tick's end: never early
   }
   emitter.reset();
+}
+
+// In a batch, each task gets its two hints in order before it runs (the first few: those the
+// batch still had room to give), and a task cancelled by one that ran before it gets nothing.
+TEST_F(EmitterTest, TasksInABatchAreHintedAheadOfRunning) {
+  std::vector<int> order;
+  std::vector<std::unique_ptr<Probe>> probes;
+  const int64_t now = MonotonicNowNs();
+  for (int i = 0; i < 30; ++i) {
+    probes.push_back(std::make_unique<Probe>(emitter_.get(), &order, i));
+    emitter_->Schedule(probes.back().get(), now);
+  }
+  probes[0]->cancel_on_due = probes[20].get();
+  RunUntilEmpty();
+  ASSERT_EQ(order.size(), 29u);
+  using Stage = TimedTask::PrefetchStage;
+  for (int i = 0; i < 30; ++i) {
+    const std::vector<Stage>& hints = probes[i]->hints;
+    if (i == 20) {
+      EXPECT_TRUE(hints.empty()) << "the cancelled task was hinted";
+      EXPECT_TRUE(probes[i]->fired_ns.empty());
+    } else if (i >= static_cast<int>(Emitter::kPrefetchSelfAhead)) {
+      EXPECT_EQ(hints, (std::vector<Stage>{Stage::kSelf, Stage::kReferenced})) << i;
+    } else if (i >= static_cast<int>(Emitter::kPrefetchReferencedAhead)) {
+      EXPECT_EQ(hints, (std::vector<Stage>{Stage::kReferenced})) << i;
+    } else {
+      EXPECT_TRUE(hints.empty()) << i;
+    }
+  }
 }
 
 TEST_F(EmitterTest, ManyDueTasksAreSplitIntoBatches) {

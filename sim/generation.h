@@ -49,6 +49,7 @@ class Generation final : public TimedTask, public AdmissionListener {
 
   // TimedTask: the next token is due.
   void OnDue(int64_t now_ns) override;
+  void Prefetch(PrefetchStage stage) const override;
   // AdmissionListener: a queued request got its slot.
   void OnAdmitted(int64_t start_ns) override;
 

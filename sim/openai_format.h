@@ -40,6 +40,10 @@ class ResponseFormatter {
   // One token's delta. Chat: finish_reason is always null here (AppendFinishEvent follows the
   // last token); completions: the last token carries `finish_reason` (nullptr otherwise).
   void AppendTokenEvent(std::string_view delta, const char* finish_reason, std::string& out) const;
+  // Starts loading what AppendTokenEvent() copies.
+  void Prefetch() const {
+    for (size_t at = 0; at < event_prefix_.size(); at += 64) __builtin_prefetch(&event_prefix_[at]);
+  }
   // Chat only: the closing chunk, empty content with the finish_reason.
   void AppendFinishEvent(const char* finish_reason, std::string& out) const;
   // The usage chunk (empty choices) sent when stream_options.include_usage is true.

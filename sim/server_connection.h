@@ -47,6 +47,10 @@ class ServerConnection final : public engine::Http1ServerListener,
   void BeginStream(int32_t stream, int http_status, std::string_view content_type);
   // One event: one HTTP/1.1 chunk, or one DATA frame when drained alone.
   void SendEvent(int32_t stream, std::string_view bytes);
+  // Starts loading an HTTP/2 stream's state before SendEvent() needs it.
+  void PrefetchStream(int32_t stream) const {
+    if (http2_ != nullptr) http2_->PrefetchStream(stream);
+  }
   // The generation serving `stream` is done: it is retired (destroyed later), a streamed
   // response is ended, and HTTP/1.1 input pipelined behind it is parsed. The generation must
   // not touch itself after this call.

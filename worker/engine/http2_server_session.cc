@@ -200,6 +200,11 @@ Http2ServerSession::Stream* Http2ServerSession::FindStream(int32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
+void Http2ServerSession::PrefetchStream(int32_t stream_id) const {
+  auto it = streams_.find(stream_id);
+  if (it != streams_.end()) __builtin_prefetch(it->second.get());
+}
+
 absl::Status Http2ServerSession::Submit(int32_t stream_id, int http_status,
                                         std::string_view content_type,
                                         const HeaderList& extra_headers, Stream* stream) {

@@ -93,6 +93,8 @@ class Http2ServerSession {
   // the waiting bytes and framed by DrainOutput(), as far as the frame size and the windows let
   // it; what a stream queued between two DrainOutput() calls leaves as one frame.
   absl::Status SendStreamData(int32_t stream_id, std::string_view data, std::string* out);
+  // Starts loading a stream's state (a hint for a caller about to send on it).
+  void PrefetchStream(int32_t stream_id) const;
   // Ends a streamed response (END_STREAM after the queued data).
   absl::Status EndStream(int32_t stream_id);
   // Queues RST_STREAM for a stream.
@@ -123,7 +125,17 @@ class Http2ServerSession {
   struct Callbacks;  // The C callbacks; they record and forward to the listener.
   // Per-stream state: the request as it arrives, then the response body waiting to be framed.
   struct Stream {
+    // What SendStreamData() reads first, together in one cache line.
+    bool response_submitted = false;
+    bool head_sent = false;  // nghttp2 has written the response's HEADERS
+    bool end_after_pending = false;
+    bool dirty = false;     // in dirty_
+    bool deferred = false;  // The data provider (the stream's end) returned DEFERRED.
     int32_t id = 0;
+    int64_t send_window = 0;  // the peer's flow-control window for this stream
+    size_t pending_offset = 0;
+    std::string pending;  // Response bytes not yet framed; keeps its capacity.
+
     std::string method;
     std::string path;
     std::string authority;
@@ -132,15 +144,6 @@ class Http2ServerSession {
     std::string body;
     bool body_too_large = false;
     bool request_delivered = false;
-
-    bool response_submitted = false;
-    bool head_sent = false;  // nghttp2 has written the response's HEADERS
-    std::string pending;     // Response bytes not yet framed; keeps its capacity.
-    size_t pending_offset = 0;
-    bool end_after_pending = false;
-    bool deferred = false;    // The data provider (the stream's end) returned DEFERRED.
-    bool dirty = false;       // in dirty_
-    int64_t send_window = 0;  // the peer's flow-control window for this stream
   };
 
   // Where Receive() is in the peer's byte stream.
