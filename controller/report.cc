@@ -277,21 +277,25 @@ std::string StageVerdict(const Json& stage) {
   return passed.get<bool>() ? "met" : "FAILED";
 }
 
+// One percentile of a latency metric in a stage's or turn's "latency" object, as Num() shows it.
+std::string LatencyPercentile(const Json& latency, const char* metric, const char* key) {
+  return Num(JsonAt(JsonAt(JsonAt(latency, metric), "percentiles"), key));
+}
+
 // The stage table's rows: stage, offered rate, completion rate, TTFT p50/p99, ITL p99,
 // E2E p99, goodput, errors, SLO.
 std::vector<std::vector<std::string>> StageRows(const Json& summary) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& stage : JsonAt(summary, "stages")) {
     const Json& latency = JsonAt(stage, "latency");
-    auto p = [&](const char* metric, const char* key) {
-      return Num(JsonAt(JsonAt(JsonAt(latency, metric), "percentiles"), key));
-    };
-    rows.push_back({Num(JsonAt(stage, "stage")), Num(JsonAt(stage, "rate")),
-                    Num(JsonAt(JsonAt(stage, "throughput"), "offered_requests_per_s")),
-                    Num(JsonAt(JsonAt(stage, "throughput"), "requests_per_s")), p("ttft", "p50"),
-                    p("ttft", "p99"), p("itl", "p99"), p("e2e_latency", "p99"),
-                    Num(JsonAt(JsonAt(stage, "goodput"), "requests_per_s")),
-                    Num(JsonAt(JsonAt(stage, "requests"), "failed")), StageVerdict(stage)});
+    rows.push_back(
+        {Num(JsonAt(stage, "stage")), Num(JsonAt(stage, "rate")),
+         Num(JsonAt(JsonAt(stage, "throughput"), "offered_requests_per_s")),
+         Num(JsonAt(JsonAt(stage, "throughput"), "requests_per_s")),
+         LatencyPercentile(latency, "ttft", "p50"), LatencyPercentile(latency, "ttft", "p99"),
+         LatencyPercentile(latency, "itl", "p99"), LatencyPercentile(latency, "e2e_latency", "p99"),
+         Num(JsonAt(JsonAt(stage, "goodput"), "requests_per_s")),
+         Num(JsonAt(JsonAt(stage, "requests"), "failed")), StageVerdict(stage)});
   }
   return rows;
 }
@@ -315,9 +319,6 @@ std::vector<std::vector<std::string>> TurnRows(const Json& summary) {
   std::vector<std::vector<std::string>> rows;
   for (const Json& turn : JsonAt(summary, "turns")) {
     const Json& latency = JsonAt(turn, "latency");
-    auto p = [&](const char* metric, const char* key) {
-      return Num(JsonAt(JsonAt(JsonAt(latency, metric), "percentiles"), key));
-    };
     const Json& requests = JsonAt(turn, "requests");
     const Json& input_tokens = JsonAt(JsonAt(turn, "throughput"), "input_tokens");
     const Json& succeeded = JsonAt(requests, "succeeded");
@@ -327,10 +328,12 @@ std::vector<std::vector<std::string>> TurnRows(const Json& summary) {
     }
     const bool and_later =
         JsonAt(turn, "and_later").is_boolean() && JsonAt(turn, "and_later").get<bool>();
-    rows.push_back({Num(JsonAt(turn, "turn")) + (and_later ? "+" : ""), Num(succeeded), mean_prompt,
-                    Percent(JsonAt(JsonAt(turn, "cache"), "hit_ratio")), p("ttft", "p50"),
-                    p("ttft", "p99"), p("itl", "p50"), p("e2e_latency", "p50"),
-                    Num(JsonAt(requests, "failed"))});
+    rows.push_back(
+        {Num(JsonAt(turn, "turn")) + (and_later ? "+" : ""), Num(succeeded), mean_prompt,
+         Percent(JsonAt(JsonAt(turn, "cache"), "hit_ratio")),
+         LatencyPercentile(latency, "ttft", "p50"), LatencyPercentile(latency, "ttft", "p99"),
+         LatencyPercentile(latency, "itl", "p50"), LatencyPercentile(latency, "e2e_latency", "p50"),
+         Num(JsonAt(requests, "failed"))});
   }
   return rows;
 }

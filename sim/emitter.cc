@@ -94,10 +94,29 @@ void Emitter::Erase(Where where) {
     b.sorted = false;
   }
   b.entries.pop_back();
-  if (b.entries.empty()) {
-    b.sorted = true;
-    b.min_due_ns = std::numeric_limits<int64_t>::max();
-    occupied_[where.bucket / 64] &= ~(uint64_t{1} << (where.bucket % 64));
+  if (b.entries.empty()) MarkEmpty(where.bucket);
+}
+
+void Emitter::MarkEmpty(size_t index) {
+  Bucket& b = buckets_[index];
+  b.sorted = true;
+  b.min_due_ns = std::numeric_limits<int64_t>::max();
+  occupied_[index / 64] &= ~(uint64_t{1} << (index % 64));
+}
+
+void Emitter::HintAhead(size_t running) const {
+  const auto task_at = [this](size_t ahead) -> const TimedTask* {
+    return ahead < firing_.size() ? firing_[ahead].task : nullptr;
+  };
+  // A prefetch never faults: the first line is asked for without looking at the task.
+  if (running + kPrefetchFirstLineAhead < firing_.size()) {
+    __builtin_prefetch(firing_[running + kPrefetchFirstLineAhead].task);
+  }
+  if (const TimedTask* task = task_at(running + kPrefetchSelfAhead)) {
+    task->Prefetch(TimedTask::PrefetchStage::kSelf);
+  }
+  if (const TimedTask* task = task_at(running + kPrefetchReferencedAhead)) {
+    task->Prefetch(TimedTask::PrefetchStage::kReferenced);
   }
 }
 
@@ -203,23 +222,12 @@ void Emitter::OnTimer() {
       positions_[firing_[i].slot] = {kInFiring, uint32_t(i)};
     for (size_t i = 0; i < b.entries.size(); ++i) positions_[b.entries[i].slot].index = uint32_t(i);
     if (b.entries.empty()) {
-      const size_t index = static_cast<size_t>(bucket) % kBuckets;
-      occupied_[index / 64] &= ~(uint64_t{1} << (index % 64));
-      b.min_due_ns = std::numeric_limits<int64_t>::max();
+      MarkEmpty(static_cast<size_t>(bucket) % kBuckets);
     } else {
       b.min_due_ns = b.entries[0].due_ns;
     }
     for (size_t i = 0; i < firing_.size(); ++i) {
-      if (i + kPrefetchFirstLineAhead < firing_.size()) {
-        __builtin_prefetch(firing_[i + kPrefetchFirstLineAhead].task);  // null is harmless
-      }
-      if (i + kPrefetchSelfAhead < firing_.size() && firing_[i + kPrefetchSelfAhead].task) {
-        firing_[i + kPrefetchSelfAhead].task->Prefetch(TimedTask::PrefetchStage::kSelf);
-      }
-      if (i + kPrefetchReferencedAhead < firing_.size() &&
-          firing_[i + kPrefetchReferencedAhead].task) {
-        firing_[i + kPrefetchReferencedAhead].task->Prefetch(TimedTask::PrefetchStage::kReferenced);
-      }
+      HintAhead(i);
       TimedTask* task = firing_[i].task;
       if (task == nullptr) continue;  // cancelled or moved by a task that ran before it
       const int64_t due_ns = firing_[i].due_ns;

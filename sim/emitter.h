@@ -134,7 +134,10 @@ class Emitter {
   // overflow_ it now reaches.
   void AdvanceTo(int64_t bucket);
   void Insert(const Entry& entry);
-  void Erase(Where where);  // the entry, wherever it is; the slot stays the task's
+  void Erase(Where where);       // the entry, wherever it is; the slot stays the task's
+  void MarkEmpty(size_t index);  // a bucket that has just lost its last entry
+  // Before running firing_[running]: the prefetch hints for the tasks a few places after it.
+  void HintAhead(size_t running) const;
   void ReleaseSlot(TimedTask* task);
   void SiftUp(size_t index);
   void SiftDown(size_t index);

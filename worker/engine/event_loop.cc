@@ -2,16 +2,9 @@
 
 #include <utility>
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BENCH_UNDER_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define BENCH_UNDER_TSAN 1
-#endif
+#include "absl/base/config.h"
 
-#ifdef BENCH_UNDER_TSAN
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 #include <dlfcn.h>
 #include <sanitizer/linux_syscall_hooks.h>
 #include <sys/syscall.h>
@@ -153,7 +146,7 @@ bool Timer::active() const { return uv_is_active(handle_.base()) != 0; }
 
 }  // namespace bench::engine
 
-#ifdef BENCH_UNDER_TSAN
+#ifdef ABSL_HAVE_THREAD_SANITIZER
 // libuv closes descriptors with syscall(SYS_close), which ThreadSanitizer does not see. It then
 // takes a descriptor another thread opens later under the same number without telling it (a
 // timerfd, OpenSSL's opendir) for the closed socket, and reports a race between threads that

@@ -278,8 +278,7 @@ absl::Status Http2ServerSession::SendStreamData(int32_t stream_id, std::string_v
   // take it whole and the session is not over (as in DrainOutput()): the frame goes now.
   if (out != nullptr && stream->head_sent && stream->pending_offset == stream->pending.size() &&
       size > 0 && data.size() <= peer_max_frame_ && size <= stream->send_window &&
-      size <= connection_window_ &&
-      (nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0)) {
+      size <= connection_window_ && SendsBodies()) {
     AppendDataFrameHeader(*out, data.size(), stream_id);
     out->append(data);
     stream->send_window -= size;
@@ -400,6 +399,15 @@ absl::Status Http2ServerSession::FlushFeed() {
   return Nghttp2Error(n, "nghttp2_session_mem_recv");
 }
 
+absl::Status Http2ServerSession::FlowControlError() {
+  return Nghttp2Error(nghttp2_session_terminate_session(session_, NGHTTP2_FLOW_CONTROL_ERROR),
+                      "nghttp2_session_terminate_session");
+}
+
+bool Http2ServerSession::SendsBodies() const {
+  return nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0;
+}
+
 absl::Status Http2ServerSession::OnWindowUpdate() {
   const auto stream_id = static_cast<int32_t>(ReadUint32(frame_, 5) & 0x7fffffff);
   const int64_t increment = ReadUint32(frame_, 9) & 0x7fffffff;
@@ -411,8 +419,7 @@ absl::Status Http2ServerSession::OnWindowUpdate() {
     connection_window_ += increment;
     if (connection_window_ > kMaxWindow) {
       BENCH_RETURN_IF_ERROR(FlushFeed());
-      return Nghttp2Error(nghttp2_session_terminate_session(session_, NGHTTP2_FLOW_CONTROL_ERROR),
-                          "nghttp2_session_terminate_session");
+      return FlowControlError();
     }
     for (const int32_t id : blocked_) {
       if (Stream* stream = FindStream(id)) MarkDirty(stream);
@@ -456,10 +463,7 @@ absl::Status Http2ServerSession::OnSettings() {
       }
       // A change that takes a stream's window past 2^31-1 is a connection error (RFC 9113
       // 6.9.2); nghttp2 cannot see it, its windows are never spent.
-      if (overflow) {
-        return Nghttp2Error(nghttp2_session_terminate_session(session_, NGHTTP2_FLOW_CONTROL_ERROR),
-                            "nghttp2_session_terminate_session");
-      }
+      if (overflow) return FlowControlError();
     } else if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && value >= 16'384 && value <= 16'777'215) {
       peer_max_frame_ = value;
     }
@@ -507,10 +511,7 @@ absl::Status Http2ServerSession::DrainOutput(std::string& out) {
   // nghttp2's frames first (the HEADERS our DATA must follow), then the bodies, then the ends
   // of the streams whose bodies are all out. A session that is over sends no more bodies.
   int rc = nghttp2_session_send(session_);
-  if (rc == 0 &&
-      (nghttp2_session_want_read(session_) != 0 || nghttp2_session_want_write(session_) != 0)) {
-    WriteData(out);
-  }
+  if (rc == 0 && SendsBodies()) WriteData(out);
   if (rc == 0 && !ending_.empty()) {
     for (const int32_t id : ending_) {
       Stream* stream = FindStream(id);

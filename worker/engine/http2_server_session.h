@@ -156,9 +156,12 @@ class Http2ServerSession {
 
   explicit Http2ServerSession(Http2ServerListener* listener) : listener_(listener) {}
   Stream* FindStream(int32_t stream_id);
-  // Hands `bytes` to nghttp2 (feed_ first).
-  absl::Status Feed(std::string_view bytes);
+  // Hands feed_ to nghttp2.
   absl::Status FlushFeed();
+  // Ends the connection with FLOW_CONTROL_ERROR (a window past 2^31-1).
+  absl::Status FlowControlError();
+  // The session is not over (nghttp2 still reads or writes): response bodies may go out.
+  bool SendsBodies() const;
   // A whole WINDOW_UPDATE frame (in frame_): ours, or handed to nghttp2.
   absl::Status OnWindowUpdate();
   // A whole SETTINGS frame nghttp2 has been given (in frame_): the peer's window and frame size;
