@@ -184,8 +184,9 @@ std::vector<ConfigField> BuildRows() {
   rows.push_back({.path = "target.maxResponseBytes",
                   .type = FieldType::kByteSize,
                   .doc = "A non-streaming body or one server-sent event larger than this fails "
-                         "as `response_too_large` (each is held whole to be decoded); a body "
-                         "whose Content-Length says so fails before it is read.",
+                         "as `response_too_large`; a body whose Content-Length says so fails "
+                         "before it is read. A body is decoded as it arrives, not held; one "
+                         "event is held whole to be decoded.",
                   .default_text = "16MiB",
                   .example = "64MiB",
                   .bounds = FieldBounds::Between(1024, 1073741824).Hint("1KiB to 1GiB"),

@@ -3,10 +3,12 @@
 # every chunk's arrival time kept). bench-controller run against a server whose responses never
 # fit: the process's peak RSS (ru_maxrss) must stay under 64 MB for
 #   - one 300 MiB non-streaming body (response_too_large at target.maxResponseBytes, 16 MiB),
-#     declared by Content-Length (refused at once) and chunked (held up to the cap);
+#     declared by Content-Length (refused at once) and chunked (read up to the cap);
 #   - 100 endless token streams at once for STREAM_SECONDS (default 10 s; the acceptance run
 #     uses 30): timeouts, millions of tokens read;
-#   - 100 such bodies at once with maxResponseBytes 256KiB;
+#   - 100 such bodies at once;
+#   - valid completions of 300 MiB, and 100 of REPLY_MIB (default 20) at once, with
+#     maxResponseBytes 1GiB: decoded as they arrive, so they succeed and hold nothing;
 # and target.maxResponseTokens ends an endless stream as response_too_large.
 # Usage: bounded_memory_test.sh BUILD_DIR
 set -euo pipefail
@@ -44,11 +46,15 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
 }
 
 # check NAME PEAK_KB SUMMARY CATEGORY COUNT
+# check NAME PEAK_KB SUMMARY CATEGORY COUNT: every request failed as CATEGORY (none: every
+# request succeeded, with the output tokens the server's usage reported), under the RSS limit.
 check() {
-  local errors
+  local errors expected=$4:$5
   errors=$(json "$3" "' '.join('%s:%d' % (e['category'], e['count']) for e in d['requests']['errors'])")
-  echo "$1: peak RSS $(($2 / 1024)) MB; errors $errors"
-  [ "$errors" = "$4:$5" ] || fail "$1: errors '$errors', expected $4:$5"
+  [ -n "$4" ] || expected=
+  echo "$1: peak RSS $(($2 / 1024)) MB; errors ${errors:-none}; succeeded" \
+    "$(json "$3" "d['requests']['succeeded']"), output tokens $(json "$3" "d['throughput']['output_tokens']")"
+  [ "$errors" = "$expected" ] || fail "$1: errors '$errors', expected '$expected'"
   [ "$2" -lt "$limit_kb" ] || fail "$1: peak RSS $2 kB is not under $limit_kb kB"
 }
 
@@ -64,9 +70,17 @@ chunks=$(json "$(dirname "$summary")/metrics.json" "sum(p['output_chunks'] for p
 echo "  tokens read: $chunks"
 [ "$chunks" -gt 1000000 ] || fail "only $chunks tokens read: the streams were not endless"
 
-read -r peak summary < <(run bodies /v1/big-chunked 100 60s \
-  "extraBody: {stream: false}, maxResponseBytes: 256KiB")
+read -r peak summary < <(run bodies /v1/big-chunked 100 60s "extraBody: {stream: false}")
 check "100 300 MiB chunked bodies at once" "$peak" "$summary" response_too_large 100
+
+# Valid completions are decoded as they arrive, never held: a large cap costs no memory.
+read -r peak summary < <(run reply /v1/reply/300 1 60s \
+  "extraBody: {stream: false}, maxResponseBytes: 1GiB")
+check "one 300 MiB completion, maxResponseBytes 1GiB" "$peak" "$summary" "" ""
+read -r peak summary < <(run replies /v1/reply-chunked/${REPLY_MIB:-20} 100 60s \
+  "extraBody: {stream: false}, maxResponseBytes: 1GiB")
+check "100 ${REPLY_MIB:-20} MiB chunked completions at once, maxResponseBytes 1GiB" \
+  "$peak" "$summary" "" ""
 
 read -r peak summary < <(run capped /v1/endless 10 60s "maxResponseTokens: 5000")
 check "10 endless streams, maxResponseTokens 5000" "$peak" "$summary" response_too_large 10

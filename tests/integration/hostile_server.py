@@ -4,6 +4,10 @@
   POST /v1/big/chat/completions      a non-streaming JSON body of --big-mib MiB (Content-Length)
   POST /v1/big-chunked/chat/...      the same body chunked, its length not declared
   POST /v1/endless/chat/completions  server-sent events, one token each, until the client leaves
+  POST /v1/reply/N/chat/completions  a valid non-streaming chat completion whose content is N MiB
+                                     of "tok caf\u00e9 " (Content-Length); usage counts 1 token
+                                     per "tok"
+  POST /v1/reply-chunked/N/chat/...  the same chunked
 
 Prints "listening on 127.0.0.1:PORT" once ready; one thread per connection; loopback only.
 """
@@ -55,6 +59,23 @@ def serve(conn, big_bytes):
                 piece = block[:min(len(block), big_bytes - sent)]
                 conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
                 sent += len(piece)
+        elif path.startswith("/v1/reply/") or path.startswith("/v1/reply-chunked/"):
+            chunked = path.startswith("/v1/reply-chunked/")
+            mib = int(path.split("/")[3])
+            piece = b"tok caf\\u00e9 "
+            block = piece * ((1 << 20) // len(piece))
+            head = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"'
+            tail = (b'"},"finish_reason":"length"}],"usage":{"prompt_tokens":1,'
+                    b'"completion_tokens":%d}}' % (mib * (len(block) // len(piece))))
+            parts = [head] + [block] * mib + [tail]
+            framing = (b"transfer-encoding: chunked" if chunked else
+                       b"content-length: %d" % sum(len(p) for p in parts))
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n" +
+                         framing + b"\r\n\r\n")
+            for part in parts:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            if chunked:
+                conn.sendall(b"0\r\n\r\n")
         elif path.startswith("/v1/endless/"):
             conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                          b"transfer-encoding: chunked\r\n\r\n")

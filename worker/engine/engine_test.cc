@@ -65,6 +65,11 @@ std::string Locations(const std::string& bodies_dir) {
       // A whole JSON completion to a stream request (the server ignored "stream": true).
       "    location /v1/json {\n      default_type application/json;\n",
       "      return 200 '{\"choices\":[{\"text\":\"hi\"}],\"usage\":{}}';\n    }\n",
+      // Non-streaming completions that do not decode: a wrong type, a body cut short.
+      "    location /v1/badjson {\n      default_type application/json;\n",
+      "      return 200 '{\"choices\":[{\"text\":5}]}';\n    }\n",
+      "    location /v1/cutjson {\n      default_type application/json;\n",
+      "      return 200 '{\"choices\":[{\"text\":\"cut';\n    }\n",
       // Server-sent events labelled gzip although the request said accept-encoding: identity.
       location("/v1/gzip", absl::StrCat("      add_header Content-Encoding gzip;\n", fast)),
       location("/v1/slow", "      echo_sleep 2;\n      echo 'data: [DONE]';\n"),
@@ -334,18 +339,26 @@ TEST_F(EngineTest, FailuresLandInTheirCategories) {
     std::string path;
     std::string key;
     std::string example;
+    bool streaming;
   };
   for (const Case& c : {
            Case{"/v1/truncated", "truncated_stream",
-                "the stream ended without data: [DONE] after 1 chunks"},
-           Case{"/v1/unavailable", "http_5xx:503", R"({"error":{}})"},
-           Case{"/v1/weird", "invalid_response", "status 999 is not a final HTTP status"},
+                "the stream ended without data: [DONE] after 1 chunks", true},
+           Case{"/v1/unavailable", "http_5xx:503", R"({"error":{}})", true},
+           Case{"/v1/weird", "invalid_response", "status 999 is not a final HTTP status", true},
            Case{"/v1/json", "invalid_response",
-                "content-type application/json, expected text/event-stream"},
-           Case{"/v1/gzip", "invalid_response", "content-encoding gzip was not requested"},
-           Case{"/v1/redirect", "invalid_response", "redirect 302 to http://elsewhere.invalid/x"},
-           Case{"/v1/denied", "http_4xx:401", "Incorrect API key provided: <redacted>"},
-           Case{"/v1/echo-key", "http_4xx:403", "key <redacted> is not allowed"},
+                "content-type application/json, expected text/event-stream", true},
+           Case{"/v1/gzip", "invalid_response", "content-encoding gzip was not requested", true},
+           Case{"/v1/redirect", "invalid_response", "redirect 302 to http://elsewhere.invalid/x",
+                true},
+           Case{"/v1/denied", "http_4xx:401", "Incorrect API key provided: <redacted>", true},
+           Case{"/v1/echo-key", "http_4xx:403", "key <redacted> is not allowed", true},
+           Case{"/v1/badjson", "invalid_response",
+                "the body does not decode as a completion: choices[].text must be a string or "
+                "null",
+                false},
+           Case{"/v1/cutjson", "invalid_response",
+                "the body does not decode as a completion: the body ended inside its JSON", false},
        }) {
     for (const HttpProtocol protocol : {HttpProtocol::kH2c, HttpProtocol::kHttp1}) {
       SCOPED_TRACE(c.path + (protocol == HttpProtocol::kH2c ? " over h2c" : " over HTTP/1.1"));
@@ -353,6 +366,7 @@ TEST_F(EngineTest, FailuresLandInTheirCategories) {
           Plan(c.path, protocol == HttpProtocol::kH2c ? nginx_->ports().h2c : nginx_->ports().http1,
                protocol);
       plan.headers = {{"x-api-key", "my-secret-key-42"}};
+      plan.request.stream = c.streaming;
       plan.phases = {Constant(50, 400'000'000)};
       plan.duration_ns = 400'000'000;
       const StatsShard window = Window(Run(plan));

@@ -9,6 +9,7 @@
 #include "common/failure_text.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "worker/engine/openai_body.h"
 #include "worker/engine/sse_parser.h"
 
 namespace bench::engine {
@@ -82,7 +83,6 @@ class LoadDriver::Request final : public ResponseObserver {
     connect_wait_ns_ = 0;
     http_status_ = 0;
     gaps_.Clear();
-    body_.clear();
     body_bytes_ = 0;
     declared_length_ = -1;
     too_large_ = false;
@@ -107,6 +107,7 @@ class LoadDriver::Request final : public ResponseObserver {
     payload_.content_sink =
         queued.conversation != nullptr || driver_->plan_.output_tokenizer != nullptr ? &reply_
                                                                                      : nullptr;
+    body_decoder_.Reset(&payload_);
   }
 
   Conversation* conversation() const { return queued_.conversation; }
@@ -153,15 +154,18 @@ class LoadDriver::Request final : public ResponseObserver {
     if (too_large_) return;
     const DriverPlan& plan = driver_->plan_;
     if (!driver_->builder_.streaming()) {
-      // The whole body is held to be decoded at the end: only up to the cap.
+      // Decoded as it arrives: memory per request does not grow with the body.
       body_bytes_ += bytes.size();
       if (body_bytes_ > plan.max_response_bytes ||
           (declared_length_ >= 0 &&
            static_cast<uint64_t>(declared_length_) > plan.max_response_bytes)) {
         return EndTooLarge("the body is larger than target.maxResponseBytes");
       }
-      if (body_.capacity() < body_bytes_) GrowBody(plan.max_response_bytes);
-      body_.append(bytes);
+      if (invalid_) return;
+      if (const absl::Status fed = body_decoder_.Feed(bytes); !fed.ok()) {
+        invalid_ = true;
+        invalid_reason_ = absl::StrCat("the body does not decode as a completion: ", fed.message());
+      }
       return;
     }
     if (invalid_) return;
@@ -223,12 +227,18 @@ class LoadDriver::Request final : public ResponseObserver {
     result.outcome = Classify(end);
     if (result.outcome == Outcome::kSuccess && !driver_->builder_.streaming()) {
       // A plain JSON response: one "chunk" when it completed.
-      if (driver_->decoder_.DecodeResponse(body_, payload_).ok()) {
+      if (!invalid_) {
+        if (const absl::Status finished = body_decoder_.Finish(); !finished.ok()) {
+          invalid_ = true;
+          invalid_reason_ =
+              absl::StrCat("the body does not decode as a completion: ", finished.message());
+        }
+      }
+      if (invalid_) {
+        result.outcome = Outcome::kInvalidResponse;
+      } else {
         if (payload_.usage.has_value()) TakeUsage(*payload_.usage);
         if (payload_.has_output) gaps_.OnChunk(end_ns);
-      } else {
-        result.outcome = Outcome::kInvalidResponse;
-        invalid_reason_ = "the body does not decode as a completion";
       }
     }
     if (gaps_.chunks() > 0) {
@@ -258,20 +268,6 @@ class LoadDriver::Request final : public ResponseObserver {
   // The response passed target.maxResponseBytes or maxResponseTokens: stop reading it. Cancel()
   // ends the request before it returns, and this object may then be reused at once: nothing
   // may touch it after the call.
-  // Makes room for body_bytes_ in a fresh string (reserve() on a non-empty one may round up to
-  // twice its capacity: libstdc++ does). A declared length is reserved at once; otherwise the
-  // room doubles, and goes straight to the cap when the next doubling would pass it, so a body
-  // near the cap is held at most 1.5 times over while it is copied, not twice.
-  void GrowBody(size_t cap) {
-    size_t room = std::max(body_bytes_, 2 * body_.capacity());
-    if (room > cap / 2) room = cap;
-    if (declared_length_ >= 0) room = std::max(body_bytes_, static_cast<size_t>(declared_length_));
-    std::string grown;
-    grown.reserve(room);
-    grown.append(body_);
-    body_.swap(grown);
-  }
-
   void EndTooLarge(const char* reason) {
     too_large_ = true;
     too_large_reason_ = reason;
@@ -383,10 +379,10 @@ class LoadDriver::Request final : public ResponseObserver {
   SseParser parser_;
   OpenAiPayload payload_;
   ChunkGaps gaps_;
-  std::string body_;              // a non-streaming body, up to max_response_bytes
-  size_t body_bytes_ = 0;         // its size so far, also past the cap
-  int64_t declared_length_ = -1;  // the response's Content-Length, -1 when none
-  bool too_large_ = false;        // past max_response_bytes or max_response_tokens
+  OpenAiBodyDecoder body_decoder_;  // a non-streaming body, decoded as it arrives
+  size_t body_bytes_ = 0;           // its size so far, also past the cap
+  int64_t declared_length_ = -1;    // the response's Content-Length, -1 when none
+  bool too_large_ = false;          // past max_response_bytes or max_response_tokens
   const char* too_large_reason_ = nullptr;
   // What explains a failure: the response's headers, the start of an error body, the reason a
   // body was invalid; the explanation itself (buffers reused across requests).
