@@ -1,11 +1,15 @@
 #include "worker/engine/openai_body.h"
 
 #include <charconv>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "worker/engine/utf8.h"
 
 namespace bench::engine {
 
@@ -287,9 +291,7 @@ absl::Status OpenAiBodyDecoder::Feed(std::string_view bytes) {
         break;
       case Mode::kString:
         if (utf8_due_ == 0 && !want_low_surrogate_) {
-          const size_t run = StringRun(bytes, at);
-          if (run > 0) {
-            AppendString(bytes.substr(at, run));
+          if (const size_t run = StringRun(bytes, at); run > 0) {
             at += run;
             continue;
           }
@@ -470,14 +472,162 @@ absl::Status OpenAiBodyDecoder::CloseContainer() {
   return absl::OkStatus();
 }
 
-size_t OpenAiBodyDecoder::StringRun(std::string_view bytes, size_t at) {
-  size_t end = at;
-  while (end < bytes.size()) {
-    const unsigned char c = static_cast<unsigned char>(bytes[end]);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-    ++end;
+namespace {
+
+// How many bytes from `at` need nothing but copying: plain ASCII, 16 at a time where SSE2 is.
+size_t PlainBytes(std::string_view bytes, size_t at) {
+  const char* const data = bytes.data();
+  size_t i = at;
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  for (; i + 16 <= bytes.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+    // Signed: bytes >= 0x80 are negative, so "less than a space" also finds them.
+    const __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmplt_epi8(v, space));
+    if (const int mask = _mm_movemask_epi8(special); mask != 0) {
+      return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask))) - at;
+    }
   }
-  return end - at;
+#endif
+  for (; i < bytes.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+  }
+  return i - at;
+}
+
+// The four hex digits at text[0..3] as a code unit, or -1.
+int32_t HexQuad(const char* text) {
+  int32_t value = 0;
+  for (int k = 0; k < 4; ++k) {
+    const int digit = HexValue(text[k]);
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+}  // namespace
+
+size_t OpenAiBodyDecoder::StringRun(std::string_view bytes, size_t at) {
+  const char* const data = bytes.data();
+  const size_t end = bytes.size();
+  // Output that is only counted (no sink) or skipped needs no bytes, only their number.
+  const bool copies = use_ == StringUse::kKey || use_ == StringUse::kKeep ||
+                      (use_ == StringUse::kCount && out_->content_sink != nullptr &&
+                       (scalar_role_ == Role::kContent || scalar_role_ == Role::kText));
+  size_t counted = 0;  // unescaped bytes taken (when not copying)
+  size_t i = at;
+  size_t copied = at;  // bytes before this are appended, or were unescaped (when copying)
+  while (i < end) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    if (c >= 0x80) {  // a whole, valid UTF-8 sequence stays in the run
+      const Utf8Lead lead = Utf8LeadOf(c);
+      const size_t length = static_cast<size_t>(lead.length);
+      if (length < 2 || i + length > end) break;
+      const unsigned char second = static_cast<unsigned char>(data[i + 1]);
+      bool valid = second >= lead.second_low && second <= lead.second_high;
+      for (size_t k = 2; k < length && valid; ++k) {
+        valid = (static_cast<unsigned char>(data[i + k]) & 0xC0) == 0x80;
+      }
+      if (!valid) break;
+      i += length;
+      counted += length;
+      continue;
+    }
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      const size_t plain = PlainBytes(bytes, i);
+      i += plain;
+      counted += plain;
+      continue;
+    }
+    if (c != '\\' || i + 1 == end) break;  // the closing quote, a control byte, a cut escape
+    // A whole escape: unescaped here; anything unusual is left to the byte-at-a-time path.
+    const char escape = data[i + 1];
+    char unescaped = 0;
+    uint32_t code_point = 0;
+    size_t length = 2;
+    switch (escape) {
+      case '"':
+      case '\\':
+      case '/':
+        unescaped = escape;
+        break;
+      case 'b':
+        unescaped = '\b';
+        break;
+      case 'f':
+        unescaped = '\f';
+        break;
+      case 'n':
+        unescaped = '\n';
+        break;
+      case 'r':
+        unescaped = '\r';
+        break;
+      case 't':
+        unescaped = '\t';
+        break;
+      case 'u': {
+        length = 0;  // unless the escape is whole and valid here
+        if (i + 6 > end) break;
+        const int32_t unit = HexQuad(data + i + 2);
+        if (unit < 0) break;
+        if (unit < 0xD800 || unit > 0xDFFF) {
+          code_point = static_cast<uint32_t>(unit);
+          length = 6;
+          break;
+        }
+        if (unit > 0xDBFF || i + 12 > end || data[i + 6] != '\\' || data[i + 7] != 'u') break;
+        const int32_t low = HexQuad(data + i + 8);
+        if (low < 0xDC00 || low > 0xDFFF) break;
+        code_point = 0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) +
+                     (static_cast<uint32_t>(low) - 0xDC00);
+        length = 12;
+        break;
+      }
+      default:
+        length = 0;
+        break;
+    }
+    if (length == 0) break;
+    if (!copies) {
+      counted += escape != 'u'          ? 1
+                 : code_point < 0x80    ? 1
+                 : code_point < 0x800   ? 2
+                 : code_point < 0x10000 ? 3
+                                        : 4;
+    } else {
+      AppendString(bytes.substr(copied, i - copied));
+      if (escape == 'u') {
+        EmitCodePoint(code_point);
+      } else {
+        AppendString(std::string_view(&unescaped, 1));
+      }
+      copied = i + length;
+    }
+    i += length;
+  }
+  if (copies) {
+    AppendString(bytes.substr(copied, i - copied));
+  } else if (use_ == StringUse::kCount) {
+    AddCounted(counted);
+  }
+  return i - at;
+}
+
+void OpenAiBodyDecoder::AddCounted(size_t bytes) {
+  if (scalar_role_ == Role::kReasoning) {
+    out_->reasoning_bytes += bytes;
+  } else if (scalar_role_ == Role::kFunctionPart) {
+    out_->tool_call_bytes += bytes;
+  } else {
+    out_->output_bytes += bytes;
+  }
 }
 
 void OpenAiBodyDecoder::AppendString(std::string_view text) {
@@ -490,13 +640,10 @@ void OpenAiBodyDecoder::AppendString(std::string_view text) {
       return;
     }
     case StringUse::kCount:
-      if (scalar_role_ == Role::kReasoning) {
-        out_->reasoning_bytes += text.size();
-      } else if (scalar_role_ == Role::kFunctionPart) {
-        out_->tool_call_bytes += text.size();
-      } else {
-        out_->output_bytes += text.size();
-        if (out_->content_sink != nullptr) out_->content_sink->append(text);
+      AddCounted(text.size());
+      if (out_->content_sink != nullptr &&
+          (scalar_role_ == Role::kContent || scalar_role_ == Role::kText)) {
+        out_->content_sink->append(text);
       }
       return;
     case StringUse::kSkip:
@@ -525,23 +672,11 @@ absl::Status OpenAiBodyDecoder::StringByte(char c) {
     return absl::OkStatus();
   }
   if (byte < 0x20) return Fail("an unescaped control character in a string");
-  // A UTF-8 lead byte (RFC 3629 section 4): how many continuation bytes follow, and the range
-  // of the first (no overlong forms, no surrogates, nothing past U+10FFFF).
-  utf8_low_ = 0x80;
-  utf8_high_ = 0xBF;
-  if (byte >= 0xC2 && byte <= 0xDF) {
-    utf8_due_ = 1;
-  } else if (byte >= 0xE0 && byte <= 0xEF) {
-    utf8_due_ = 2;
-    if (byte == 0xE0) utf8_low_ = 0xA0;
-    if (byte == 0xED) utf8_high_ = 0x9F;
-  } else if (byte >= 0xF0 && byte <= 0xF4) {
-    utf8_due_ = 3;
-    if (byte == 0xF0) utf8_low_ = 0x90;
-    if (byte == 0xF4) utf8_high_ = 0x8F;
-  } else {
-    return Fail("invalid UTF-8 in a string");
-  }
+  const Utf8Lead lead = Utf8LeadOf(byte);
+  if (lead.length == 0) return Fail("invalid UTF-8 in a string");
+  utf8_due_ = lead.length - 1;
+  utf8_low_ = lead.second_low;
+  utf8_high_ = lead.second_high;
   AppendString(std::string_view(&c, 1));
   return absl::OkStatus();
 }

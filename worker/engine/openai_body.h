@@ -55,12 +55,16 @@ class OpenAiBodyDecoder {
   absl::Status StartValue(char c, Role role);
   absl::Status OpenContainer(bool object, Role role);
   absl::Status CloseContainer();
+  // Takes what it can of a string from bytes[at] (plain ASCII, whole UTF-8 sequences, whole
+  // escapes) and returns how much; stops before the closing quote, anything invalid and a
+  // sequence cut by the end of `bytes`, which the byte-at-a-time path then takes.
   size_t StringRun(std::string_view bytes, size_t at);
   absl::Status StringByte(char c);
   absl::Status EscapeByte(char c);
   absl::Status UnicodeDigit(char c);
   void EmitCodePoint(uint32_t code_point);
   void AppendString(std::string_view text);
+  void AddCounted(size_t bytes);  // output bytes of the string being read
   absl::Status EndString();
   absl::Status NumberByte(char c, bool& consumed);
   absl::Status EndNumber();

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/config.h"
+#include "worker/engine/utf8.h"
 
 namespace bench::engine {
 namespace {
@@ -266,27 +267,14 @@ void AppendJsonString(std::string_view text, std::string& out) {
       ++i;
       continue;
     }
-    // A UTF-8 sequence: the lead byte sets the length and the range of the second byte
-    // (Unicode table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
-    size_t length = 0;
-    unsigned char second_low = 0x80;
-    unsigned char second_high = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) second_low = 0xA0;
-      if (c == 0xED) second_high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) second_low = 0x90;
-      if (c == 0xF4) second_high = 0x8F;
-    }
+    // A UTF-8 sequence: the lead byte sets the length and the range of the second byte.
+    const Utf8Lead lead = Utf8LeadOf(c);
+    const size_t length = static_cast<size_t>(lead.length);
     size_t valid = length == 0 ? 0 : 1;  // Bytes of the sequence that are well-formed so far.
     while (valid > 0 && valid < length && i + valid < text.size()) {
       const unsigned char next = byte(i + valid);
-      const unsigned char low = valid == 1 ? second_low : 0x80;
-      const unsigned char high = valid == 1 ? second_high : 0xBF;
+      const unsigned char low = valid == 1 ? lead.second_low : 0x80;
+      const unsigned char high = valid == 1 ? lead.second_high : 0xBF;
       if (next < low || next > high) break;
       ++valid;
     }
