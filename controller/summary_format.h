@@ -10,6 +10,10 @@
 
 namespace bench::controller {
 
+// Nanoseconds to seconds; microseconds (the histograms' unit) to milliseconds.
+inline double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+inline double UsToMs(double us) { return us / 1000.0; }
+
 // "1234567.891" -> "1,234,567.891" (decimals fixed, thousands separated).
 std::string WithCommas(double value, int decimals);
 // Drops a fractional part that is all zeros: "50.00" -> "50", "49.50" -> "49.5".
