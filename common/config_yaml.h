@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,12 @@ std::string ConfigToYaml(const BenchmarkConfig& config);
 // The same with header values as they are: only for the workers that send the requests, never
 // for a log or a file.
 std::string ConfigToYamlWithSecrets(const BenchmarkConfig& config);
+
+// Numbers and byte sizes in the forms the config is written in, which read back exactly: the
+// shortest decimal text of `value` (an exponent only when its magnitude needs one); bytes as
+// "16MiB" when a whole number of KiB, MiB or GiB, else the count.
+std::string FormatConfigNumber(double value);
+std::string FormatByteSize(int64_t bytes);
 
 // The candidate closest to `word` when it is close enough to be a typo of it (the config's
 // did-you-mean, also used for command-line flags).
