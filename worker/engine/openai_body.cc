@@ -511,6 +511,47 @@ int32_t HexQuad(const char* text) {
   return value;
 }
 
+// The character a one-letter escape stands for (`\n`: a newline), or 0 (`\u`, or unknown).
+char UnescapedChar(char escape) {
+  switch (escape) {
+    case '"':
+    case '\\':
+    case '/':
+      return escape;
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return 0;
+  }
+}
+
+// The length of the whole, valid `\uXXXX` escape (or surrogate pair, `\uD83D\uDE00`) at
+// text[0], `available` bytes of it in hand, with its code point; 0 when it is cut short or not
+// valid (the byte-at-a-time path then reads it, or says what is wrong).
+size_t WholeUnicodeEscape(const char* text, size_t available, uint32_t* code_point) {
+  if (available < 6) return 0;
+  const int32_t unit = HexQuad(text + 2);
+  if (unit < 0) return 0;
+  if (unit < 0xD800 || unit > 0xDFFF) {
+    *code_point = static_cast<uint32_t>(unit);
+    return 6;
+  }
+  if (unit > 0xDBFF || available < 12 || text[6] != '\\' || text[7] != 'u') return 0;
+  const int32_t low = HexQuad(text + 8);
+  if (low < 0xDC00 || low > 0xDFFF) return 0;
+  *code_point = 0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) +
+                (static_cast<uint32_t>(low) - 0xDC00);
+  return 12;
+}
+
 }  // namespace
 
 size_t OpenAiBodyDecoder::StringRun(std::string_view bytes, size_t at) {
@@ -548,52 +589,11 @@ size_t OpenAiBodyDecoder::StringRun(std::string_view bytes, size_t at) {
     if (c != '\\' || i + 1 == end) break;  // the closing quote, a control byte, a cut escape
     // A whole escape: unescaped here; anything unusual is left to the byte-at-a-time path.
     const char escape = data[i + 1];
-    char unescaped = 0;
+    const char unescaped = UnescapedChar(escape);
     uint32_t code_point = 0;
-    size_t length = 2;
-    switch (escape) {
-      case '"':
-      case '\\':
-      case '/':
-        unescaped = escape;
-        break;
-      case 'b':
-        unescaped = '\b';
-        break;
-      case 'f':
-        unescaped = '\f';
-        break;
-      case 'n':
-        unescaped = '\n';
-        break;
-      case 'r':
-        unescaped = '\r';
-        break;
-      case 't':
-        unescaped = '\t';
-        break;
-      case 'u': {
-        length = 0;  // unless the escape is whole and valid here
-        if (i + 6 > end) break;
-        const int32_t unit = HexQuad(data + i + 2);
-        if (unit < 0) break;
-        if (unit < 0xD800 || unit > 0xDFFF) {
-          code_point = static_cast<uint32_t>(unit);
-          length = 6;
-          break;
-        }
-        if (unit > 0xDBFF || i + 12 > end || data[i + 6] != '\\' || data[i + 7] != 'u') break;
-        const int32_t low = HexQuad(data + i + 8);
-        if (low < 0xDC00 || low > 0xDFFF) break;
-        code_point = 0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) +
-                     (static_cast<uint32_t>(low) - 0xDC00);
-        length = 12;
-        break;
-      }
-      default:
-        length = 0;
-        break;
-    }
+    const size_t length = escape == 'u'    ? WholeUnicodeEscape(data + i, end - i, &code_point)
+                          : unescaped != 0 ? 2
+                                           : 0;
     if (length == 0) break;
     if (!copies) {
       counted += escape != 'u'          ? 1
@@ -685,35 +685,15 @@ absl::Status OpenAiBodyDecoder::EscapeByte(char c) {
   if (want_low_surrogate_ && c != 'u') {
     return Fail("a UTF-16 high surrogate without its low half");
   }
-  char unescaped = 0;
-  switch (c) {
-    case '"':
-    case '\\':
-    case '/':
-      unescaped = c;
-      break;
-    case 'b':
-      unescaped = '\b';
-      break;
-    case 'f':
-      unescaped = '\f';
-      break;
-    case 'n':
-      unescaped = '\n';
-      break;
-    case 'r':
-      unescaped = '\r';
-      break;
-    case 't':
-      unescaped = '\t';
-      break;
-    case 'u':
-      unicode_digits_ = 0;
-      unicode_ = 0;
-      mode_ = Mode::kUnicode;
-      return absl::OkStatus();
-    default:
-      return Fail(absl::StrCat("unknown escape '\\", std::string(1, c), "' in a string"));
+  if (c == 'u') {
+    unicode_digits_ = 0;
+    unicode_ = 0;
+    mode_ = Mode::kUnicode;
+    return absl::OkStatus();
+  }
+  const char unescaped = UnescapedChar(c);
+  if (unescaped == 0) {
+    return Fail(absl::StrCat("unknown escape '\\", std::string(1, c), "' in a string"));
   }
   AppendString(std::string_view(&unescaped, 1));
   mode_ = Mode::kString;

@@ -47,7 +47,8 @@ class OpenAiBodyDecoder {
     Role role{};
     Expect expect{};
   };
-  // What a completed string is: a key, a value of some role, or nothing to keep.
+  // What a string's bytes are for: a key, output to count, a value to keep (cut at
+  // kMaxKeptStringBytes), or nothing.
   enum class StringUse : uint8_t { kKey, kCount, kKeep, kSkip };
 
   absl::Status Fail(std::string message);
@@ -73,7 +74,7 @@ class OpenAiBodyDecoder {
   OpenAiPayload* out_ = nullptr;
   absl::Status status_;
   Mode mode_{};
-  std::vector<Frame> stack_;  // reserved to kMaxDepth once: no growth per body
+  std::vector<Frame> stack_;  // what is open, at most kMaxDepth frames
   Role value_role_{};         // the role of the object member whose key was just read
   // The scalar being read (string, number, literal): its role; a string's use, the bytes kept
   // of it and whether they were cut.
@@ -90,8 +91,7 @@ class OpenAiBodyDecoder {
   uint32_t unicode_ = 0;
   uint32_t high_surrogate_ = 0;
   bool want_low_surrogate_ = false;  // a high surrogate was read: `\` `u` must follow
-  int low_surrogate_prefix_ = 0;     // how much of that `\u` has been read
-  // A number's text (short: longer ones are never a count) and where its grammar is.
+  // A number's text (refused past 4,096 characters) and where its grammar is.
   std::string number_;
   uint8_t number_state_ = 0;
   // A literal (true, false, null) and how much of it was read.
