@@ -14,7 +14,11 @@ void KeepFreedMemoryForReuse() {
 #if defined(__GLIBC__)
   // Setting either threshold also stops glibc's dynamic adjustment of both.
   constexpr int kTrimThresholdBytes = 32 << 20;  // keep up to 32 MiB of free heap top
-  constexpr int kMmapThresholdBytes = 4 << 20;   // larger blocks are mapped and unmapped whole
+  // Larger blocks are mapped and unmapped whole: a histogram's counts (about 190 KB, seven to a
+  // StatsShard) copied for a moment leave nothing behind, where in the heap the most copies
+  // ever alive at once (two shards decoded together, say) would stay resident for good, a step
+  // in RSS at whatever time that first happened. glibc starts at this value and then raises it.
+  constexpr int kMmapThresholdBytes = 128 << 10;
   mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
   mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
   // gRPC's threads each get an arena of their own by default, and each arena keeps its own

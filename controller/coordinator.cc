@@ -159,6 +159,17 @@ std::unique_ptr<Coordinator::DecodeBuffers> Coordinator::TakeDecodeBuffers() {
   return buffers;
 }
 
+void Coordinator::WarmDecodeBuffers(size_t sets, size_t stages, size_t turns) {
+  MutexLock lock(decode_mu_);
+  while (spare_decode_buffers_.size() < sets) {
+    spare_decode_buffers_.push_back(std::make_unique<DecodeBuffers>());
+  }
+  for (const std::unique_ptr<DecodeBuffers>& buffers : spare_decode_buffers_) {
+    if (buffers->stages.size() < stages) buffers->stages.resize(stages);
+    if (buffers->turns.size() < turns) buffers->turns.resize(turns);
+  }
+}
+
 void Coordinator::ReturnDecodeBuffers(std::unique_ptr<DecodeBuffers> buffers) {
   MutexLock lock(decode_mu_);
   spare_decode_buffers_.push_back(std::move(buffers));
@@ -169,12 +180,16 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
   // work, and a thousand workers' streams should not queue on the mutex for it. The buffers
   // come from a pool rather than per thread: a thread_local set (2.6 MB a stage) was allocated
   // again by every new thread gRPC ran the stream on, and a run-mode soak's RSS stepped up.
-  std::unique_ptr<DecodeBuffers> buffers = TakeDecodeBuffers();
-  absl::Cleanup give_back = [this, &buffers] { ReturnDecodeBuffers(std::move(buffers)); };
-  std::vector<StatsShard>& decoded = buffers->stages;
-  std::vector<StatsShard>& decoded_turns = buffers->turns;
+  // Only shards take a set: a pong arriving beside a shard must not grow the pool.
+  std::unique_ptr<DecodeBuffers> buffers;
+  absl::Cleanup give_back = [this, &buffers] {
+    if (buffers != nullptr) ReturnDecodeBuffers(std::move(buffers));
+  };
   absl::Status decode_status;
   if (message.has_shard()) {
+    buffers = TakeDecodeBuffers();
+    std::vector<StatsShard>& decoded = buffers->stages;
+    std::vector<StatsShard>& decoded_turns = buffers->turns;
     const bench::v1::ReportShard& shard = message.shard();
     if (decoded.size() < static_cast<size_t>(shard.stages_size())) {
       decoded.resize(static_cast<size_t>(shard.stages_size()));
@@ -313,7 +328,7 @@ void Coordinator::OnWorkerMessage(uint64_t key, const bench::v1::WorkerMessage& 
       break;
     }
     case bench::v1::WorkerMessage::kShard:
-      ApplyShard(worker, message.shard(), decoded, decoded_turns, decode_status);
+      ApplyShard(worker, message.shard(), buffers->stages, buffers->turns, decode_status);
       break;
     case bench::v1::WorkerMessage::KIND_NOT_SET:
       break;

@@ -256,10 +256,12 @@ class Coordinator {
     std::vector<StatsShard> turns;
   };
   std::unique_ptr<DecodeBuffers> TakeDecodeBuffers();
+  // At least `sets` spare sets, each with room for `stages` and `turns` decoded shards.
+  void WarmDecodeBuffers(size_t sets, size_t stages, size_t turns);
   void ReturnDecodeBuffers(std::unique_ptr<DecodeBuffers> buffers);
 
   const CoordinatorOptions options_;
-  // Decode buffers not in use: as many as messages were ever decoded at once (gRPC's threads),
+  // Decode buffers not in use: as many as shards were ever decoded at once (gRPC's threads),
   // reused by whichever thread comes next.
   Mutex decode_mu_;
   std::vector<std::unique_ptr<DecodeBuffers>> spare_decode_buffers_ ABSL_GUARDED_BY(decode_mu_);

@@ -1,6 +1,7 @@
 // The coordinator's shares: starting a run on the ready workers, assignments, rebalancing the
 // rest of a run among live and joining workers, resuming a returning worker, stopping a run.
 #include <algorithm>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -62,6 +63,12 @@ void Coordinator::TryStart(RunRecord& run) {
       run.plan.total / std::max(run.config.metrics.interval, absl::Milliseconds(1)) + 2,
       kMaxSeriesPoints));
   run.series.reserve(intervals);
+  // Shards are decoded outside the lock, a set of buffers per decode running at once (at most
+  // one a core): the sets are made now, so that the run takes its memory at its start, not
+  // whenever two shards first arrive together.
+  WarmDecodeBuffers(
+      std::min<size_t>(ready.size(), std::max(1u, std::thread::hardware_concurrency())),
+      run.stages.size(), run.turns.size());
   for (size_t i = 0; i < ready.size(); ++i) {
     Worker& worker = *ready[i];
     Slot slot;
