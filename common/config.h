@@ -65,9 +65,9 @@ struct TargetConfig {
   // The pool opens at least this many connections (split among workers and their threads)
   // before it shares them; 0 = as many as the load needs.
   int64_t connections = 0;
-  // A response fails as response_too_large past these: a non-streaming body or one server-sent
-  // event of more bytes (each is held whole to be decoded), or more output chunks (0 = no
-  // limit). Reading stops there, so memory per request stays bounded.
+  // A response fails as response_too_large past these: a non-streaming body (decoded as it
+  // arrives) or one server-sent event (held whole to be decoded) of more bytes, or more output
+  // chunks (0 = no limit). Reading stops there.
   int64_t max_response_bytes = int64_t{16} << 20;
   int64_t max_response_tokens = 0;
 

@@ -161,11 +161,7 @@ class LoadDriver::Request final : public ResponseObserver {
            static_cast<uint64_t>(declared_length_) > plan.max_response_bytes)) {
         return EndTooLarge("the body is larger than target.maxResponseBytes");
       }
-      if (invalid_) return;
-      if (const absl::Status fed = body_decoder_.Feed(bytes); !fed.ok()) {
-        invalid_ = true;
-        invalid_reason_ = absl::StrCat("the body does not decode as a completion: ", fed.message());
-      }
+      if (!invalid_) BodyDecoded(body_decoder_.Feed(bytes));
       return;
     }
     if (invalid_) return;
@@ -227,13 +223,7 @@ class LoadDriver::Request final : public ResponseObserver {
     result.outcome = Classify(end);
     if (result.outcome == Outcome::kSuccess && !driver_->builder_.streaming()) {
       // A plain JSON response: one "chunk" when it completed.
-      if (!invalid_) {
-        if (const absl::Status finished = body_decoder_.Finish(); !finished.ok()) {
-          invalid_ = true;
-          invalid_reason_ =
-              absl::StrCat("the body does not decode as a completion: ", finished.message());
-        }
-      }
+      if (!invalid_) BodyDecoded(body_decoder_.Finish());
       if (invalid_) {
         result.outcome = Outcome::kInvalidResponse;
       } else {
@@ -268,6 +258,13 @@ class LoadDriver::Request final : public ResponseObserver {
   // The response passed target.maxResponseBytes or maxResponseTokens: stop reading it. Cancel()
   // ends the request before it returns, and this object may then be reused at once: nothing
   // may touch it after the call.
+  // A non-streaming body's decoding went on (or ended) with `status`: not OK makes it invalid.
+  void BodyDecoded(const absl::Status& status) {
+    if (status.ok()) return;
+    invalid_ = true;
+    invalid_reason_ = absl::StrCat("the body does not decode as a completion: ", status.message());
+  }
+
   void EndTooLarge(const char* reason) {
     too_large_ = true;
     too_large_reason_ = reason;

@@ -52,8 +52,9 @@ struct DriverPlan {
   // Nothing is sent before this run time: arrivals earlier are skipped and closed-loop users
   // start then (a share handed over mid-run).
   int64_t not_before_ns = 0;
-  // A response is response_too_large past these: a non-streaming body or one server-sent event
-  // of more bytes (both are held whole to be decoded), or more output chunks (0 = no limit).
+  // A response is response_too_large past these: a non-streaming body (decoded as it arrives)
+  // or one server-sent event (held whole to be decoded) of more bytes, or more output chunks
+  // (0 = no limit).
   size_t max_response_bytes = size_t{16} << 20;
   int64_t max_response_tokens = 0;
   // Conversations (closed loop only): each user holds one conversation (PromptSource::TurnCount
