@@ -1,14 +1,12 @@
 #include "worker/engine/openai_body.h"
 
 #include <charconv>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <cmath>
 #include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "worker/engine/json_text.h"
 #include "worker/engine/utf8.h"
 
 namespace bench::engine {
@@ -231,13 +229,6 @@ enum NumberState : uint8_t {
 };
 // Longer numbers are refused (simdjson reads any length; no server sends 4 KB of digits).
 constexpr size_t kMaxNumberText = 4096;
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -471,88 +462,6 @@ absl::Status OpenAiBodyDecoder::CloseContainer() {
   mode_ = stack_.empty() ? Mode::kEnd : Mode::kStructural;
   return absl::OkStatus();
 }
-
-namespace {
-
-// How many bytes from `at` need nothing but copying: plain ASCII, 16 at a time where SSE2 is.
-size_t PlainBytes(std::string_view bytes, size_t at) {
-  const char* const data = bytes.data();
-  size_t i = at;
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  for (; i + 16 <= bytes.size(); i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
-    // Signed: bytes >= 0x80 are negative, so "less than a space" also finds them.
-    const __m128i special =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmplt_epi8(v, space));
-    if (const int mask = _mm_movemask_epi8(special); mask != 0) {
-      return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask))) - at;
-    }
-  }
-#endif
-  for (; i < bytes.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(data[i]);
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
-  }
-  return i - at;
-}
-
-// The four hex digits at text[0..3] as a code unit, or -1.
-int32_t HexQuad(const char* text) {
-  int32_t value = 0;
-  for (int k = 0; k < 4; ++k) {
-    const int digit = HexValue(text[k]);
-    if (digit < 0) return -1;
-    value = value * 16 + digit;
-  }
-  return value;
-}
-
-// The character a one-letter escape stands for (`\n`: a newline), or 0 (`\u`, or unknown).
-char UnescapedChar(char escape) {
-  switch (escape) {
-    case '"':
-    case '\\':
-    case '/':
-      return escape;
-    case 'b':
-      return '\b';
-    case 'f':
-      return '\f';
-    case 'n':
-      return '\n';
-    case 'r':
-      return '\r';
-    case 't':
-      return '\t';
-    default:
-      return 0;
-  }
-}
-
-// The length of the whole, valid `\uXXXX` escape (or surrogate pair, `\uD83D\uDE00`) at
-// text[0], `available` bytes of it in hand, with its code point; 0 when it is cut short or not
-// valid (the byte-at-a-time path then reads it, or says what is wrong).
-size_t WholeUnicodeEscape(const char* text, size_t available, uint32_t* code_point) {
-  if (available < 6) return 0;
-  const int32_t unit = HexQuad(text + 2);
-  if (unit < 0) return 0;
-  if (unit < 0xD800 || unit > 0xDFFF) {
-    *code_point = static_cast<uint32_t>(unit);
-    return 6;
-  }
-  if (unit > 0xDBFF || available < 12 || text[6] != '\\' || text[7] != 'u') return 0;
-  const int32_t low = HexQuad(text + 8);
-  if (low < 0xDC00 || low > 0xDFFF) return 0;
-  *code_point = 0x10000 + ((static_cast<uint32_t>(unit) - 0xD800) << 10) +
-                (static_cast<uint32_t>(low) - 0xDC00);
-  return 12;
-}
-
-}  // namespace
 
 size_t OpenAiBodyDecoder::StringRun(std::string_view bytes, size_t at) {
   const char* const data = bytes.data();
@@ -851,20 +760,14 @@ absl::Status OpenAiBodyDecoder::EndNumber() {
     return Fail("a number out of range");
   }
   OpenAiPayload& out = *out_;
-  std::optional<int64_t>* count = nullptr;
+  if (std::optional<int64_t>* count = UsageCount(); count != nullptr) {
+    if (!fits_signed || signed_value < 0) {
+      return Fail(absl::StrCat(RuleOf(scalar_role_).field, " must be ", kCountExpected));
+    }
+    *count = signed_value;
+    return absl::OkStatus();
+  }
   switch (scalar_role_) {
-    case Role::kPromptTokens:
-      count = &out.usage->prompt_tokens;
-      break;
-    case Role::kCompletionTokens:
-      count = &out.usage->completion_tokens;
-      break;
-    case Role::kTotalTokens:
-      count = &out.usage->total_tokens;
-      break;
-    case Role::kCachedTokens:
-      count = &out.usage->cached_tokens;
-      break;
     case Role::kErrorCode:
     case Role::kTopCode: {
       std::string code;
@@ -889,11 +792,21 @@ absl::Status OpenAiBodyDecoder::EndNumber() {
     default:
       return absl::OkStatus();
   }
-  if (!fits_signed || signed_value < 0) {
-    return Fail(absl::StrCat(RuleOf(scalar_role_).field, " must be ", kCountExpected));
+}
+
+std::optional<int64_t>* OpenAiBodyDecoder::UsageCount() {
+  switch (scalar_role_) {
+    case Role::kPromptTokens:
+      return &out_->usage->prompt_tokens;
+    case Role::kCompletionTokens:
+      return &out_->usage->completion_tokens;
+    case Role::kTotalTokens:
+      return &out_->usage->total_tokens;
+    case Role::kCachedTokens:
+      return &out_->usage->cached_tokens;
+    default:
+      return nullptr;
   }
-  *count = signed_value;
-  return absl::OkStatus();
 }
 
 absl::Status OpenAiBodyDecoder::LiteralByte(char c) {
@@ -906,19 +819,11 @@ absl::Status OpenAiBodyDecoder::LiteralByte(char c) {
   }
   // null: what OpenAiDecoder reads as absent or empty.
   OpenAiPayload& out = *out_;
+  if (std::optional<int64_t>* count = UsageCount(); count != nullptr) {
+    count->reset();
+    return absl::OkStatus();
+  }
   switch (scalar_role_) {
-    case Role::kPromptTokens:
-      out.usage->prompt_tokens.reset();
-      break;
-    case Role::kCompletionTokens:
-      out.usage->completion_tokens.reset();
-      break;
-    case Role::kTotalTokens:
-      out.usage->total_tokens.reset();
-      break;
-    case Role::kCachedTokens:
-      out.usage->cached_tokens.reset();
-      break;
     case Role::kErrorMessage:
       out.error->message.clear();
       break;

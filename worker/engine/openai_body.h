@@ -69,6 +69,8 @@ class OpenAiBodyDecoder {
   absl::Status EndString();
   absl::Status NumberByte(char c, bool& consumed);
   absl::Status EndNumber();
+  // The usage field the scalar being read fills (prompt_tokens, ...), or null for another role.
+  std::optional<int64_t>* UsageCount();
   absl::Status LiteralByte(char c);
 
   OpenAiPayload* out_ = nullptr;
